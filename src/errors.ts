@@ -1,0 +1,119 @@
+/**
+ * Errors are data: a stable `code`, a location (file:line:column, or query and row, and the stage),
+ * and the `cause`. Messages are for people; code and location are for programs and tests.
+ */
+export type ErrorCode =
+  // input
+  | 'CSV_QUOTE_NOT_CLOSED'
+  | 'CSV_INVALID_QUOTE'
+  | 'CSV_FIELD_COUNT'
+  | 'CSV_INVALID_UTF8'
+  | 'CSV_BOM'
+  | 'CSV_RECORD_TOO_LARGE'
+  | 'CSV_PARSE'
+  | 'NDJSON_PARSE'
+  | 'INPUT_NOT_FOUND'
+  | 'INPUT_READ'
+  // schema
+  | 'SCHEMA_VIOLATION'
+  | 'SCHEMA_UNSUPPORTED'
+  | 'SCHEMA_MISSING_COLUMN'
+  | 'REJECT_LIMIT'
+  // pipeline definition and options
+  | 'PIPELINE_LOAD'
+  | 'PIPELINE_SHAPE'
+  | 'INVALID_OPTION'
+  // memory
+  | 'MEMORY_BUDGET_TOO_SMALL'
+  | 'RECORD_EXCEEDS_BUDGET'
+  | 'NO_PROGRESS'
+  // stages and sinks
+  | 'STAGE_FAILED'
+  | 'OUTPUT_WRITE'
+  | 'ABORTED'
+  // PostgreSQL
+  | 'PG_CONNECT'
+  | 'PG_QUERY'
+  | 'PG_COPY'
+  | 'PG_CONNECTION_LOST'
+  // scheduling
+  | 'SCHEDULE_INVALID'
+  | 'LOCKED';
+
+export interface ErrorLocation {
+  /** Input file, as the user named it. */
+  file?: string;
+  /** 1-based physical line where the record starts. */
+  line?: number;
+  /** 1-based column (character position in the line) or a column name for schema errors. */
+  column?: number | string;
+  /** Byte offset in the (decompressed) input. */
+  byteOffset?: number;
+  /** SQL text (never with credentials). */
+  query?: string;
+  /** 1-based row number within a query result or a COPY. */
+  row?: number;
+  /** Stage name. */
+  stage?: string;
+  /** Pipeline name. */
+  pipeline?: string;
+}
+
+export interface SluiceErrorDetails extends ErrorLocation {
+  /** The offending value, as text. */
+  value?: string;
+  /** The rule that was broken, e.g. `int <= 200` or `one of a|b|c`. */
+  rule?: string;
+  /** What was expected, for people. */
+  expected?: string;
+  cause?: unknown;
+}
+
+export class SluiceError extends Error {
+  override readonly name = 'SluiceError';
+  readonly code: ErrorCode;
+  readonly details: SluiceErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: SluiceErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.details = details;
+  }
+
+  /** `file:line:column`, `query row N`, and the stage, as far as they are known. */
+  get where(): string {
+    return formatLocation(this.details);
+  }
+
+  /** A plain object for reports and reject files. */
+  toJSON(): Record<string, unknown> {
+    const { cause, ...rest } = this.details;
+    return { code: this.code, message: this.message, ...rest };
+  }
+}
+
+export function formatLocation(location: ErrorLocation): string {
+  const parts: string[] = [];
+  if (location.file !== undefined) {
+    let place = location.file;
+    if (location.line !== undefined) place += `:${location.line}`;
+    if (typeof location.column === 'number') place += `:${location.column}`;
+    parts.push(place);
+  } else if (location.line !== undefined) {
+    parts.push(`line ${location.line}`);
+  }
+  if (location.byteOffset !== undefined && location.line === undefined) parts.push(`byte ${location.byteOffset}`);
+  if (location.query !== undefined) parts.push(`query ${JSON.stringify(truncate(location.query, 120))}`);
+  if (location.row !== undefined) parts.push(`row ${location.row}`);
+  if (typeof location.column === 'string') parts.push(`column ${JSON.stringify(location.column)}`);
+  if (location.stage !== undefined) parts.push(`stage ${location.stage}`);
+  return parts.join(', ');
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+export function isSluiceError(error: unknown, code?: ErrorCode): error is SluiceError {
+  return error instanceof SluiceError && (code === undefined || error.code === code);
+}
