@@ -1,0 +1,75 @@
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { createGzip, type Gzip } from 'node:zlib';
+import { SluiceError } from '../errors.ts';
+
+/**
+ * An output file written under a temporary name in the same folder and renamed into place only by
+ * `commit()`, so a failed run never leaves an output that looks complete. `.gz` names are gzipped.
+ */
+export class AtomicFile {
+  readonly temporaryPath: string;
+  private readonly file: WriteStream;
+  private readonly gzip: Gzip | null;
+  private readonly head: WriteStream | Gzip;
+  private failure: unknown = null;
+  bytesWritten = 0;
+
+  private constructor(readonly path: string) {
+    this.temporaryPath = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+    this.file = createWriteStream(this.temporaryPath, { highWaterMark: 1 << 20 });
+    this.gzip = path.endsWith('.gz') ? createGzip({ level: 6 }) : null;
+    if (this.gzip !== null) this.gzip.pipe(this.file);
+    this.head = this.gzip ?? this.file;
+    const remember = (error: unknown) => {
+      this.failure ??= error;
+    };
+    this.file.on('error', remember);
+    this.gzip?.on('error', remember);
+  }
+
+  static async open(path: string): Promise<AtomicFile> {
+    await mkdir(dirname(path), { recursive: true });
+    const output = new AtomicFile(path);
+    await once(output.file, 'open').catch((error) => {
+      throw new SluiceError('OUTPUT_WRITE', `Cannot create ${path}: ${(error as Error).message}`, { file: path, cause: error });
+    });
+    return output;
+  }
+
+  /** Writes a chunk; waits when the disk is slower than the pipeline (the stream's backpressure). */
+  async write(chunk: Uint8Array): Promise<void> {
+    this.check();
+    this.bytesWritten += chunk.byteLength;
+    if (!this.head.write(chunk)) {
+      await Promise.race([once(this.head, 'drain'), once(this.file, 'error')]);
+      this.check();
+    }
+  }
+
+  /** Flushes, closes and renames the file into place. */
+  async commit(): Promise<void> {
+    this.check();
+    const finished = once(this.file, 'close');
+    this.head.end();
+    await finished;
+    this.check();
+    await rename(this.temporaryPath, this.path);
+  }
+
+  /** Removes the temporary file. Safe to call after commit and more than once. */
+  async discard(): Promise<void> {
+    this.gzip?.destroy();
+    this.file.destroy();
+    await rm(this.temporaryPath, { force: true });
+  }
+
+  private check(): void {
+    if (this.failure !== null) {
+      const message = this.failure instanceof Error ? this.failure.message : String(this.failure);
+      throw new SluiceError('OUTPUT_WRITE', `Cannot write ${this.path}: ${message}`, { file: this.path, cause: this.failure });
+    }
+  }
+}

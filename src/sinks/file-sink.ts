@@ -1,0 +1,46 @@
+import type { AnyRow, Batch } from '../batch/batch.ts';
+import type { Sink, SinkContext, SinkResult } from '../pipeline.ts';
+import { AtomicFile } from './atomic-file.ts';
+
+/** Encodes batches to bytes for a file sink. `begin` sees the first batch (headers); `end` may close a document. */
+export interface BatchEncoder {
+  begin?(batch: Batch<unknown>): string;
+  encode(batch: Batch<unknown>): string;
+}
+
+/**
+ * A sink writing one file batch by batch, through an AtomicFile: the file appears under its name only
+ * when every batch was written; on error or abort the temporary file is removed.
+ */
+export function fileSink<R = AnyRow>(kind: string, path: string, makeEncoder: () => BatchEncoder): Sink<R> {
+  return {
+    kind,
+    describe: () => ({ kind, location: path }),
+    async write(input: AsyncIterable<Batch<R>>, context: SinkContext): Promise<SinkResult> {
+      let rowsWritten = 0;
+      if (context.dryRun) {
+        for await (const batch of input) rowsWritten += batch.length;
+        return { rowsWritten, location: `${path} (dry run: not written)` };
+      }
+      const encoder = makeEncoder();
+      const output = await AtomicFile.open(path);
+      let committed = false;
+      try {
+        let first = true;
+        for await (const batch of input) {
+          let text = '';
+          if (first && encoder.begin !== undefined) text = encoder.begin(batch as Batch<unknown>);
+          first = false;
+          text += encoder.encode(batch as Batch<unknown>);
+          await output.write(Buffer.from(text, 'utf8'));
+          rowsWritten += batch.length;
+        }
+        await output.commit();
+        committed = true;
+        return { rowsWritten, location: path, bytesWritten: output.bytesWritten };
+      } finally {
+        if (!committed) await output.discard();
+      }
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { parse, type Options as ParseOptions } from 'csv-parse';
+import { SluiceError } from '../../errors.ts';
+import { openInput, readError } from '../files.ts';
+import { Utf8Validator } from '../utf8.ts';
+import type { ResolvedCsvOptions } from './options.ts';
+
+export interface TextRecord {
+  fields: string[];
+  /** 1-based line where the record starts. */
+  line: number;
+}
+
+/**
+ * The csv-parse engine: records as arrays of strings, handed on per input chunk (never per row, so
+ * the async boundary is crossed once per chunk). Runs for dialect options the fast reader lacks.
+ */
+export async function* parseRecords(
+  file: string,
+  options: ResolvedCsvOptions,
+  signal: AbortSignal,
+  onProgress?: (diskBytes: number) => void,
+): AsyncGenerator<TextRecord[]> {
+  const parserOptions: ParseOptions = {
+    bom: true,
+    delimiter: options.delimiter,
+    quote: options.quote,
+    info: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    max_record_size: options.maxRecordBytes,
+    relax_quotes: options.relaxQuotes,
+  };
+  if (options.comment !== undefined) parserOptions.comment = options.comment;
+  if (options.escape !== undefined) parserOptions.escape = options.escape;
+  if (options.encoding === 'latin1') parserOptions.encoding = 'latin1';
+  const parser = parse(parserOptions);
+  let pending: TextRecord[] = [];
+  let failure: unknown = null;
+  parser.on('data', (data: { record: string[]; info: { lines: number } }) => {
+    let newlines = 0;
+    for (const field of data.record) {
+      for (let i = field.indexOf('\n'); i >= 0; i = field.indexOf('\n', i + 1)) newlines++;
+    }
+    pending.push({ fields: data.record, line: data.info.lines - newlines });
+  });
+  parser.on('error', (error) => {
+    failure ??= error;
+  });
+  const input = openInput(file);
+  const validator = options.encoding === 'utf8' ? new Utf8Validator(file) : null;
+  try {
+    for await (const chunk of input.stream) {
+      signal.throwIfAborted();
+      validator?.check(chunk as Buffer);
+      parser.write(chunk);
+      if (failure !== null) throw parseError(file, failure);
+      onProgress?.(input.diskBytes());
+      if (pending.length > 0) {
+        const records = pending;
+        pending = [];
+        yield records;
+      }
+    }
+    validator?.end();
+    parser.end();
+    if (failure !== null) throw parseError(file, failure);
+    if (pending.length > 0) yield pending;
+  } catch (error) {
+    throw readError(file, error);
+  } finally {
+    input.close();
+    parser.destroy();
+  }
+}
+
+function parseError(file: string, error: unknown): SluiceError {
+  if (error instanceof SluiceError) return error;
+  const csvError = error as { code?: string; message?: string; lines?: number; column?: number };
+  const codes: Record<string, 'CSV_QUOTE_NOT_CLOSED' | 'CSV_INVALID_QUOTE' | 'CSV_RECORD_TOO_LARGE'> = {
+    CSV_QUOTE_NOT_CLOSED: 'CSV_QUOTE_NOT_CLOSED',
+    CSV_INVALID_CLOSING_QUOTE: 'CSV_INVALID_QUOTE',
+    CSV_NON_TRIMABLE_CHAR_AFTER_CLOSING_QUOTE: 'CSV_INVALID_QUOTE',
+    INVALID_OPENING_QUOTE: 'CSV_INVALID_QUOTE',
+    CSV_MAX_RECORD_SIZE: 'CSV_RECORD_TOO_LARGE',
+  };
+  const code = codes[csvError.code ?? ''] ?? 'CSV_PARSE';
+  const line = csvError.lines;
+  return new SluiceError(code, `${file}${line === undefined ? '' : `:${line}`}: ${csvError.message ?? String(error)}`, {
+    file,
+    line,
+    cause: error,
+  });
+}

@@ -1,0 +1,73 @@
+import { createReadStream } from 'node:fs';
+import { glob, stat } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { SluiceError } from '../errors.ts';
+
+const GLOB_CHARS = /[*?[\]{}]/;
+
+/** The files named by a path, a glob, or a list of either; sorted, so runs are repeatable. */
+export async function expandInputs(inputs: string | readonly string[]): Promise<string[]> {
+  const patterns = typeof inputs === 'string' ? [inputs] : [...inputs];
+  const files: string[] = [];
+  for (const pattern of patterns) {
+    if (GLOB_CHARS.test(pattern)) {
+      const matched: string[] = [];
+      for await (const file of glob(pattern)) matched.push(file);
+      if (matched.length === 0) {
+        throw new SluiceError('INPUT_NOT_FOUND', `No file matches ${JSON.stringify(pattern)}.`, { file: pattern });
+      }
+      files.push(...matched.sort());
+    } else {
+      try {
+        const info = await stat(pattern);
+        if (!info.isFile()) throw new SluiceError('INPUT_NOT_FOUND', `${pattern} is not a file.`, { file: pattern });
+      } catch (error) {
+        if (error instanceof SluiceError) throw error;
+        throw new SluiceError('INPUT_NOT_FOUND', `Input file ${pattern} does not exist or cannot be read.`, {
+          file: pattern,
+          cause: error,
+        });
+      }
+      files.push(pattern);
+    }
+  }
+  return files;
+}
+
+export async function totalSize(files: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const file of files) total += (await stat(file)).size;
+  return total;
+}
+
+export interface OpenedInput {
+  /** Decompressed bytes. */
+  stream: Readable;
+  /** Bytes read from disk so far (compressed bytes for .gz): progress against the file size. */
+  readonly diskBytes: () => number;
+  close(): void;
+}
+
+/** Opens a file for reading in large chunks, gunzipping `.gz` files. */
+export function openInput(file: string, highWaterMark = 1 << 20): OpenedInput {
+  const raw = createReadStream(file, { highWaterMark });
+  const stream = file.endsWith('.gz') ? raw.pipe(createGunzip({ chunkSize: highWaterMark })) : raw;
+  if (stream !== raw) {
+    raw.on('error', (error) => stream.destroy(error));
+  }
+  return {
+    stream,
+    diskBytes: () => raw.bytesRead,
+    close() {
+      raw.destroy();
+      if (stream !== raw) stream.destroy();
+    },
+  };
+}
+
+export function readError(file: string, error: unknown): SluiceError {
+  if (error instanceof SluiceError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new SluiceError('INPUT_READ', `Cannot read ${file}: ${message}`, { file, cause: error });
+}

@@ -1,0 +1,46 @@
+import type { Column } from '../batch/column.ts';
+import type { DType } from '../batch/dtype.ts';
+import type { Stage } from '../pipeline.ts';
+import { ComputedColumn } from './values.ts';
+
+/** A computed column: a function of the row, or the function with the dtype to store it as. */
+export type Derivation<R> = ((row: R) => unknown) | { dtype: DType; value: (row: R) => unknown };
+export type Derivations<R> = Record<string, Derivation<R>>;
+
+type ValueOf<D> = D extends (row: any) => infer V ? V : D extends { value: (row: any) => infer V } ? V : never;
+
+/** The row type after `derive`: the input row with the computed columns added (or replaced). */
+export type Derived<R, D> = Omit<R, keyof D> & { [K in keyof D]: ValueOf<D[K]> };
+
+/**
+ * Adds computed columns. Values go straight into typed storage: float64 for numbers unless a dtype is
+ * given (`{ dtype: 'float32', value: (row) => … }`), bool, timestamp for Dates, strings.
+ */
+export function derive<R, const D extends Derivations<R>>(derivations: D): Stage<R, Derived<R, D>> {
+  const names = Object.keys(derivations);
+  const functions = names.map((name) => {
+    const derivation = derivations[name];
+    return typeof derivation === 'function' ? derivation : derivation.value;
+  });
+  const stage: Stage<R, Derived<R, D>> = async function* deriveStage(input, context) {
+    const computed = names.map((name) => {
+      const derivation = derivations[name];
+      return new ComputedColumn(name, context.stage, typeof derivation === 'function' ? undefined : derivation.dtype);
+    });
+    for await (const batch of input) {
+      for (const column of computed) column.begin(batch.length);
+      const view = batch.view();
+      for (let i = 0; i < batch.length; i++) {
+        view.at(i);
+        for (let d = 0; d < functions.length; d++) computed[d].set(i, functions[d](view));
+      }
+      const columns: Record<string, Column> = { ...batch.columns };
+      computed.forEach((column, d) => {
+        columns[names[d]] = column.finish();
+      });
+      yield batch.withColumns<Derived<R, D>>(columns);
+    }
+  };
+  stage.stageName = 'derive';
+  return stage;
+}

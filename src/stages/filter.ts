@@ -1,0 +1,21 @@
+import type { Batch } from '../batch/batch.ts';
+import type { Stage } from '../pipeline.ts';
+
+/** Keeps the rows for which `predicate` is truthy. The predicate sees one reusable row view. */
+export function filter<R>(predicate: (row: R) => unknown): Stage<R, R> {
+  const stage: Stage<R, R> = async function* filterStage(input) {
+    let indices = new Uint32Array(0);
+    for await (const batch of input) {
+      if (indices.length < batch.length) indices = new Uint32Array(batch.length);
+      const view = batch.view();
+      let kept = 0;
+      for (let i = 0; i < batch.length; i++) {
+        if (predicate(view.at(i))) indices[kept++] = i;
+      }
+      if (kept === batch.length) yield batch;
+      else if (kept > 0) yield batch.take(indices, kept) as Batch<R>;
+    }
+  };
+  stage.stageName = 'filter';
+  return stage;
+}

@@ -1,0 +1,33 @@
+import type { Column } from '../batch/column.ts';
+import type { AnyRow } from '../batch/batch.ts';
+import type { Stage } from '../pipeline.ts';
+import { ComputedColumn } from './values.ts';
+
+/**
+ * Replaces each row by the object `mapper` returns. Builds one object per row, so it is slower than
+ * `derive`/`select`/`rename`, which keep columns as they are; use it when the row changes shape.
+ */
+export function map<R, Out extends AnyRow>(mapper: (row: R) => Out): Stage<R, Out> {
+  const stage: Stage<R, Out> = async function* mapStage(input, context) {
+    const computed = new Map<string, ComputedColumn>();
+    for await (const batch of input) {
+      const view = batch.view();
+      const outputs: Out[] = new Array(batch.length);
+      for (let i = 0; i < batch.length; i++) outputs[i] = mapper(view.at(i));
+      for (const output of outputs) {
+        for (const name of Object.keys(output)) {
+          if (!computed.has(name)) computed.set(name, new ComputedColumn(name, context.stage));
+        }
+      }
+      for (const column of computed.values()) column.begin(batch.length);
+      outputs.forEach((output, i) => {
+        for (const [name, column] of computed) column.set(i, output[name]);
+      });
+      const columns: Record<string, Column> = {};
+      for (const [name, column] of computed) columns[name] = column.finish();
+      yield batch.withColumns<Out>(columns);
+    }
+  };
+  stage.stageName = 'map';
+  return stage;
+}

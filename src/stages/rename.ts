@@ -1,0 +1,23 @@
+import type { Column } from '../batch/column.ts';
+import type { Stage } from '../pipeline.ts';
+
+/** The row type after `rename`: keys in `M` get their new names. */
+export type Renamed<R, M> = {
+  [K in keyof R as K extends keyof M ? (M[K] extends string ? M[K] : K) : K]: R[K];
+};
+
+/** Renames columns: `rename({ old_name: 'newName' })`. Columns keep their storage; nothing is copied. */
+export function rename<R, const M extends Partial<Record<keyof R & string, string>>>(mapping: M): Stage<R, Renamed<R, M>> {
+  const stage: Stage<R, Renamed<R, M>> = async function* renameStage(input) {
+    for await (const batch of input) {
+      const columns: Record<string, Column> = {};
+      for (const name of batch.names) {
+        const renamed = (mapping as Record<string, string | undefined>)[name] ?? name;
+        columns[renamed] = batch.columns[name];
+      }
+      yield batch.withColumns<Renamed<R, M>>(columns);
+    }
+  };
+  stage.stageName = 'rename';
+  return stage;
+}

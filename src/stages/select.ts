@@ -1,0 +1,26 @@
+import type { Column } from '../batch/column.ts';
+import { SluiceError } from '../errors.ts';
+import type { Stage } from '../pipeline.ts';
+
+/** Keeps only the named columns, in that order (projection). Sources push it down when they can. */
+export function select<R, const K extends keyof R & string>(...names: K[]): Stage<R, Pick<R, K>> {
+  const stage: Stage<R, Pick<R, K>> = async function* selectStage(input, context) {
+    for await (const batch of input) {
+      const columns: Record<string, Column> = {};
+      for (const name of names) {
+        const column = batch.columns[name];
+        if (column === undefined) {
+          throw new SluiceError(
+            'STAGE_FAILED',
+            `select: no column ${JSON.stringify(name)}; the batch has ${batch.names.join(', ')}`,
+            { stage: context.stage, column: name },
+          );
+        }
+        columns[name] = column;
+      }
+      yield batch.withColumns<Pick<R, K>>(columns);
+    }
+  };
+  stage.stageName = 'select';
+  return stage;
+}
