@@ -1,0 +1,2 @@
+// Commands beyond `run` register themselves here, one file each.
+export {};

@@ -1,0 +1,92 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SluiceError } from '../errors.ts';
+import { formatSummary } from '../report/format.ts';
+import { createProgress } from '../report/progress.ts';
+import { run } from '../run.ts';
+import { parseBytes } from '../scheduler/bytes.ts';
+import { describePlan } from '../schema/plan.ts';
+import { EXIT } from './exit-codes.ts';
+import { loadPipeline } from './load.ts';
+import type { CommandIO } from './main.ts';
+
+export const RUN_HELP = `Usage: etl run <pipeline.ts> [options]
+
+Loads a pipeline file (TypeScript, no build step), runs it, and prints a summary.
+
+Options:
+  --memory <size>    Memory budget for the run, e.g. 128MB, 1GB (default: the pipeline's, else 256MB).
+                     Sources wait when the budget is spent; batches shrink to fit it.
+  --limit <rows>     Stop after reading this many rows.
+  --dry-run          Print the plan and schema (source, engine, columns and their types); write nothing.
+                     With --limit, also run that many rows through the stages, still writing nothing.
+  --report <file>    Write the run summary as JSON to <file> (for machines and the scheduler).
+  --quiet            No progress and no summary; errors only.
+  -h, --help         This help.
+
+Exit codes: 0 succeeded, 1 the run failed, 2 bad arguments or pipeline file, 130 interrupted.`;
+
+export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      memory: { type: 'string' },
+      limit: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      report: { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(`${RUN_HELP}\n`);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) {
+    throw new SluiceError('INVALID_OPTION', `etl run takes one pipeline file; got ${positionals.length === 0 ? 'none' : positionals.join(' ')}. See etl run --help.`);
+  }
+  const memory = values.memory === undefined ? undefined : parseBytes(values.memory, '--memory');
+  let limit: number | undefined;
+  if (values.limit !== undefined) {
+    limit = Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new SluiceError('INVALID_OPTION', `Expected \`--limit\` to be a whole number from 1 and up; got ${JSON.stringify(values.limit)}.`);
+    }
+  }
+  const pipeline = await loadPipeline(positionals[0]);
+  const dryRun = values['dry-run'] === true;
+  if (dryRun) {
+    const controller = new AbortController();
+    const description = await pipeline.source.describe({ pipeline: pipeline.name!, signal: controller.signal, warn: () => {} });
+    const sink = pipeline.sink.describe();
+    const lines = [
+      `pipeline   ${pipeline.name}`,
+      `source     ${description.kind} ${description.location}${description.engine ? ` [engine: ${description.engine}]` : ''}`,
+      ...(description.columns ?? []).map((column) => `  column   ${column.name.padEnd(20)} ${describePlan(column)}${column.origin === 'inferred' ? ' (inferred)' : ''}`),
+      ...pipeline.stages.map((stage) => `stage      ${stage.stageName ?? (stage.name || 'stage')}`),
+      `sink       ${sink.kind} ${sink.location} (dry run: nothing is written)`,
+      `memory     ${memory ?? pipeline.memory ?? '256MB'}`,
+    ];
+    io.stdout.write(`${lines.join('\n')}\n`);
+    if (limit === undefined) return EXIT.ok;
+  }
+  const progress = values.quiet ? undefined : createProgress(io.stderr);
+  const summary = await run(pipeline, {
+    memory,
+    limit,
+    dryRun,
+    signal: io.signal,
+    onProgress: progress === undefined ? undefined : (event) => progress.update(event),
+  });
+  progress?.done();
+  if (values.report !== undefined) {
+    await mkdir(dirname(values.report), { recursive: true });
+    await writeFile(values.report, `${JSON.stringify({ file: positionals[0], ...summary }, null, 2)}\n`);
+  }
+  if (!values.quiet) io.stdout.write(`${formatSummary(summary)}\n`);
+  else if (summary.error !== undefined) io.stderr.write(`etl: [${summary.error.code}] ${summary.error.message}\n`);
+  if (summary.status === 'succeeded') return EXIT.ok;
+  return io.signal.aborted ? EXIT.interrupted : EXIT.failed;
+}
