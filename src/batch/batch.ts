@@ -126,15 +126,23 @@ interface ViewState {
   $b: Batch<unknown>;
 }
 
-// One prototype per column list: getters index into the batch's columns by position, so V8 sees one
-// hidden class per schema and property reads stay monomorphic.
-const prototypes = new Map<string, object>();
+// One prototype and one set of getter functions per column list. The getters index into the batch's
+// columns by position and are installed as the view's own enumerable properties, so `{ ...row }`,
+// `Object.keys(row)` and `JSON.stringify(row)` see the columns (and only them: the view's state is
+// non-enumerable). The same getter functions for every view of a schema keep property reads
+// monomorphic; the properties are defined once per batch, never per row.
+interface ViewShape {
+  prototype: object;
+  getters: (() => unknown)[];
+}
 
-function prototypeFor(names: readonly string[]): object {
+const shapes = new Map<string, ViewShape>();
+
+function shapeFor(names: readonly string[]): ViewShape {
   const key = names.join('\u0000');
-  let prototype = prototypes.get(key);
-  if (prototype !== undefined) return prototype;
-  prototype = {
+  let shape = shapes.get(key);
+  if (shape !== undefined) return shape;
+  const prototype = {
     at(this: ViewState, index: number) {
       this.$i = index;
       return this;
@@ -147,23 +155,27 @@ function prototypeFor(names: readonly string[]): object {
       return state.$b.lineOf(state.$i);
     },
   };
-  names.forEach((name, position) => {
-    Object.defineProperty(prototype, name, {
-      enumerable: true,
-      get(this: ViewState) {
-        return this.$c[position].get(this.$i);
-      },
-    });
-  });
-  if (prototypes.size > 1000) prototypes.clear();
-  prototypes.set(key, prototype);
-  return prototype;
+  const getters = names.map((_, position) =>
+    function (this: ViewState) {
+      return this.$c[position].get(this.$i);
+    },
+  );
+  shape = { prototype, getters };
+  if (shapes.size > 1000) shapes.clear();
+  shapes.set(key, shape);
+  return shape;
 }
 
 function createRowView<R>(batch: Batch<R>): RowView<R> {
-  const view = Object.create(prototypeFor(batch.names)) as ViewState;
-  view.$i = 0;
-  view.$c = batch.names.map((name) => batch.columns[name]);
-  view.$b = batch as Batch<unknown>;
+  const { prototype, getters } = shapeFor(batch.names);
+  const view = Object.create(prototype) as ViewState;
+  Object.defineProperties(view, {
+    $i: { value: 0, writable: true, enumerable: false },
+    $c: { value: batch.names.map((name) => batch.columns[name]), writable: false, enumerable: false },
+    $b: { value: batch, writable: false, enumerable: false },
+  });
+  batch.names.forEach((name, position) => {
+    Object.defineProperty(view, name, { get: getters[position], enumerable: true, configurable: false });
+  });
   return view as unknown as RowView<R>;
 }

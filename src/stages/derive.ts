@@ -9,8 +9,12 @@ export type Derivations<R> = Record<string, Derivation<R>>;
 
 type ValueOf<D> = D extends (row: any) => infer V ? V : D extends { value: (row: any) => infer V } ? V : never;
 
-/** The row type after `derive`: the input row with the computed columns added (or replaced). */
-export type Derived<R, D> = Omit<R, keyof D> & { [K in keyof D]: ValueOf<D[K]> };
+/**
+ * The row type after `derive`: the input row with the computed columns added (or replaced).
+ * `-readonly`: `derive` takes its derivations as a `const` type parameter, which makes their keys
+ * readonly; the columns they compute are ordinary columns.
+ */
+export type Derived<R, D> = Omit<R, keyof D> & { -readonly [K in keyof D]: ValueOf<D[K]> };
 
 /**
  * Adds computed columns. Values go straight into typed storage: float64 for numbers unless a dtype is

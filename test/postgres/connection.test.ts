@@ -284,7 +284,9 @@ test('idle connections killed in the pool and while checked out never crash the 
     assert.match(idleErrors[0].connection, /^postgres:\/\//);
     const error = await rejectsWith(held.query('select 1'), 'PG_CONNECTION_LOST', (cause) => wrapPgError(cause, { operation: 'query' }));
     assert.match(error.message, /lost/);
-    held.release();
+    held.release(true); // a dead client is destroyed, not returned to the pool
+    // The idle one is dropped by the pool once its own error arrives; only then is the pool clean.
+    await waitFor(async () => pool.totalCount === 0);
     assert.equal((await pool.query('select 2 as two')).rows[0].two, 2);
   } finally {
     await pools.closeAll();

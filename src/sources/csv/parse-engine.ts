@@ -36,7 +36,10 @@ export async function* parseRecords(
   const parser = parse(parserOptions);
   let pending: TextRecord[] = [];
   let failure: unknown = null;
+  // Last physical line of the last record parsed: a record that fails starts after it.
+  let lastLine = 0;
   parser.on('data', (data: { record: string[]; info: { lines: number } }) => {
+    lastLine = data.info.lines;
     let newlines = 0;
     for (const field of data.record) {
       for (let i = field.indexOf('\n'); i >= 0; i = field.indexOf('\n', i + 1)) newlines++;
@@ -46,6 +49,13 @@ export async function* parseRecords(
   parser.on('error', (error) => {
     failure ??= error;
   });
+  // csv-parse reports errors found at the end of the input (an unclosed quote) and flushes its last
+  // records after end() returns, from a later tick: wait for the parser to finish before judging it.
+  const settled = new Promise<void>((resolve) => {
+    parser.once('end', resolve);
+    parser.once('close', resolve);
+    parser.once('error', () => resolve());
+  });
   const input = openInput(file);
   const validator = options.encoding === 'utf8' ? new Utf8Validator(file) : null;
   try {
@@ -53,7 +63,7 @@ export async function* parseRecords(
       signal.throwIfAborted();
       validator?.check(chunk as Buffer);
       parser.write(chunk);
-      if (failure !== null) throw parseError(file, failure);
+      if (failure !== null) throw parseError(file, failure, lastLine);
       onProgress?.(input.diskBytes());
       if (pending.length > 0) {
         const records = pending;
@@ -63,7 +73,8 @@ export async function* parseRecords(
     }
     validator?.end();
     parser.end();
-    if (failure !== null) throw parseError(file, failure);
+    await settled;
+    if (failure !== null) throw parseError(file, failure, lastLine);
     if (pending.length > 0) yield pending;
   } catch (error) {
     throw readError(file, error);
@@ -73,9 +84,20 @@ export async function* parseRecords(
   }
 }
 
-function parseError(file: string, error: unknown): SluiceError {
+function parseError(file: string, error: unknown, lastLine: number): SluiceError {
   if (error instanceof SluiceError) return error;
   const csvError = error as { code?: string; message?: string; lines?: number; column?: number };
+  if (csvError.code === 'CSV_QUOTE_NOT_CLOSED') {
+    // csv-parse names the line where the input ended; people need the line where the quote opened,
+    // which is where the record after the last good one starts.
+    const line = lastLine + 1;
+    return new SluiceError('CSV_QUOTE_NOT_CLOSED', `${file}:${line}: a quoted field that starts in the record on this line is not closed before the end of the file`, {
+      file,
+      line,
+      expected: 'a closing quote',
+      cause: error,
+    });
+  }
   const codes: Record<string, 'CSV_QUOTE_NOT_CLOSED' | 'CSV_INVALID_QUOTE' | 'CSV_RECORD_TOO_LARGE'> = {
     CSV_QUOTE_NOT_CLOSED: 'CSV_QUOTE_NOT_CLOSED',
     CSV_INVALID_CLOSING_QUOTE: 'CSV_INVALID_QUOTE',

@@ -1,0 +1,101 @@
+/**
+ * Type-level tests: the row type flows from the zod schema through the stages to the sink. They are
+ * checked by `tsc --noEmit` (tsconfig includes test/); the runtime test below only makes node:test
+ * count this file and proves the pipelines it builds are real.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { expectTypeOf } from 'expect-type';
+import { z } from 'zod';
+import { type AnyRow, type Batch, csv, ndjson, pipeline, type Pipeline, type Source, type Stage, toCsv } from '../src/index.ts';
+
+const Order = z.object({
+  a: z.number(),
+  status: z.enum(['new', 'paid']),
+  note: z.string().nullable(),
+  at: z.coerce.date(),
+});
+type Order = z.output<typeof Order>;
+
+function builders() {
+  const source = csv('orders.csv', { schema: Order });
+  expectTypeOf(source).toEqualTypeOf<Source<Order>>();
+
+  const filtered = pipeline()
+    .from(source)
+    .filter((row) => {
+      expectTypeOf(row).toEqualTypeOf<Order>();
+      expectTypeOf(row.status).toEqualTypeOf<'new' | 'paid'>();
+      expectTypeOf(row.note).toEqualTypeOf<string | null>();
+      return row.a > 0;
+    });
+
+  const derived = filtered.derive({ total: (r) => r.a * 2, label: { dtype: 'string', value: (r) => r.status.toUpperCase() } });
+  derived.filter((row) => {
+    expectTypeOf(row).branded.toEqualTypeOf<Order & { total: number; label: string }>();
+    expectTypeOf(row.total).toEqualTypeOf<number>();
+    expectTypeOf(row.label).toEqualTypeOf<string>();
+    expectTypeOf(row.a).toEqualTypeOf<number>();
+    return true;
+  });
+
+  const selected = derived.select('a');
+  selected.filter((row) => {
+    expectTypeOf(row).toEqualTypeOf<{ a: number }>();
+    return true;
+  });
+
+  // @ts-expect-error -- "nope" is not a column
+  derived.select('a', 'nope');
+
+  const renamed = filtered.rename({ a: 'b' });
+  renamed.filter((row) => {
+    expectTypeOf(row).toEqualTypeOf<{ b: number; status: 'new' | 'paid'; note: string | null; at: Date }>();
+    // @ts-expect-error -- "a" was renamed
+    void row.a;
+    return true;
+  });
+
+  const mapped = filtered.map((row) => ({ id: String(row.a), paid: row.status === 'paid' }));
+  mapped.filter((row) => {
+    expectTypeOf(row).toEqualTypeOf<{ id: string; paid: boolean }>();
+    return true;
+  });
+
+  const narrowed = csv('orders.csv', { schema: Order, columns: ['a'] });
+  expectTypeOf(narrowed).toEqualTypeOf<Source<{ a: number }>>();
+  const narrowedNdjson = ndjson('orders.ndjson', { schema: Order, columns: ['a', 'status'] });
+  expectTypeOf(narrowedNdjson).toEqualTypeOf<Source<{ a: number; status: 'new' | 'paid' }>>();
+
+  const untyped = csv('any.csv');
+  expectTypeOf(untyped).toEqualTypeOf<Source<AnyRow>>();
+
+  const custom: Stage<Order, { a: number }> = async function* (input) {
+    for await (const batch of input) {
+      expectTypeOf(batch).toEqualTypeOf<Batch<Order>>();
+      yield batch.withColumns<{ a: number }>({ a: batch.column('a') });
+    }
+  };
+  const piped = filtered.pipe(custom);
+  piped.filter((row) => {
+    expectTypeOf(row).toEqualTypeOf<{ a: number }>();
+    return true;
+  });
+  // @ts-expect-error -- the stage expects rows with "a" as a number
+  pipeline().from(csv('x.csv', { schema: z.object({ a: z.string() }) })).pipe(custom);
+
+  const done = derived.take(10).tap(() => {}).to(toCsv('out.csv'));
+  type RowOfPipeline<P> = P extends Pipeline<infer R> ? R : never;
+  // `.branded`: the derived row is an intersection, equal to the flat object type member by member.
+  expectTypeOf<RowOfPipeline<typeof done>>().branded.toEqualTypeOf<{ a: number; status: 'new' | 'paid'; note: string | null; at: Date; total: number; label: string }>();
+  return done;
+}
+
+test('type-level tests compile (tsc --noEmit) and the pipelines they describe can be built', () => {
+  const built = builders();
+  assert.equal(built.stages.length, 4);
+  assert.deepEqual(
+    built.stages.map((stage) => stage.stageName),
+    ['filter', 'derive', 'take', 'tap'],
+  );
+});
