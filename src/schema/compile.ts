@@ -25,6 +25,7 @@ interface ZodDef {
   checks?: ZodLike[];
   check?: string;
   format?: string;
+  pattern?: RegExp;
   value?: number;
   inclusive?: boolean;
   minimum?: number;
@@ -114,12 +115,15 @@ function compileField(name: string, field: ZodLike, options: CompileOptions): Co
       const format = def.format;
       if (def.check === 'string_format' && format === 'datetime') {
         plan.dtype = 'timestamp';
-        plan.rule = 'ISO 8601 date-time';
+        plan.pattern = def.pattern;
+        const zone = (def as { offset?: boolean; local?: boolean });
+        plan.rule = `ISO 8601 date-time like 2024-01-02T03:04:05Z${zone.offset ? ' or with an offset (+02:00)' : ''}${zone.local ? ' or without a zone' : ''}`;
         plan.storesZodOutput = false;
         break;
       }
       if (def.check === 'string_format' && format === 'date') {
         plan.dtype = 'date';
+        plan.pattern = def.pattern;
         plan.rule = 'ISO 8601 date (YYYY-MM-DD)';
         break;
       }

@@ -110,6 +110,7 @@ export class RowDecoder {
     }
     if (plan.storesZodOutput) return this.viaZod(c, raw, undefined);
     const text = typeof raw === 'string' ? raw : undefined;
+    if (plan.pattern !== undefined && text !== undefined && !plan.pattern.test(text)) return violation(plan, c, text, plan.rule);
     let value: number | string;
     switch (plan.dtype) {
       case 'string':

@@ -25,6 +25,11 @@ export interface ColumnPlan {
   bounds?: NumberBounds;
   minLength?: number;
   maxLength?: number;
+  /**
+   * The exact text form a value must have, from zod's own regular expression (`z.iso.datetime()`,
+   * `z.iso.date()`): compiled columns accept what zod accepts, no more. Checked on text input only.
+   */
+  pattern?: RegExp;
   /** The allowed values of a `z.enum`. */
   enumValues?: readonly string[];
   /** Shared by all batches of the run, for dictionary columns. */

@@ -181,3 +181,17 @@ describe('RowDecoder with inferred columns', () => {
     assert.deepEqual(decoder.flush({}).toObjects().map((r) => r.n), ['2024-01-01', '2024-01-02', 'soon']);
   });
 });
+
+test('a z.iso.datetime() column accepts exactly what zod accepts, and says the expected form', () => {
+  const plans = compileSchema(z.object({ at: z.iso.datetime(), local: z.iso.datetime({ local: true }) })).columns;
+  const decoder = new RowDecoder(plans, 8);
+  assert.equal(decoder.append(['2024-01-02T03:04:05Z', '2024-01-02T03:04:05'], 2), null);
+  for (const text of ['2024-01-02', '2024-01-02 03:04:05Z', '2024-01-02T03:04:05+02:00', '2024-02-30T00:00:00Z']) {
+    const violation = decoder.append([text, '2024-01-02T03:04:05'], 3);
+    assert.ok(violation !== null, text);
+    assert.equal(violation.column, 'at');
+    assert.match(violation.rule, /like 2024-01-02T03:04:05Z/);
+    assert.equal(z.iso.datetime().safeParse(text).success, false, 'zod rejects it too');
+  }
+  assert.equal(decoder.length, 1);
+});
