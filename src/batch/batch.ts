@@ -166,6 +166,15 @@ function shapeFor(names: readonly string[]): ViewShape {
   return shape;
 }
 
+/**
+ * Moves a row view to row `index`. Stages use this rather than `view.at()`, which a column named
+ * `at` would hide.
+ */
+export function moveView<R>(view: RowView<R>, index: number): RowView<R> {
+  (view as unknown as ViewState).$i = index;
+  return view;
+}
+
 function createRowView<R>(batch: Batch<R>): RowView<R> {
   const { prototype, getters } = shapeFor(batch.names);
   const view = Object.create(prototype) as ViewState;

@@ -1,3 +1,4 @@
+import { moveView } from '../batch/batch.ts';
 import type { Column } from '../batch/column.ts';
 import type { DType } from '../batch/dtype.ts';
 import type { Stage } from '../pipeline.ts';
@@ -35,7 +36,7 @@ export function derive<R, const D extends Derivations<R>>(derivations: D): Stage
       for (const column of computed) column.begin(batch.length);
       const view = batch.view();
       for (let i = 0; i < batch.length; i++) {
-        view.at(i);
+        moveView(view, i);
         for (let d = 0; d < functions.length; d++) computed[d].set(i, functions[d](view));
       }
       const columns: Record<string, Column> = { ...batch.columns };

@@ -1,4 +1,4 @@
-import type { Batch } from '../batch/batch.ts';
+import { type Batch, moveView } from '../batch/batch.ts';
 import type { Stage } from '../pipeline.ts';
 
 /** Keeps the rows for which `predicate` is truthy. The predicate sees one reusable row view. */
@@ -10,7 +10,7 @@ export function filter<R>(predicate: (row: R) => unknown): Stage<R, R> {
       const view = batch.view();
       let kept = 0;
       for (let i = 0; i < batch.length; i++) {
-        if (predicate(view.at(i))) indices[kept++] = i;
+        if (predicate(moveView(view, i))) indices[kept++] = i;
       }
       if (kept === batch.length) yield batch;
       else if (kept > 0) yield batch.take(indices, kept) as Batch<R>;

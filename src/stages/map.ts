@@ -1,5 +1,5 @@
+import { type AnyRow, moveView } from '../batch/batch.ts';
 import type { Column } from '../batch/column.ts';
-import type { AnyRow } from '../batch/batch.ts';
 import type { Stage } from '../pipeline.ts';
 import { ComputedColumn } from './values.ts';
 
@@ -13,7 +13,7 @@ export function map<R, Out extends AnyRow>(mapper: (row: R) => Out): Stage<R, Ou
     for await (const batch of input) {
       const view = batch.view();
       const outputs: Out[] = new Array(batch.length);
-      for (let i = 0; i < batch.length; i++) outputs[i] = mapper(view.at(i));
+      for (let i = 0; i < batch.length; i++) outputs[i] = mapper(moveView(view, i));
       for (const output of outputs) {
         for (const name of Object.keys(output)) {
           if (!computed.has(name)) computed.set(name, new ComputedColumn(name, context.stage));

@@ -234,3 +234,16 @@ describe('stages', () => {
     assertAccounted(summary);
   });
 });
+
+test('a column named "at" does not break filter, derive or map', async () => {
+  const sink = collect();
+  await runOrThrow(
+    pipeline()
+      .from(fromRows([{ at: 1 }, { at: 2 }, { at: 3 }], z.object({ at: z.number() })))
+      .filter((row) => row.at > 1)
+      .derive({ twice: (row) => row.at * 2 })
+      .map((row) => ({ at: row.at, twice: row.twice }))
+      .to(sink),
+  );
+  assert.deepEqual(sink.rows, [{ at: 2, twice: 4 }, { at: 3, twice: 6 }]);
+});
