@@ -1,5 +1,6 @@
 import type { AnyRow, Batch } from './batch/batch.ts';
 import type { ErrorLocation } from './errors.ts';
+import type { PgConnectionOptions } from './postgres/connection.ts';
 import type { Violation } from './schema/decode.ts';
 import type { ColumnPlan } from './schema/plan.ts';
 import { derive, type Derivations, type Derived } from './stages/derive.ts';
@@ -16,6 +17,27 @@ export interface RunContext {
   signal: AbortSignal;
   /** A warning for the run summary (widened columns, engine fallbacks, …). */
   warn(message: string): void;
+  /**
+   * Incremental state (watermarks, finished files) when the run has a state store (`etl run`,
+   * `etl schedule`, or `RunOptions.state`): what the last committed run left, and what this run commits
+   * with the sink's output.
+   */
+  state?: IncrementalState;
+}
+
+/**
+ * Values a source keeps from one run to the next. `get` returns what the last successful run committed;
+ * `set` stages a value that is saved only once the sink has committed (with a PostgreSQL sink and state
+ * store on the same database, inside the sink's own transaction).
+ */
+export interface IncrementalState {
+  get<T = unknown>(key: string): T | undefined;
+  set(key: string, value: unknown): void;
+}
+
+/** A sink's open transaction, handed to {@link SinkContext.beforeCommit}. */
+export interface SinkTransaction {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
 }
 
 export interface StageContext extends RunContext {
@@ -71,6 +93,13 @@ export interface Source<R = AnyRow> {
 export interface SinkContext extends RunContext {
   /** True when nothing may be written (`--dry-run`). */
   dryRun: boolean;
+  /**
+   * A transactional sink calls this inside its transaction, after the last batch and just before
+   * COMMIT, so the run's incremental state commits in the same transaction as the data (when the state
+   * store is on the same database; otherwise the run saves the state right after the sink returns).
+   * Absent when there is nothing to commit with the data.
+   */
+  beforeCommit?(transaction: SinkTransaction): Promise<void>;
 }
 
 export interface SinkResult {
@@ -109,7 +138,62 @@ export interface PipelineOptions {
   rejects?: RejectOptions;
   /** Fail when no batch makes progress for this long while the budget is spent (a stage holding batches). @default 60000 */
   stallTimeoutMs?: number;
+  /**
+   * When `etl schedule` runs the pipeline: a cron expression of 5 fields (minute precision) or 6 (with
+   * seconds first), or a nickname such as `@hourly`. Checked when the file loads (SCHEDULE_INVALID).
+   * @example '30 2 * * *' // every day at 02:30
+   */
+  schedule?: string;
+  /** IANA time zone the schedule is read in, e.g. `'Europe/Paris'`. @default the machine's time zone */
+  timezone?: string;
+  /**
+   * A tick that comes while the previous run is still going: `'skip'` logs it and records it as skipped
+   * in the history; `'queue'` runs it when the previous run ends (one waiting run at most; later ticks are
+   * skipped). `etl run` and other machines are kept out by the pipeline's lock either way.
+   * @default 'skip'
+   */
+  overlap?: 'skip' | 'queue';
+  /**
+   * Ticks missed while no scheduler was running, decided when `etl schedule` starts (from the last run in
+   * the history): `'none'` runs none, `'latest'` runs once for the latest, `'all'` runs once per missed tick
+   * (at most 100), one after the other.
+   * @default 'none'
+   */
+  catchUp?: 'none' | 'latest' | 'all';
+  /**
+   * Retries of a run that failed with a transient error (connection refused or lost, serialization
+   * failure 40001, deadlock 40P01), waiting `backoffMs`, then twice that, and so on. Other errors fail at once.
+   * @default { max: 0, backoffMs: 1000 }
+   * @example { max: 3, backoffMs: 2000 }
+   */
+  retries?: RetryOptions;
+  /**
+   * Where the pipeline's lock, run history and incremental state (watermarks, finished files) live: a
+   * PostgreSQL database (`{ connection }`, tables in schema `sluice` unless `schema` says otherwise; the
+   * lock is an advisory lock) or a local folder (`{ folder }`, relative to the pipeline file; the lock is a
+   * lock file). Pipelines that run on several machines need the PostgreSQL store to exclude each other.
+   * @default { folder: '.sluice' } next to the pipeline file
+   * @example { connection: process.env.DATABASE_URL, schema: 'etl_state' }
+   */
+  state?: StateOptions;
 }
+
+/** See {@link PipelineOptions.retries}. */
+export interface RetryOptions {
+  /** Retries after the first attempt. @default 0 */
+  max: number;
+  /** Wait before the first retry; doubles each time. @default 1000 */
+  backoffMs?: number;
+}
+
+/** See {@link PipelineOptions.state}. */
+export type StateOptions =
+  | { folder: string }
+  | {
+      connection: PgConnectionOptions;
+      /** Schema of the `sluice_runs` and `sluice_state` tables, created when missing. @default 'sluice' */
+      schema?: string;
+    };
 
 /** A whole pipeline: what a pipeline file default-exports. */
 export interface Pipeline<R = AnyRow> extends PipelineOptions {

@@ -1,11 +1,13 @@
 import pLimit from 'p-limit';
 import type { Batch } from './batch/batch.ts';
+import { estimateStringBytes, fixedWidth } from './batch/dtype.ts';
 import { type ErrorLocation, SluiceError, isSluiceError } from './errors.ts';
-import type { Pipeline, RunContext, SinkContext, SourceContext, Stage, StageContext } from './pipeline.ts';
+import type { IncrementalState, Pipeline, RunContext, SinkContext, SinkTransaction, SourceContext, Stage, StageContext } from './pipeline.ts';
 import { Rejects } from './rejects.ts';
 import type { RunSummary, StageSummary } from './report/summary.ts';
 import { checkBudget, MemoryBudget } from './scheduler/budget.ts';
-import { parseBytes } from './scheduler/bytes.ts';
+import { formatBytes, parseBytes } from './scheduler/bytes.ts';
+import { parentOf } from './scheduler/lineage.ts';
 import { MemoryWatch } from './scheduler/memory-watch.ts';
 import type { Violation } from './schema/decode.ts';
 
@@ -32,13 +34,33 @@ export interface RunOptions {
   onWarning?: (pipeline: string, message: string) => void;
   /** Share a budget across calls (the scheduler of many pipelines does). */
   budget?: MemoryBudget;
+  /** Incremental state of the (single) pipeline: `etl run` and `etl schedule` pass the pipeline's state store. */
+  state?: RunStateStore;
+}
+
+/** Where `run()` loads and saves a pipeline's incremental state (see `RunContext.state`). */
+export interface RunStateStore {
+  /** What the last committed run left. */
+  readonly committed: Readonly<Record<string, unknown>>;
+  /** Inside the sink's transaction, before COMMIT: saves `state` there and returns true, or false when it cannot (another database). */
+  saveIn(transaction: SinkTransaction, state: Record<string, unknown>): Promise<boolean>;
+  /** After the sink has committed, when `saveIn` did not save it. */
+  save(state: Record<string, unknown>): Promise<void>;
 }
 
 const DEFAULT_MEMORY = 256 * 1024 * 1024;
-const DEFAULT_BATCH_ROWS = 16_384;
-const MIN_BATCH_ROWS = 64;
+export const DEFAULT_BATCH_ROWS = 16_384;
+// Rows wider than a batch's share of the budget go one per batch rather than overflow it.
+const MIN_BATCH_ROWS = 1;
+/**
+ * Rows of the first batch, before bytes per row are measured: small, so that a file of very wide rows
+ * does not build one huge batch before the budget has a say. Later batches grow to `batchRows`.
+ */
+const FIRST_BATCH_ROWS = 1024;
 /** Batches of one pipeline the budget should fit at once: source, stages and sink each holding one, and slack. */
-const BATCHES_IN_FLIGHT = 8;
+export const BATCHES_IN_FLIGHT = 8;
+// Pipelines running under each budget: they share it, so each one's batches are sized to its share.
+const activeRuns = new WeakMap<MemoryBudget, number>();
 
 /**
  * Runs one pipeline, or many with bounded concurrency under one memory budget. Resolves with the
@@ -96,7 +118,8 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
       options.onWarning?.(name, message);
     }
   };
-  const base: RunContext = { pipeline: name, signal, warn };
+  const incremental = incrementalState(options.state);
+  const base: RunContext = { pipeline: name, signal, warn, state: incremental?.state };
   const rejects = new Rejects(pipeline.rejects, name);
   const startPeaks = watch.peaks();
   const stageNames = uniqueStageNames(pipeline.stages);
@@ -115,9 +138,15 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     objectBytes: 0,
     reservedByRun: 0,
     bytesPerRow: 0,
-    rowsPerBatch: pipeline.batchRows ?? DEFAULT_BATCH_ROWS,
+    rowsPerBatch: pipeline.batchRows ?? Math.min(FIRST_BATCH_ROWS, DEFAULT_BATCH_ROWS),
   };
   const maxRows = pipeline.batchRows ?? DEFAULT_BATCH_ROWS;
+  activeRuns.set(budget, (activeRuns.get(budget) ?? 0) + 1);
+  /** Bytes one batch of this run may take: its share of the budget, less under memory pressure. */
+  const batchShare = () => {
+    const sharing = Math.max(1, activeRuns.get(budget) ?? 1);
+    return budget.limit / (BATCHES_IN_FLIGHT * sharing * (budget.underPressure ? 4 : 1));
+  };
   const notePeak = () => {
     if (budget.reserved >= lastPeak) {
       lastPeak = budget.reserved;
@@ -140,8 +169,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     limit: options.limit,
     batchRows() {
       if (state.bytesPerRow > 0) {
-        const share = budget.underPressure ? budget.limit / (BATCHES_IN_FLIGHT * 4) : budget.limit / BATCHES_IN_FLIGHT;
-        state.rowsPerBatch = Math.max(MIN_BATCH_ROWS, Math.min(maxRows, Math.floor(share / state.bytesPerRow)));
+        state.rowsPerBatch = Math.max(MIN_BATCH_ROWS, Math.min(maxRows, Math.floor(batchShare() / state.bytesPerRow)));
       }
       return state.rowsPerBatch;
     },
@@ -163,25 +191,25 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   };
 
   async function* metered(): AsyncGenerator<Batch> {
-    for await (const batch of pipeline.source.read(sourceContext)) {
-      const bytes = batch.byteSize;
-      if (batch.length > 0) {
-        state.bytesPerRow = state.bytesPerRow === 0 ? bytes / batch.length : 0.7 * state.bytesPerRow + (0.3 * bytes) / batch.length;
+    for await (const sourced of pipeline.source.read(sourceContext)) {
+      const sourcedBytes = sourced.byteSize;
+      if (sourced.length > 0) {
+        const perRow = sourcedBytes / sourced.length;
+        state.bytesPerRow = state.bytesPerRow === 0 ? perRow : 0.7 * state.bytesPerRow + 0.3 * perRow;
       }
-      if (bytes > budget.limit && batch.length <= 1) {
-        throw new SluiceError(
-          'RECORD_EXCEEDS_BUDGET',
-          `A single record of ${bytes} bytes does not fit the memory budget of ${budget.limit} bytes; raise --memory.`,
-          { file: batch.origin.file, line: batch.lineOf(0), query: batch.origin.query, row: batch.origin.row },
-        );
+      // A batch larger than the whole budget (rows wider than measured so far) goes on in pieces that
+      // fit, so "reserved ≤ budget" holds; a single row larger than the budget cannot, and fails here.
+      const pieces = sourcedBytes > budget.limit ? splitToFit(sourced, budget.limit, batchShare(), name) : [sourced];
+      for (const batch of pieces) {
+        const bytes = pieces.length === 1 ? sourcedBytes : batch.byteSize;
+        await reserve(bytes);
+        reservations.set(batch, bytes);
+        state.rowsSourced += batch.length;
+        state.batchCount++;
+        state.columnarBytes += bytes;
+        state.objectBytes += batch.objectBytes();
+        yield batch;
       }
-      await reserve(bytes);
-      reservations.set(batch, bytes);
-      state.rowsSourced += batch.length;
-      state.batchCount++;
-      state.columnarBytes += bytes;
-      state.objectBytes += batch.objectBytes();
-      yield batch;
     }
   }
 
@@ -191,6 +219,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   });
   const sinkInput = meterSink(stream, release, held);
   const sinkContext: SinkContext = { ...base, dryRun: options.dryRun === true };
+  if (incremental !== undefined && options.dryRun !== true) sinkContext.beforeCommit = incremental.beforeCommit;
 
   const stallTimeout = pipeline.stallTimeoutMs ?? 60_000;
   const stallTimer = setInterval(() => {
@@ -205,7 +234,8 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
       );
     }
   }, Math.min(1000, Math.max(10, stallTimeout / 4)));
-  stallTimer.unref();
+  // Not unref'd: while a run waits on itself (a stage holding every batch), this timer is what keeps the
+  // process alive long enough to fail with NO_PROGRESS instead of exiting with the run unsettled.
 
   let error: unknown;
   let written = 0;
@@ -215,6 +245,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     written = result.rowsWritten;
     location = result.location;
     signal.throwIfAborted();
+    if (options.dryRun !== true) await incremental?.afterCommit();
   } catch (caught) {
     error = signal.aborted && isSluiceError(signal.reason) ? signal.reason : caught;
     if (signal.aborted && !isSluiceError(error)) {
@@ -222,6 +253,10 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     }
   } finally {
     clearInterval(stallTimer);
+    activeRuns.set(budget, (activeRuns.get(budget) ?? 1) - 1);
+    // The run is over: a source or a stage's helper still waiting for memory must stop waiting, and
+    // take nothing more from a budget other pipelines may share.
+    if (!signal.aborted) controller.abort(new SluiceError('ABORTED', `Run of ${name} ended.`, { pipeline: name }));
     options.signal?.removeEventListener('abort', onOuterAbort);
     if (state.reservedByRun > 0) release(state.reservedByRun);
     try {
@@ -258,6 +293,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
       peakHeapUsed: peaks.peakHeapUsed,
       peakArrayBuffers: peaks.peakArrayBuffers,
       pressureEvents: peaks.pressureEvents - startPeaks.pressureEvents,
+      collections: peaks.collections - startPeaks.collections,
       heldAtPeak,
     },
     batches: {
@@ -282,6 +318,33 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     Object.defineProperty(summary, 'cause', { value: sluiceError, enumerable: false });
   }
   return summary;
+}
+
+/**
+ * The run's view of its incremental state: values set during the run are saved only after the sink
+ * commits (in its transaction when it calls `beforeCommit`, else just after it returns).
+ */
+function incrementalState(store: RunStateStore | undefined) {
+  if (store === undefined) return undefined;
+  const pending: Record<string, unknown> = { ...store.committed };
+  let changed = false;
+  let saved = false;
+  const state: IncrementalState = {
+    get: <T>(key: string) => store.committed[key] as T | undefined,
+    set(key, value) {
+      pending[key] = value;
+      changed = true;
+    },
+  };
+  return {
+    state,
+    async beforeCommit(transaction: SinkTransaction) {
+      if (changed) saved = await store.saveIn(transaction, pending);
+    },
+    async afterCommit() {
+      if (changed && !saved) await store.save(pending);
+    },
+  };
 }
 
 function uniqueStageNames(stages: readonly Stage<any, any>[]): string[] {
@@ -310,11 +373,14 @@ async function* meterStage(
   notePeak: () => void,
 ): AsyncGenerator<Batch> {
   let pending = 0;
+  // Reservations of the batches taken in and not passed on, in intake order.
+  const taken = new Map<Batch, number>();
   async function* intake(): AsyncGenerator<Batch> {
     for await (const batch of input) {
       const bytes = reservations.get(batch) ?? 0;
       reservations.delete(batch);
       pending += bytes;
+      taken.set(batch, (taken.get(batch) ?? 0) + bytes);
       held.set(name, pending);
       if (pending > stats.peakBytesHeld) stats.peakBytesHeld = pending;
       notePeak();
@@ -325,9 +391,24 @@ async function* meterStage(
   try {
     for await (const output of stage(intake(), context)) {
       stats.rowsOut += output.length;
-      reservations.set(output, (reservations.get(output) ?? 0) + pending);
-      pending = 0;
-      held.set(name, 0);
+      // By default an output carries every reservation the stage holds. When the stage says which
+      // input it was made from (mapBatches), or passes an input on as is, it carries that input's and
+      // those of older inputs (dropped, since a later one made it out), and the rest stay held.
+      const from = parentOf(output) ?? output;
+      let carried = 0;
+      if (taken.has(from as Batch)) {
+        for (const [batch, bytes] of taken) {
+          carried += bytes;
+          taken.delete(batch);
+          if (batch === from) break;
+        }
+      } else {
+        carried = pending;
+        taken.clear();
+      }
+      pending -= carried;
+      reservations.set(output, (reservations.get(output) ?? 0) + carried);
+      held.set(name, pending);
       yield output;
     }
   } catch (error) {
@@ -355,4 +436,53 @@ async function* meterSink(input: AsyncIterable<Batch>, release: (bytes: number) 
       release(bytes);
     }
   }
+}
+
+/**
+ * Splits a batch larger than the budget into batches of about `share` bytes each. Fails with
+ * RECORD_EXCEEDS_BUDGET, naming where the record is, when one row alone is larger than the budget.
+ */
+function splitToFit(batch: Batch, limit: number, share: number, pipeline: string): Batch[] {
+  const sizes = rowBytes(batch);
+  let largest = 0;
+  for (let i = 1; i < batch.length; i++) if (sizes[i] > sizes[largest]) largest = i;
+  if (batch.length === 0 || sizes[largest] > limit) {
+    const line = batch.lineOf(largest);
+    const row = batch.origin.row === undefined ? undefined : batch.origin.row + largest;
+    const where = batch.origin.file !== undefined ? `${batch.origin.file}${line === undefined ? '' : `:${line}`}` : batch.origin.query !== undefined ? `row ${row} of the query` : `row ${largest + 1} of a batch`;
+    throw new SluiceError(
+      'RECORD_EXCEEDS_BUDGET',
+      `The record at ${where} takes about ${formatBytes(sizes[largest])} in memory, more than the whole memory budget of ${formatBytes(limit)}; ` +
+        `raise --memory above ${formatBytes(sizes[largest])} (${formatBytes(sizes[largest] * BATCHES_IN_FLIGHT)} lets batches of such rows flow).`,
+      { file: batch.origin.file, line, query: batch.origin.query, row, pipeline },
+    );
+  }
+  const pieces: Batch[] = [];
+  let start = 0;
+  while (start < batch.length) {
+    let end = start;
+    let bytes = 0;
+    while (end < batch.length && (end === start || bytes + sizes[end] <= share)) bytes += sizes[end++];
+    const indices = new Uint32Array(end - start);
+    for (let i = 0; i < indices.length; i++) indices[i] = start + i;
+    pieces.push(batch.take(indices, indices.length));
+    start = end;
+  }
+  return pieces;
+}
+
+/** Estimated bytes of each row of a batch, as its columns store it (the rare, oversized path only). */
+function rowBytes(batch: Batch): Float64Array {
+  const sizes = new Float64Array(batch.length).fill(batch.lines === undefined ? 0 : 4);
+  for (const name of batch.names) {
+    const column = batch.columns[name];
+    if (column.dtype === 'string') {
+      const data = column.data as string[];
+      for (let i = 0; i < batch.length; i++) sizes[i] += typeof data[i] === 'string' ? estimateStringBytes(data[i]) : 8;
+    } else {
+      const width = fixedWidth(column.dtype);
+      for (let i = 0; i < batch.length; i++) sizes[i] += width;
+    }
+  }
+  return sizes;
 }

@@ -3,6 +3,7 @@ import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SluiceError } from '../errors.ts';
 import type { Pipeline } from '../pipeline.ts';
+import { resolveScheduleOptions } from '../schedule/options.ts';
 
 /**
  * Loads a pipeline file (TypeScript or JavaScript) and checks that its default export is a pipeline.
@@ -34,6 +35,7 @@ export async function loadPipeline(file: string): Promise<Pipeline<any>> {
     throw new SluiceError('PIPELINE_SHAPE', `${file}: the default export is not a pipeline: ${problems.join('; ')}.`, { file });
   }
   const pipeline = definition as Pipeline<any>;
+  resolveScheduleOptions(pipeline, file);
   return pipeline.name === undefined ? { ...pipeline, name: basename(file, extname(file)) } : pipeline;
 }
 

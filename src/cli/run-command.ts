@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { SluiceError } from '../errors.ts';
 import { formatSummary } from '../report/format.ts';
 import { createProgress } from '../report/progress.ts';
-import { run } from '../run.ts';
+import { run, type ProgressEvent } from '../run.ts';
+import { runTracked } from '../schedule/tracked-run.ts';
 import { parseBytes } from '../scheduler/bytes.ts';
 import { describePlan } from '../schema/plan.ts';
 import { EXIT } from './exit-codes.ts';
@@ -25,7 +26,16 @@ Options:
   --quiet            No progress and no summary; errors only.
   -h, --help         This help.
 
-Exit codes: 0 succeeded, 1 the run failed, 2 bad arguments or pipeline file, 130 interrupted.`;
+The run holds the pipeline's lock (an advisory lock with a PostgreSQL state store, else a lock file in
+.sluice/ next to the pipeline file) and is recorded in its history (etl runs). When the pipeline is
+already running (the lock is held), it does not run and exits 3. For cron:
+  */15 * * * *  cd /srv/etl && npx etl run pipelines/orders.ts --quiet || [ $? -eq 3 ]
+
+Used by etl schedule: --tick <iso> (skip if that tick already ran), --trigger <name>, --supervised
+(stop the run when stdin closes, i.e. when the scheduler that started it is gone).
+
+Exit codes: 0 succeeded, 1 the run failed, 2 bad arguments or pipeline file, 3 skipped because the
+pipeline is already running (or the tick already ran), 130 interrupted.`;
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -37,6 +47,9 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       'dry-run': { type: 'boolean' },
       report: { type: 'string' },
       quiet: { type: 'boolean' },
+      tick: { type: 'string' },
+      trigger: { type: 'string' },
+      supervised: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -72,15 +85,29 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     io.stdout.write(`${lines.join('\n')}\n`);
     if (limit === undefined) return EXIT.ok;
   }
+  const signal = values.supervised ? supervisedSignal(io.signal) : io.signal;
   const progress = values.quiet ? undefined : createProgress(io.stderr);
-  const summary = await run(pipeline, {
-    memory,
-    limit,
-    dryRun,
-    signal: io.signal,
-    onProgress: progress === undefined ? undefined : (event) => progress.update(event),
-  });
+  const runOptions = { memory, limit, dryRun, signal, onProgress: progress === undefined ? undefined : (event: ProgressEvent) => progress.update(event) };
+  // A dry run writes nothing: it takes no lock and is not recorded.
+  const outcome = dryRun
+    ? { status: 'ran' as const, summary: await run(pipeline, runOptions) }
+    : await runTracked(pipeline, {
+        ...runOptions,
+        file: positionals[0],
+        trigger: values.trigger,
+        tick: values.tick,
+        onRetry: (attempt, error, delayMs) => io.stderr.write(`etl: attempt ${attempt} failed with a transient error [${error.code}]; retrying in ${delayMs} ms\n`),
+      });
   progress?.done();
+  if (outcome.status === 'skipped') {
+    if (values.report !== undefined) {
+      await mkdir(dirname(values.report), { recursive: true });
+      await writeFile(values.report, `${JSON.stringify({ file: positionals[0], pipeline: pipeline.name, status: 'skipped', reason: outcome.reason }, null, 2)}\n`);
+    }
+    io.stderr.write(`etl: ${pipeline.name} skipped: ${outcome.reason}\n`);
+    return EXIT.skipped;
+  }
+  const summary = outcome.summary;
   if (values.report !== undefined) {
     await mkdir(dirname(values.report), { recursive: true });
     await writeFile(values.report, `${JSON.stringify({ file: positionals[0], ...summary }, null, 2)}\n`);
@@ -88,5 +115,16 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   if (!values.quiet) io.stdout.write(`${formatSummary(summary)}\n`);
   else if (summary.error !== undefined) io.stderr.write(`etl: [${summary.error.code}] ${summary.error.message}\n`);
   if (summary.status === 'succeeded') return EXIT.ok;
-  return io.signal.aborted ? EXIT.interrupted : EXIT.failed;
+  return signal.aborted ? EXIT.interrupted : EXIT.failed;
+}
+
+/** Aborted with `parent`, or when stdin ends: the scheduler that started this run holds its other end. */
+function supervisedSignal(parent: AbortSignal): AbortSignal {
+  const controller = new AbortController();
+  const stop = () => controller.abort(new Error('the scheduler that started this run is gone'));
+  process.stdin.on('end', stop).on('close', stop).on('error', stop);
+  process.stdin.resume();
+  // Watching stdin must not keep the process alive once the run is over.
+  (process.stdin as unknown as { unref?: () => void }).unref?.();
+  return AbortSignal.any([parent, controller.signal]);
 }

@@ -37,6 +37,8 @@ export interface RunSummary {
     peakArrayBuffers: number;
     /** Times the process itself went above baseline + budget and sources paused. */
     pressureEvents: number;
+    /** Full garbage collections asked for because the process neared its budget (see MemoryWatch). */
+    collections: number;
     /** Bytes held per stage at the moment of the peak reservation. */
     heldAtPeak: Record<string, number>;
   };

@@ -35,11 +35,11 @@ export class MemoryBudget {
    * down rather than deadlocking it; callers reject records too large for the budget before this.
    */
   async reserve(bytes: number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     if (this.waiters.length === 0 && this.fits(bytes)) {
       this.take(bytes);
       return;
     }
-    signal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
       const waiter = { bytes, resolve, reject };
       this.waiters.push(waiter);

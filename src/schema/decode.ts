@@ -35,9 +35,14 @@ type Parsed = number | string | null | typeof NOT_PARSED;
  * A row is parsed and checked whole before any of it is appended, so a rejected row leaves nothing behind.
  */
 export class RowDecoder {
-  private builders: ColumnBuilder[] = [];
+  /**
+   * The builders and line numbers of the batch being filled. Public for the fast CSV reader, which
+   * writes values it has parsed and checked from bytes straight into them and then calls
+   * {@link commitRows}; any value it cannot settle goes through {@link append}, so the rules stay here.
+   */
+  builders: ColumnBuilder[] = [];
   private readonly scratch: Parsed[];
-  private lines: Int32Array;
+  lines: Int32Array;
   length = 0;
 
   constructor(
@@ -85,6 +90,12 @@ export class RowDecoder {
     }
     this.lines[this.length++] = line;
     return null;
+  }
+
+  /** Counts `count` rows written directly into the builders and `lines` (at index `length` onwards) as appended. */
+  commitRows(count: number): void {
+    for (const builder of this.builders) builder.length += count;
+    this.length += count;
   }
 
   /** The batch of the rows appended so far; the decoder starts a new one. */

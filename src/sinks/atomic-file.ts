@@ -44,7 +44,15 @@ export class AtomicFile {
     this.check();
     this.bytesWritten += chunk.byteLength;
     if (!this.head.write(chunk)) {
-      await Promise.race([once(this.head, 'drain'), once(this.file, 'error')]);
+      // Both listeners go once either fires: a listener left behind per wait would pile up over a long run.
+      const settled = new AbortController();
+      const waits = [once(this.head, 'drain', { signal: settled.signal }), once(this.file, 'error', { signal: settled.signal })];
+      for (const wait of waits) wait.catch(() => {}); // the loser rejects with an AbortError below
+      try {
+        await Promise.race(waits);
+      } finally {
+        settled.abort();
+      }
       this.check();
     }
   }

@@ -2,7 +2,8 @@ import type { AnyRow, Batch } from '../batch/batch.ts';
 import { SluiceError } from '../errors.ts';
 import type { Sink } from '../pipeline.ts';
 import { fileSink } from './file-sink.ts';
-import { formattersOf } from './format.ts';
+import { ByteWriter } from './byte-writer.ts';
+import { columnWriter } from './format.ts';
 
 export interface CsvSinkOptions {
   /** @default ',' */
@@ -23,21 +24,27 @@ export function toCsv<R = AnyRow>(path: string, options: CsvSinkOptions = {}): S
   }
   const needsQuotes = new RegExp(`[${delimiter === ']' ? '\\]' : delimiter.replace(/[\\^-]/g, '\\$&')}"\\r\\n]|^\\s|\\s$`);
   const quote = (text: string) => (text === '' ? '""' : needsQuotes.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
-  return fileSink<R>('csv', path, () => ({
-    begin: (batch: Batch<unknown>) => (options.header === false ? '' : `${batch.names.map(quote).join(delimiter)}\n`),
-    encode(batch: Batch<unknown>) {
-      const formatters = formattersOf(batch);
-      const columns = formatters.length;
-      let text = '';
-      for (let i = 0; i < batch.length; i++) {
-        for (let c = 0; c < columns; c++) {
-          const value = formatters[c](i);
-          if (c > 0) text += delimiter;
-          if (value !== null) text += quote(value);
+  const delimiterByte = delimiter.charCodeAt(0);
+  return fileSink<R>('csv', path, () => {
+    const writer = new ByteWriter(1 << 20);
+    return {
+      begin: (batch: Batch<unknown>) => (options.header === false ? '' : `${batch.names.map(quote).join(delimiter)}\n`),
+      encode(batch: Batch<unknown>) {
+        // One byte buffer per batch; each column's writer is chosen by dtype once per batch, so the
+        // row loop does no type dispatch and makes no string for numbers, dates or dictionary values.
+        const writers = batch.names.map((name) => columnWriter(batch.columns[name], writer, quote));
+        const columns = writers.length;
+        const length = batch.length;
+        for (let i = 0; i < length; i++) {
+          writers[0](i);
+          for (let c = 1; c < columns; c++) {
+            writer.writeByte(delimiterByte);
+            writers[c](i);
+          }
+          writer.writeByte(0x0a);
         }
-        text += '\n';
-      }
-      return text;
-    },
-  }));
+        return writer.flush();
+      },
+    };
+  });
 }

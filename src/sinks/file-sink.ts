@@ -5,7 +5,8 @@ import { AtomicFile } from './atomic-file.ts';
 /** Encodes batches to bytes for a file sink. `begin` sees the first batch (headers); `end` may close a document. */
 export interface BatchEncoder {
   begin?(batch: Batch<unknown>): string;
-  encode(batch: Batch<unknown>): string;
+  /** Text, or bytes the encoder hands over (written as they are, never touched again by the encoder). */
+  encode(batch: Batch<unknown>): string | Uint8Array;
 }
 
 /**
@@ -28,11 +29,13 @@ export function fileSink<R = AnyRow>(kind: string, path: string, makeEncoder: ()
       try {
         let first = true;
         for await (const batch of input) {
-          let text = '';
-          if (first && encoder.begin !== undefined) text = encoder.begin(batch as Batch<unknown>);
+          if (first && encoder.begin !== undefined) {
+            const head = encoder.begin(batch as Batch<unknown>);
+            if (head !== '') await output.write(Buffer.from(head, 'utf8'));
+          }
           first = false;
-          text += encoder.encode(batch as Batch<unknown>);
-          await output.write(Buffer.from(text, 'utf8'));
+          const body = encoder.encode(batch as Batch<unknown>);
+          await output.write(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
           rowsWritten += batch.length;
         }
         await output.commit();

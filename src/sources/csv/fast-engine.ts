@@ -1,18 +1,678 @@
+/**
+ * The fast CSV engine: bytes → typed columns without a string per field.
+ *
+ * Per input chunk the scanner fills a {@link FieldTable} (start/end/flags of every field of every complete
+ * record); then each planned column is converted in its own loop over the rows (Arrow/DuckDB style),
+ * writing parsed values straight into the RowDecoder's builders. Unplanned columns are never touched.
+ *
+ * Semantics are RowDecoder's, not a copy of them: the byte loops accept only values whose outcome is
+ * certain and side-effect free (a number that parses and fits its bounds, a known dictionary entry, a
+ * null in a nullable column, …). The first row with any other value (a violation, a value that widens
+ * an inferred column, a zod check, a default, an unknown dictionary entry) stops the loops; the rows
+ * before it are committed, and that row goes through `RowDecoder.append` as text, exactly as the
+ * csv-parse engine would hand it over. So both engines give the same batches, rejects and warnings.
+ */
 import type { Batch } from '../../batch/batch.ts';
+import { bitmapBytes } from '../../batch/bitmap.ts';
+import type { ColumnBuilder } from '../../batch/builder.ts';
+import type { Dictionary } from '../../batch/dictionary.ts';
+import { INTEGER_RANGE, isIntegerDType, type TypedArray } from '../../batch/dtype.ts';
 import { SluiceError } from '../../errors.ts';
 import type { SourceContext } from '../../pipeline.ts';
+import { RowDecoder } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
+import { openInput, readError } from '../files.ts';
+import { Utf8Validator } from '../utf8.ts';
+import {
+  ByteDictionary,
+  collapseQuotes,
+  decodeLatin1,
+  decodeUtf8,
+  parseBoolean,
+  parseDate,
+  parseFloat64,
+  parseInteger,
+  parseTimestamp,
+} from './bytes.ts';
+import { fieldCountError, positionsOf } from './header.ts';
 import type { ResolvedCsvOptions } from './options.ts';
+import { CsvScanner, FieldTable, type FieldSink } from './scanner.ts';
 
-/** Placeholder until the byte-level reader lands: `auto` picks csv-parse while this is false. */
-export const fastEngineAvailable = false;
+export const fastEngineAvailable = true;
+
+/** Rows converted column by column before committing: bounds the work redone after a slow value. */
+const BLOCK_ROWS = 1024;
+/** `Date.UTC` maps years 0-99 to 1900-1999; the text path follows it, so the byte path leaves them to it. */
+const YEAR_100_MS = -59_011_459_200_000;
+const YEAR_100_DAYS = YEAR_100_MS / 86_400_000;
+
+const QUOTED = 1;
+const ESCAPED = 2;
+
+/** The byte keys of each run's dictionaries (keyed by the plan's Dictionary, shared across files). */
+const byteDictionaries = new WeakMap<Dictionary, ByteDictionary>();
+
+function byteDictionaryOf(dictionary: Dictionary): ByteDictionary {
+  let bytes = byteDictionaries.get(dictionary);
+  if (bytes === undefined) {
+    bytes = new ByteDictionary(Math.min(dictionary.cap, 1024));
+    byteDictionaries.set(dictionary, bytes);
+  }
+  return bytes;
+}
+
+/** One buffer's complete records, as the scanner left them. */
+interface ScannedBuffer {
+  buf: Uint8Array;
+  /** Input offset of buf[0]. */
+  base: number;
+  table: FieldTable;
+  /** The scanner error that ended the input after the table's records, if any. */
+  error: unknown;
+}
+
+const NO_SINK: FieldSink = { field() {}, endRecord() {} };
+
+/**
+ * Reads `file` into field tables, one per input chunk. Holds at most one chunk plus one incomplete
+ * record (bounded by maxRecordBytes). UTF-8 is validated per chunk before it is scanned, as the
+ * csv-parse engine does, so both report the same first error. A scanner error is yielded with the
+ * records completed before it, then thrown by the caller.
+ */
+async function* scanFile(
+  file: string,
+  options: ResolvedCsvOptions,
+  signal: AbortSignal,
+  table: FieldTable,
+  scanner: CsvScanner,
+  onProgress?: (diskBytes: number) => void,
+): AsyncGenerator<ScannedBuffer> {
+  const input = openInput(file);
+  const validator = options.encoding === 'utf8' ? new Utf8Validator(file) : null;
+  let pending: Uint8Array | null = null;
+  let base = 0;
+  let bomChecked = false;
+  const scan = (buf: Uint8Array, final: boolean): ScannedBuffer => {
+    let position = 0;
+    if (!bomChecked) {
+      bomChecked = true;
+      if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) position = 3;
+    }
+    table.reset();
+    let error: unknown = null;
+    let rest = buf.length;
+    try {
+      rest = scanner.scanTable(buf, position, base, final, table);
+    } catch (caught) {
+      error = caught;
+    }
+    const scanned: ScannedBuffer = { buf, base, table, error };
+    pending = rest < buf.length ? buf.subarray(rest) : null;
+    base += rest;
+    return scanned;
+  };
+  try {
+    for await (const chunk of input.stream as AsyncIterable<Buffer>) {
+      signal.throwIfAborted();
+      validator?.check(chunk);
+      let buf: Uint8Array;
+      const held = pending as Uint8Array | null;
+      if (held === null) {
+        // The scanner and the value parsers must see one array class (see CsvScanner.push).
+        buf = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
+      } else {
+        buf = new Uint8Array(held.length + chunk.length);
+        buf.set(held, 0);
+        buf.set(chunk, held.length);
+      }
+      if (!bomChecked && buf.length < 3) {
+        pending = buf;
+        continue;
+      }
+      const scanned = scan(buf, false);
+      onProgress?.(input.diskBytes());
+      yield scanned;
+      if (scanned.error !== null) return;
+    }
+    validator?.end();
+    const held = pending as Uint8Array | null;
+    if (held !== null) yield scan(held, true);
+  } catch (error) {
+    throw readError(file, error);
+  } finally {
+    input.close();
+  }
+}
+
+/** Scanner errors carry their location; the message gets the file:line:column prefix the other CSV errors have. */
+function withPrefix(file: string, error: unknown): unknown {
+  if (!(error instanceof SluiceError) || error.details.file === undefined) return error;
+  const { line, column } = error.details;
+  if (error.message.startsWith(`${file}:`)) return error;
+  return new SluiceError(error.code, `${file}:${line}${column === undefined ? '' : `:${column}`}: ${error.message}`, error.details);
+}
+
+/** The text of field `k` (an index into the table's field arrays), quotes collapsed. */
+class FieldText {
+  private scratch = new Uint8Array(4096);
+  constructor(
+    private readonly latin1: boolean,
+    private readonly quote: number,
+  ) {}
+
+  of(buf: Uint8Array, table: FieldTable, k: number): string {
+    let start = table.starts[k];
+    let end = table.ends[k];
+    let source = buf;
+    if ((table.flags[k] & ESCAPED) !== 0) {
+      if (this.scratch.length < end - start) this.scratch = new Uint8Array(end - start);
+      end = collapseQuotes(buf, start, end, this.scratch, this.quote);
+      start = 0;
+      source = this.scratch;
+    }
+    return this.latin1 ? decodeLatin1(source, start, end) : decodeUtf8(source, start, end);
+  }
+}
+
+/** The field-count error of record `r`, located like the scanner's errors (code points from the line start). */
+function fieldCountAt(file: string, scanner: CsvScanner, scanned: ScannedBuffer, r: number, expected: number): SluiceError {
+  const { table, buf, base } = scanned;
+  const count = table.fieldCount[r];
+  const first = table.fieldBase[r];
+  let position: number;
+  let after = 0;
+  if (count > expected) {
+    position = table.starts[first + expected] - (table.flags[first + expected] & QUOTED);
+  } else {
+    // Where the missing field would start: after the last field (and its closing quote) and a delimiter.
+    const last = first + count - 1;
+    position = table.ends[last] + (table.flags[last] & QUOTED);
+    after = 1;
+  }
+  const at = scanner.locateIn(buf, base, table.recordStart[r], table.line[r], position);
+  return fieldCountError(file, table.line[r], expected, count, (at.column as number) + after);
+}
+
+function newScanner(file: string, options: ResolvedCsvOptions): CsvScanner {
+  return new CsvScanner(NO_SINK, {
+    dialect: { delimiter: options.delimiter.charCodeAt(0), quote: options.quote.charCodeAt(0) },
+    maxRecordBytes: options.maxRecordBytes,
+    file,
+  });
+}
+
+/**
+ * The first structural error of a file as the fast engine reports it (invalid UTF-8, quotes, record
+ * size, field counts), or null. The csv-parse engine calls it when it fails, so that both engines point
+ * at the same line and column; it costs one more pass over the file, on the error path only.
+ */
+export async function findStructuralError(file: string, options: ResolvedCsvOptions, signal: AbortSignal): Promise<SluiceError | null> {
+  const table = new FieldTable();
+  const scanner = newScanner(file, options);
+  let expected = options.header === true ? -1 : options.header.length;
+  try {
+    for await (const scanned of scanFile(file, options, signal, table, scanner)) {
+      for (let r = 0; r < table.length; r++) {
+        if (expected < 0) expected = table.fieldCount[r];
+        else if (table.fieldCount[r] !== expected) return fieldCountAt(file, scanner, scanned, r, expected);
+      }
+      if (scanned.error !== null) {
+        const error = withPrefix(file, scanned.error);
+        return error instanceof SluiceError ? error : null;
+      }
+    }
+  } catch (error) {
+    return error instanceof SluiceError ? error : null;
+  }
+  return null;
+}
 
 export async function* readFastBatches(
   file: string,
-  _plans: ColumnPlan[],
-  _options: ResolvedCsvOptions,
-  _context: SourceContext,
-  _progress: (bytes: number) => void,
+  plans: ColumnPlan[],
+  options: ResolvedCsvOptions,
+  context: SourceContext,
+  progress: (bytes: number) => void,
 ): AsyncGenerator<Batch> {
-  throw new SluiceError('INVALID_OPTION', `The fast CSV reader is not available yet (reading ${file}); use engine: 'csv-parse'.`);
+  const reader = new FastReader(file, plans, options, context);
+  const table = new FieldTable();
+  for await (const scanned of scanFile(file, options, context.signal, table, reader.scanner, progress)) {
+    yield* reader.convert(scanned);
+    if (scanned.error !== null) throw withPrefix(file, scanned.error);
+  }
+  const last = reader.finish();
+  if (last !== null) yield last;
+}
+
+class FastReader {
+  readonly scanner: CsvScanner;
+  private header: readonly string[] | undefined;
+  private positions: number[] = [];
+  private decoder: RowDecoder;
+  private readonly text: FieldText;
+  private readonly values: unknown[];
+  private readonly widen: (column: string, from: string, to: string, value: string) => void;
+  private readonly quote: number;
+
+  constructor(
+    private readonly file: string,
+    private readonly plans: ColumnPlan[],
+    options: ResolvedCsvOptions,
+    private readonly context: SourceContext,
+  ) {
+    this.scanner = newScanner(file, options);
+    this.header = options.header === true ? undefined : options.header;
+    if (this.header !== undefined) this.positions = positionsOf(file, plans, this.header);
+    this.widen = (column, from, to, value) =>
+      context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file})`);
+    this.decoder = new RowDecoder(plans, context.batchRows(), this.widen);
+    this.quote = options.quote.charCodeAt(0);
+    this.text = new FieldText(options.encoding === 'latin1', this.quote);
+    this.values = new Array(plans.length);
+  }
+
+  /** Converts every record of one scanned buffer; yields each batch as it fills. */
+  async *convert(scanned: ScannedBuffer): AsyncGenerator<Batch> {
+    const { table, buf } = scanned;
+    let r = 0;
+    if (this.header === undefined) {
+      if (table.length === 0) return;
+      const header: string[] = [];
+      const first = table.fieldBase[0];
+      for (let k = 0; k < table.fieldCount[0]; k++) header.push(this.text.of(buf, table, first + k));
+      this.header = header;
+      this.positions = positionsOf(this.file, this.plans, header);
+      r = 1;
+    }
+    const expected = this.header.length;
+    const fieldCount = table.fieldCount;
+    while (r < table.length) {
+      this.context.signal.throwIfAborted();
+      const room = this.decoder.capacity - this.decoder.length;
+      let end = Math.min(table.length, r + room);
+      let bad = -1;
+      for (let k = r; k < end; k++) {
+        if (fieldCount[k] !== expected) {
+          bad = k;
+          end = k;
+          break;
+        }
+      }
+      while (r < end) {
+        r = this.fastRows(scanned, r, end);
+        if (r < end) {
+          await this.slowRow(scanned, r);
+          r++;
+        }
+      }
+      if (bad >= 0) throw fieldCountAt(this.file, this.scanner, scanned, bad, expected);
+      if (this.decoder.full) {
+        yield this.decoder.flush({ file: this.file });
+        // flush() left fresh builders; a new decoder only when the budget changed the batch size.
+        const rows = this.context.batchRows();
+        if (rows !== this.decoder.capacity) this.decoder = new RowDecoder(this.plans, rows, this.widen);
+      }
+    }
+  }
+
+  finish(): Batch | null {
+    return this.decoder.length > 0 ? this.decoder.flush({ file: this.file }) : null;
+  }
+
+  /** One row through RowDecoder as text: the csv-parse engine's path, for values the byte loops leave. */
+  private async slowRow(scanned: ScannedBuffer, r: number): Promise<void> {
+    const { table, buf } = scanned;
+    const first = table.fieldBase[r];
+    const positions = this.positions;
+    const values = this.values;
+    for (let c = 0; c < positions.length; c++) values[c] = this.text.of(buf, table, first + positions[c]);
+    const line = table.line[r];
+    const violation = this.decoder.append(values, line);
+    if (violation !== null) {
+      await this.context.reject(violation, { file: this.file, line, column: violation.column });
+      return;
+    }
+    // Remember new dictionary entries by their bytes, so the next occurrences take the byte path.
+    const builders = this.decoder.builders;
+    for (let c = 0; c < positions.length; c++) {
+      const plan = this.plans[c];
+      const builder = builders[c];
+      if (plan.dtype !== 'dictionary' || builder.dtype !== 'dictionary' || plan.dictionary === undefined) continue;
+      const k = first + positions[c];
+      const start = table.starts[k];
+      const end = table.ends[k];
+      if (start === end) continue;
+      const index = builder.length - 1;
+      if (builder.validity !== null && (builder.validity[index >>> 3] & (1 << (index & 7))) === 0) continue;
+      const bytes = byteDictionaryOf(plan.dictionary);
+      if (bytes.lookup(buf, start, end) < 0) bytes.add(buf, start, end, builder.values[index]);
+    }
+  }
+
+  /**
+   * Converts rows [from, to) column by column, in blocks, committing every row whose values all took
+   * the byte path. Returns the first row that did not (`to` when all did).
+   */
+  private fastRows(scanned: ScannedBuffer, from: number, to: number): number {
+    const plans = this.plans;
+    const positions = this.positions;
+    const decoder = this.decoder;
+    const table = scanned.table;
+    const buf = scanned.buf;
+    let r = from;
+    while (r < to) {
+      const blockEnd = Math.min(to, r + BLOCK_ROWS);
+      let stop = blockEnd;
+      const out = decoder.length;
+      const builders = decoder.builders;
+      for (let c = 0; c < plans.length && stop > r; c++) {
+        stop = convertColumn(plans[c], builders[c], positions[c], table, buf, r, stop, out, this.text);
+      }
+      const done = stop - r;
+      const lines = decoder.lines;
+      const tableLines = table.line;
+      for (let i = 0; i < done; i++) lines[out + i] = tableLines[r + i];
+      if (stop < blockEnd) {
+        for (const builder of builders) rollBack(builder, out + done, out + (blockEnd - r));
+      }
+      decoder.commitRows(done);
+      r = stop;
+      if (stop < blockEnd) return stop;
+    }
+    return r;
+  }
+}
+
+/** Undo what the column loops wrote past the committed rows: the row path appends there next. */
+function rollBack(builder: ColumnBuilder, from: number, to: number): void {
+  const validity = builder.validity;
+  if (validity !== null) for (let i = from; i < to; i++) validity[i >>> 3] |= 1 << (i & 7);
+  if (builder.strings !== null) for (let i = from; i < to; i++) builder.strings[i] = undefined as unknown as string;
+  else if (builder.dtype !== 'string') builder.values.fill(0, from, Math.min(to, builder.values.length));
+}
+
+function setNull(builder: ColumnBuilder, index: number): void {
+  if (builder.validity === null) builder.validity = new Uint8Array(bitmapBytes(builder.capacity)).fill(0xff);
+  builder.validity[index >>> 3] &= ~(1 << (index & 7));
+}
+
+/**
+ * Converts rows [from, to) of one column into `builder` at `out` onwards; returns the first row whose
+ * value must take the row path (or `to`). One loop per kind of column, so each stays monomorphic.
+ */
+function convertColumn(
+  plan: ColumnPlan,
+  builder: ColumnBuilder,
+  position: number,
+  table: FieldTable,
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  out: number,
+  text: FieldText,
+): number {
+  // Anything zod or a default decides is the row path's.
+  if (plan.zod !== undefined || plan.storesZodOutput) return from;
+  if (plan.pattern !== undefined && plan.dtype !== 'timestamp' && plan.dtype !== 'date') return from;
+  const nullable = plan.nullable && plan.defaultValue === undefined;
+  const dtype = plan.dtype;
+  if (builder.dtype !== dtype) return from;
+  switch (dtype) {
+    case 'string':
+      return convertStrings(plan, builder, position, table, buf, from, to, out, nullable, text);
+    case 'dictionary':
+      if (plan.dictionary === undefined) return from;
+      return convertDictionary(byteDictionaryOf(plan.dictionary), builder, position, table, buf, from, to, out, nullable);
+    case 'bool':
+      return convertBooleans(builder, position, table, buf, from, to, out, nullable);
+    case 'timestamp':
+      return convertTimestamps(builder, position, table, buf, from, to, out, nullable, false, shapeOf(plan));
+    case 'date':
+      return convertTimestamps(builder, position, table, buf, from, to, out, nullable, true, shapeOf(plan));
+    default: {
+      let lo = -Infinity;
+      let hi = Infinity;
+      let loStrict = false;
+      let hiStrict = false;
+      const bounds = plan.bounds;
+      if (bounds !== undefined) {
+        if (bounds.min !== undefined) {
+          lo = bounds.min;
+          loStrict = bounds.minInclusive === false;
+        }
+        if (bounds.max !== undefined) {
+          hi = bounds.max;
+          hiStrict = bounds.maxInclusive === false;
+        }
+      }
+      const integer = bounds?.integer === true || isIntegerDType(dtype);
+      if (plan.origin === 'inferred' && isIntegerDType(dtype)) {
+        // Inferred columns widen instead of rejecting: leave values outside the dtype to the row path.
+        const [min, max] = INTEGER_RANGE[dtype];
+        if (min > lo || (min === lo && loStrict)) [lo, loStrict] = [min, false];
+        if (max < hi || (max === hi && hiStrict)) [hi, hiStrict] = [max, false];
+      }
+      return convertNumbers(builder, position, table, buf, from, to, out, nullable, integer, lo, hi, loStrict, hiStrict);
+    }
+  }
+}
+
+function convertNumbers(
+  builder: ColumnBuilder,
+  position: number,
+  table: FieldTable,
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  out: number,
+  nullable: boolean,
+  integer: boolean,
+  lo: number,
+  hi: number,
+  loStrict: boolean,
+  hiStrict: boolean,
+): number {
+  const values = builder.values as TypedArray;
+  const fieldBase = table.fieldBase;
+  const starts = table.starts;
+  const ends = table.ends;
+  for (let r = from; r < to; r++) {
+    const k = fieldBase[r] + position;
+    const start = starts[k];
+    const end = ends[k];
+    const index = out + r - from;
+    if (start === end) {
+      if (!nullable) return r;
+      setNull(builder, index);
+      values[index] = 0;
+      continue;
+    }
+    const n = integer ? parseInteger(buf, start, end) : parseFloat64(buf, start, end);
+    // NaN fails both comparisons' negation: `!(n >= lo)` catches it.
+    if (!(n >= lo) || n > hi || (loStrict && n === lo) || (hiStrict && n === hi)) return r;
+    values[index] = n;
+  }
+  return to;
+}
+
+function convertBooleans(
+  builder: ColumnBuilder,
+  position: number,
+  table: FieldTable,
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  out: number,
+  nullable: boolean,
+): number {
+  const values = builder.values as Uint8Array;
+  const fieldBase = table.fieldBase;
+  const starts = table.starts;
+  const ends = table.ends;
+  for (let r = from; r < to; r++) {
+    const k = fieldBase[r] + position;
+    const start = starts[k];
+    const end = ends[k];
+    const index = out + r - from;
+    if (start === end) {
+      if (!nullable) return r;
+      setNull(builder, index);
+      values[index] = 0;
+      continue;
+    }
+    const b = parseBoolean(buf, start, end);
+    if (b < 0) return r;
+    values[index] = b;
+  }
+  return to;
+}
+
+function convertTimestamps(
+  builder: ColumnBuilder,
+  position: number,
+  table: FieldTable,
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  out: number,
+  nullable: boolean,
+  date: boolean,
+  shape: PatternShape | null,
+): number {
+  const values = builder.values as Float64Array | Int32Array;
+  const fieldBase = table.fieldBase;
+  const starts = table.starts;
+  const ends = table.ends;
+  const min = date ? YEAR_100_DAYS : YEAR_100_MS;
+  for (let r = from; r < to; r++) {
+    const k = fieldBase[r] + position;
+    const start = starts[k];
+    const end = ends[k];
+    const index = out + r - from;
+    if (start === end) {
+      if (!nullable) return r;
+      setNull(builder, index);
+      values[index] = 0;
+      continue;
+    }
+    const n = date ? parseDate(buf, start, end) : parseTimestamp(buf, start, end);
+    if (!(n >= min)) return r;
+    if (shape !== null && !shape.accepts(buf, start, end)) return r;
+    values[index] = n;
+  }
+  return to;
+}
+
+/**
+ * zod's ISO date and date-time formats come with a regex the text must match (`plan.pattern`). Running
+ * it per value needs a string per value. The regexes check the layout of the text (which characters,
+ * how many digits) and the ranges of month, day (leap years included), hour, minute, second and offset,
+ * and parseDate/parseTimestamp check those same ranges. So once the regex accepted one value, any value
+ * with the same layout (digits as 0, other bytes as they are) that the byte parser accepts matches too.
+ * Files hold one or two layouts per column: the regex runs once per layout, not per value.
+ */
+class PatternShape {
+  private readonly known: Uint8Array[] = [];
+  constructor(private readonly pattern: RegExp) {}
+
+  accepts(buf: Uint8Array, start: number, end: number): boolean {
+    const length = end - start;
+    for (const known of this.known) {
+      if (known.length !== length) continue;
+      let k = 0;
+      for (; k < length; k++) {
+        const c = buf[start + k];
+        if ((c >= 0x30 && c <= 0x39 ? 0x30 : c) !== known[k]) break;
+      }
+      if (k === length) return true;
+    }
+    if (this.known.length >= 8 || !this.pattern.test(decodeLatin1(buf, start, end))) return false;
+    const layout = new Uint8Array(length);
+    for (let k = 0; k < length; k++) {
+      const c = buf[start + k];
+      layout[k] = c >= 0x30 && c <= 0x39 ? 0x30 : c;
+    }
+    this.known.push(layout);
+    return true;
+  }
+}
+
+const shapes = new WeakMap<RegExp, PatternShape>();
+
+function shapeOf(plan: ColumnPlan): PatternShape | null {
+  const pattern = plan.pattern;
+  if (pattern === undefined) return null;
+  let shape = shapes.get(pattern);
+  if (shape === undefined) {
+    shape = new PatternShape(pattern);
+    shapes.set(pattern, shape);
+  }
+  return shape;
+}
+
+function convertStrings(
+  plan: ColumnPlan,
+  builder: ColumnBuilder,
+  position: number,
+  table: FieldTable,
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  out: number,
+  nullable: boolean,
+  text: FieldText,
+): number {
+  const strings = builder.strings!;
+  const fieldBase = table.fieldBase;
+  const starts = table.starts;
+  const ends = table.ends;
+  const minLength = plan.minLength ?? 0;
+  const maxLength = plan.maxLength ?? Infinity;
+  if (plan.enumValues !== undefined) return from;
+  for (let r = from; r < to; r++) {
+    const k = fieldBase[r] + position;
+    const index = out + r - from;
+    if (starts[k] === ends[k]) {
+      if (!nullable) return r;
+      setNull(builder, index);
+      continue;
+    }
+    const value = text.of(buf, table, k);
+    if (value.length < minLength || value.length > maxLength) return r;
+    strings[index] = value;
+  }
+  return to;
+}
+
+function convertDictionary(
+  dictionary: ByteDictionary,
+  builder: ColumnBuilder,
+  position: number,
+  table: FieldTable,
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  out: number,
+  nullable: boolean,
+): number {
+  const values = builder.values as TypedArray;
+  const fieldBase = table.fieldBase;
+  const starts = table.starts;
+  const ends = table.ends;
+  for (let r = from; r < to; r++) {
+    const k = fieldBase[r] + position;
+    const start = starts[k];
+    const end = ends[k];
+    const index = out + r - from;
+    if (start === end) {
+      if (!nullable) return r;
+      setNull(builder, index);
+      values[index] = 0;
+      continue;
+    }
+    const code = dictionary.lookup(buf, start, end);
+    if (code < 0) return r;
+    values[index] = code;
+  }
+  return to;
 }

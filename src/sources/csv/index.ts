@@ -7,8 +7,10 @@ import { clonePlans, RowDecoder } from '../../schema/decode.ts';
 import { inferColumns } from '../../schema/infer.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { expandInputs, totalSize } from '../files.ts';
-import { fastEngineAvailable, readFastBatches } from './fast-engine.ts';
+import { unfinishedFiles } from '../finished-files.ts';
+import { fastEngineAvailable, findStructuralError, readFastBatches } from './fast-engine.ts';
 import { type CsvOptions, resolveCsvOptions, type ResolvedCsvOptions } from './options.ts';
+import { fieldCountError, missingColumn, positionsOf } from './header.ts';
 import { parseRecords } from './parse-engine.ts';
 
 export type { CsvOptions } from './options.ts';
@@ -70,23 +72,30 @@ class CsvSource implements Source<AnyRow> {
     context.engine(engineLabel(prepared.options));
     let doneBytes = 0;
     let rowsLeft = context.limit ?? Infinity;
-    for (const file of prepared.files) {
+    const progress = await unfinishedFiles(prepared.files, context, this.options.incremental);
+    for (const file of progress.files) {
       if (rowsLeft <= 0) break;
-      const progress = (bytes: number) => context.progress(doneBytes + bytes, prepared.totalBytes);
+      const onBytes = (bytes: number) => context.progress(doneBytes + bytes, prepared.totalBytes);
       const batches =
         prepared.options.engine === 'fast'
-          ? readFastBatches(file, prepared.plans, prepared.options, context, progress)
-          : readParsedBatches(file, prepared.plans, prepared.options, context, progress);
+          ? readFastBatches(file, prepared.plans, prepared.options, context, onBytes)
+          : readParsedBatches(file, prepared.plans, prepared.options, context, onBytes);
+      let whole = true;
       for await (const batch of batches) {
         if (batch.length > rowsLeft) {
           yield batch.head(rowsLeft);
           rowsLeft = 0;
+          whole = false;
           break;
         }
         rowsLeft -= batch.length;
         yield batch;
-        if (rowsLeft <= 0) break;
+        if (rowsLeft <= 0) {
+          whole = false; // perhaps not the file's end: marking it would skip its rest
+          break;
+        }
       }
+      if (whole) await progress.finished(file);
       doneBytes += (await totalSize([file]));
       context.progress(doneBytes, prepared.totalBytes);
     }
@@ -147,30 +156,7 @@ function engineLabel(options: ResolvedCsvOptions): string {
   return options.engine === 'fast' ? 'fast' : `csv-parse${options.engineReason ? ` (${options.engineReason})` : ''}`;
 }
 
-export function missingColumn(file: string, name: string, header: readonly string[]): SluiceError {
-  return new SluiceError(
-    'SCHEMA_MISSING_COLUMN',
-    `${file}:1: the header has no column ${JSON.stringify(name)} (it has ${header.map((h) => JSON.stringify(h)).join(', ')})`,
-    { file, line: 1, column: name, expected: `a column named ${name}` },
-  );
-}
-
-/** Where the planned columns stand in a file's records. */
-export function positionsOf(file: string, plans: readonly ColumnPlan[], header: readonly string[]): number[] {
-  return plans.map((plan) => {
-    const position = header.indexOf(plan.name);
-    if (position < 0) throw missingColumn(file, plan.name, header);
-    return position;
-  });
-}
-
-export function fieldCountError(file: string, line: number, expected: number, got: number, column: number): SluiceError {
-  return new SluiceError(
-    'CSV_FIELD_COUNT',
-    `${file}:${line}:${column}: expected ${expected} fields as in the header, found ${got}`,
-    { file, line, column, expected: `${expected} fields`, value: String(got) },
-  );
-}
+export { fieldCountError, missingColumn, positionsOf } from './header.ts';
 
 async function* readParsedBatches(
   file: string,
@@ -185,27 +171,57 @@ async function* readParsedBatches(
     context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file})`);
   let decoder = new RowDecoder(plans, context.batchRows(), widen);
   const values: unknown[] = new Array(plans.length);
-  for await (const records of parseRecords(file, options, context.signal, progress)) {
-    for (const record of records) {
-      const fields = record.fields;
-      if (header === undefined) {
-        header = fields;
-        positions = positionsOf(file, plans, header);
-        continue;
-      }
-      if (fields.length !== header.length) {
-        let column = 1;
-        for (let f = 0; f < Math.min(fields.length, header.length); f++) column += fields[f].length + 1;
-        throw fieldCountError(file, record.line, header.length, fields.length, column);
-      }
-      for (let c = 0; c < positions.length; c++) values[c] = fields[positions[c]];
-      const violation = decoder.append(values, record.line);
-      if (violation !== null) await context.reject(violation, { file, line: record.line, column: violation.column });
-      if (decoder.full) {
-        yield decoder.flush({ file });
-        decoder = new RowDecoder(plans, context.batchRows(), widen);
+  try {
+    for await (const records of parseRecords(file, options, context.signal, progress)) {
+      for (const record of records) {
+        const fields = record.fields;
+        if (header === undefined) {
+          header = fields;
+          positions = positionsOf(file, plans, header);
+          continue;
+        }
+        if (fields.length !== header.length) {
+          let column = 1;
+          for (let f = 0; f < Math.min(fields.length, header.length); f++) column += fields[f].length + 1;
+          throw fieldCountError(file, record.line, header.length, fields.length, column);
+        }
+        for (let c = 0; c < positions.length; c++) values[c] = fields[positions[c]];
+        const violation = decoder.append(values, record.line);
+        if (violation !== null) await context.reject(violation, { file, line: record.line, column: violation.column });
+        if (decoder.full) {
+          yield decoder.flush({ file });
+          decoder = new RowDecoder(plans, context.batchRows(), widen);
+        }
       }
     }
+  } catch (error) {
+    throw await relocate(file, options, context.signal, error);
   }
   if (decoder.length > 0) yield decoder.flush({ file });
+}
+
+const STRUCTURAL = new Set(['CSV_QUOTE_NOT_CLOSED', 'CSV_INVALID_QUOTE', 'CSV_RECORD_TOO_LARGE', 'CSV_FIELD_COUNT', 'CSV_PARSE']);
+
+/**
+ * csv-parse knows where a record ends, not where inside it the trouble is (and names the end of the
+ * file for an unclosed quote). When the dialect is one the fast scanner reads, a second pass with it
+ * (error path only) gives the same line and column the fast engine reports.
+ */
+async function relocate(file: string, options: ResolvedCsvOptions, signal: AbortSignal, error: unknown): Promise<unknown> {
+  if (!(error instanceof SluiceError) || !STRUCTURAL.has(error.code) || signal.aborted) return error;
+  const compatible =
+    options.comment === undefined && !options.relaxQuotes && (options.escape === undefined || options.escape === options.quote) && options.delimiter.charCodeAt(0) < 128;
+  if (!compatible) return error;
+  const exact = await findStructuralError(file, options, signal);
+  if (exact === null) return error;
+  if (exact.code === 'CSV_QUOTE_NOT_CLOSED') {
+    const line = exact.details.line;
+    return new SluiceError('CSV_QUOTE_NOT_CLOSED', `${file}:${line}: a quoted field that starts in the record on this line is not closed before the end of the file`, {
+      file,
+      line,
+      expected: 'a closing quote',
+      cause: error.details.cause ?? error,
+    });
+  }
+  return exact;
 }

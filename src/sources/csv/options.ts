@@ -3,6 +3,12 @@ import { SluiceError } from '../../errors.ts';
 export interface CsvOptions<S = unknown, K extends string = string> {
   /** A zod object: the columns to read and their types. Without it, types are inferred from a sample. */
   schema?: S;
+  /**
+   * Read only files not finished by an earlier committed run (same path, size and modification time),
+   * for a glob that new files keep arriving in. Needs a state store (`etl run` / `etl schedule`).
+   * @default false
+   */
+  incremental?: boolean;
   /** Infer types from a sample even when a schema is given for some columns only. @default !schema */
   infer?: boolean;
   /** Only these columns are decoded and kept (pandas' `usecols`); the others are skipped unparsed. */

@@ -3,6 +3,7 @@ import { SluiceError } from '../../errors.ts';
 import { openInput, readError } from '../files.ts';
 import { Utf8Validator } from '../utf8.ts';
 import type { ResolvedCsvOptions } from './options.ts';
+import { CSV_PARSE_OPTIONS } from './scanner.ts';
 
 export interface TextRecord {
   fields: string[];
@@ -21,30 +22,44 @@ export async function* parseRecords(
   onProgress?: (diskBytes: number) => void,
 ): AsyncGenerator<TextRecord[]> {
   const parserOptions: ParseOptions = {
-    bom: true,
+    // The scanner's decisions (line breaks, BOM, empty lines), so that both engines read the same records.
+    ...CSV_PARSE_OPTIONS,
+    record_delimiter: [...CSV_PARSE_OPTIONS.record_delimiter],
     delimiter: options.delimiter,
     quote: options.quote,
     info: true,
-    relax_column_count: true,
-    skip_empty_lines: true,
     max_record_size: options.maxRecordBytes,
     relax_quotes: options.relaxQuotes,
   };
   if (options.comment !== undefined) parserOptions.comment = options.comment;
-  if (options.escape !== undefined) parserOptions.escape = options.escape;
+  // csv-parse's escape defaults to '"' whatever the quote: a doubled quote is the escape, as in the scanner.
+  parserOptions.escape = options.escape ?? options.quote;
   if (options.encoding === 'latin1') parserOptions.encoding = 'latin1';
   const parser = parse(parserOptions);
   let pending: TextRecord[] = [];
   let failure: unknown = null;
   // Last physical line of the last record parsed: a record that fails starts after it.
   let lastLine = 0;
+  // csv-parse counts a CRLF inside a quoted field as two lines, for the rest of the file: `drift` is that excess.
+  let drift = 0;
   parser.on('data', (data: { record: string[]; info: { lines: number } }) => {
-    lastLine = data.info.lines;
     let newlines = 0;
     for (const field of data.record) {
-      for (let i = field.indexOf('\n'); i >= 0; i = field.indexOf('\n', i + 1)) newlines++;
+      if (field.indexOf('\n') < 0 && field.indexOf('\r') < 0) continue;
+      for (let i = 0; i < field.length; i++) {
+        const c = field.charCodeAt(i);
+        if (c === 0x0a) newlines++;
+        else if (c === 0x0d) {
+          newlines++;
+          if (field.charCodeAt(i + 1) === 0x0a) {
+            drift++;
+            i++;
+          }
+        }
+      }
     }
-    pending.push({ fields: data.record, line: data.info.lines - newlines });
+    lastLine = data.info.lines - drift;
+    pending.push({ fields: data.record, line: lastLine - newlines });
   });
   parser.on('error', (error) => {
     failure ??= error;

@@ -64,6 +64,80 @@ export const CSV_PARSE_OPTIONS = {
 
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
+/**
+ * The batch form of the scanner's output: the field positions of every complete record of one buffer,
+ * filled by {@link CsvScanner.scanTable} without a call per field. Consumers then convert one column at a
+ * time in its own tight loop (the Arrow/DuckDB way), which keeps each loop monomorphic.
+ *
+ * Positions index the buffer given to `scanTable`; a quoted field's range excludes its quotes.
+ */
+export class FieldTable {
+  /** Records in the table. */
+  length = 0;
+  /** Per record: index of its first field in `starts`/`ends`/`flags`, field count, 1-based line, start in the buffer. */
+  fieldBase = new Int32Array(1024);
+  fieldCount = new Int32Array(1024);
+  line = new Int32Array(1024);
+  recordStart = new Int32Array(1024);
+  /** Per field. `flags`: 1 quoted, 3 quoted with doubled quotes inside. */
+  starts = new Int32Array(16384);
+  ends = new Int32Array(16384);
+  flags = new Uint8Array(16384);
+  private fields = 0;
+
+  reset(): void {
+    this.length = 0;
+    this.fields = 0;
+  }
+
+  add(count: number, starts: Int32Array, ends: Int32Array, flags: Uint8Array, line: number, recordStart: number): void {
+    const r = this.length;
+    if (r === this.fieldBase.length) this.growRecords();
+    let base = this.fields;
+    if (base + count > this.starts.length) this.growFields(base + count);
+    const tableStarts = this.starts;
+    const tableEnds = this.ends;
+    const tableFlags = this.flags;
+    for (let k = 0; k < count; k++) {
+      tableStarts[base] = starts[k];
+      tableEnds[base] = ends[k];
+      tableFlags[base++] = flags[k];
+    }
+    this.fieldBase[r] = this.fields;
+    this.fieldCount[r] = count;
+    this.line[r] = line;
+    this.recordStart[r] = recordStart;
+    this.fields = base;
+    this.length = r + 1;
+  }
+
+  private growRecords(): void {
+    const grow = (array: Int32Array) => {
+      const next = new Int32Array(array.length * 2);
+      next.set(array);
+      return next;
+    };
+    this.fieldBase = grow(this.fieldBase);
+    this.fieldCount = grow(this.fieldCount);
+    this.line = grow(this.line);
+    this.recordStart = grow(this.recordStart);
+  }
+
+  private growFields(needed: number): void {
+    let capacity = this.starts.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const starts = new Int32Array(capacity);
+    starts.set(this.starts);
+    const ends = new Int32Array(capacity);
+    ends.set(this.ends);
+    const flags = new Uint8Array(capacity);
+    flags.set(this.flags);
+    this.starts = starts;
+    this.ends = ends;
+    this.flags = flags;
+  }
+}
+
 const LF = 0x0a;
 const CR = 0x0d;
 const QUOTED = 1;
@@ -104,6 +178,8 @@ export class CsvScanner {
   private ended = false;
   /** Where the unclosed quoted field of an incomplete record opened (index in its buffer), or -1. */
   private openQuote = -1;
+  /** Set during {@link scanTable}: records go to the table instead of the sink. */
+  private table: FieldTable | null = null;
 
   // The record being reported, for locate(): valid during sink callbacks and while building errors.
   private recordBuf: Uint8Array = new Uint8Array(0);
@@ -223,6 +299,31 @@ export class CsvScanner {
       this.carryLength = 0;
       this.releaseCarry();
     }
+  }
+
+  /**
+   * Batch mode: scans the complete records of `buf[position, buf.length)` into `table` (appending) and
+   * returns where the trailing incomplete record starts (`buf.length` when there is none). `base` is the
+   * input offset of `buf[0]`. The caller keeps the incomplete tail and passes it again, followed by the
+   * next chunk, as the start of the next buffer; `final` says the buffer ends the input. Line counting
+   * and CR/LF pairs split across buffers are handled here; the BOM and the carry are the caller's
+   * (push/end must not be mixed with this). Throws the scanner's errors; the records completed before
+   * the error are in the table. A tail longer than `maxRecordBytes` fails with CSV_RECORD_TOO_LARGE.
+   */
+  scanTable(buf: Uint8Array, position: number, base: number, final: boolean, table: FieldTable): number {
+    this.table = table;
+    try {
+      const rest = this.scan(buf, position, buf.length, base, final);
+      if (rest < buf.length && buf.length - rest > this.maxRecordBytes) this.throwTooLarge(buf, base, rest, this.nextLine);
+      return rest;
+    } finally {
+      this.table = null;
+    }
+  }
+
+  /** Line, column and byte offset of `buf[position]` in the record of `table` that starts at `recordStart` on `recordLine`. */
+  locateIn(buf: Uint8Array, base: number, recordStart: number, recordLine: number, position: number): ErrorLocation {
+    return this.locate(buf, base, recordStart, recordLine, position);
   }
 
   /**
@@ -437,6 +538,11 @@ export class CsvScanner {
       this.recordLine = recordLine;
       this.nextLine = line;
       this.consumed = base + i;
+      const table = this.table;
+      if (table !== null) {
+        table.add(count, starts, ends, flags, recordLine, recordStart);
+        continue records;
+      }
       const sink = this.sink;
       for (let k = 0; k < count; k++) {
         const flag = flags[k];

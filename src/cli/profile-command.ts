@@ -1,0 +1,105 @@
+import { parseArgs } from 'node:util';
+import { SluiceError } from '../errors.ts';
+import { formatBytes, parseBytes } from '../scheduler/bytes.ts';
+import { type MemoryEstimate, profile, type ProfileReport } from '../report/profile.ts';
+import { EXIT } from './exit-codes.ts';
+import { type CommandIO, registerCommand } from './main.ts';
+
+export const PROFILE_HELP = `Usage: etl profile <file or glob> [options]
+
+Reads a sample of a CSV or NDJSON file (by extension; .gz is gunzipped) and prints, per column, the
+inferred dtype, bytes per row as JS values and as typed columns, null ratio and cardinality; the
+inferred schema as zod code; and an estimate of a run's peak memory with the batch size for --memory.
+
+Options:
+  --memory <size>     Budget to suggest a batch size for (default 256MB).
+  --batch-rows <n>    Estimate a run at this many rows per batch (default: what the run picks).
+  --sample <n>        Rows to sample from the first file (default 10000).
+  --json              The report as JSON.
+  -h, --help          This help.`;
+
+export async function profileCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      memory: { type: 'string' },
+      'batch-rows': { type: 'string' },
+      sample: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(`${PROFILE_HELP}\n`);
+    return EXIT.ok;
+  }
+  if (positionals.length !== 1) {
+    throw new SluiceError('INVALID_OPTION', `etl profile takes one file or glob (quote a glob); got ${positionals.length === 0 ? 'none' : positionals.join(' ')}. See etl profile --help.`);
+  }
+  const memory = values.memory === undefined ? undefined : parseBytes(values.memory, '--memory');
+  const report = await profile(positionals[0], {
+    memory,
+    batchRows: wholeNumber(values['batch-rows'], '--batch-rows'),
+    sample: wholeNumber(values.sample, '--sample'),
+    signal: io.signal,
+  });
+  io.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${formatProfile(report)}\n`);
+  return EXIT.ok;
+}
+
+function wholeNumber(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new SluiceError('INVALID_OPTION', `Expected \`${option}\` to be a whole number from 1 and up; got ${JSON.stringify(text)}.`);
+  }
+  return value;
+}
+
+const number = new Intl.NumberFormat('en-US');
+
+export function formatProfile(report: ProfileReport): string {
+  const bytes = (value: number) => value.toFixed(1).padStart(8);
+  const width = Math.max(6, ...report.columns.map((column) => column.name.length));
+  const lines = [
+    `${report.files.length === 1 ? report.files[0] : `${report.files[0]} (+${report.files.length - 1} more files)`}: ${report.format}, ${formatBytes(report.totalBytes)}, ${number.format(report.sampleRows)} rows sampled`,
+    '',
+    `  ${'column'.padEnd(width)}  ${'dtype'.padEnd(10)}  ${'JS B/row'.padStart(8)}  ${'typed B/row'.padStart(11)}  ${'nulls'.padStart(6)}  cardinality`,
+    ...report.columns.map(
+      (column) =>
+        `  ${column.name.padEnd(width)}  ${column.dtype.padEnd(10)}  ${bytes(column.jsBytesPerRow)}  ${bytes(column.typedBytesPerRow).padStart(11)}  ${`${(column.nullRatio * 100).toFixed(1)}%`.padStart(6)}  ${number.format(column.distinct)}${column.distinctCapped ? '+' : ''}`,
+    ),
+    `  ${'(row)'.padEnd(width)}  ${''.padEnd(10)}  ${bytes(report.objectOverheadPerRow)}  ${bytes(4).padStart(11)}          object overhead / line number`,
+    `  ${'total'.padEnd(width)}  ${''.padEnd(10)}  ${bytes(report.jsBytesPerRow)}  ${bytes(report.typedBytesPerRow).padStart(11)}          ${(report.jsBytesPerRow / report.typedBytesPerRow).toFixed(1)}× smaller as typed columns`,
+    '',
+    report.zod,
+    '',
+  ];
+  if (report.naiveBytesForInput !== undefined) {
+    lines.push(`Read whole as JS objects (fs.readFile + csv-parse/sync), this input would take about ${formatBytes(report.naiveBytesForInput)}.`);
+  }
+  lines.push(`Estimated run at ${number.format(report.estimate.batchRows)} rows per batch:`, ...formatEstimate(report.estimate));
+  if (report.estimate.batchRows !== report.suggestion.batchRows) {
+    lines.push(`With --memory ${formatBytes(report.memory)} a run picks ${number.format(report.suggestion.batchRows)} rows per batch:`, ...formatEstimate(report.suggestion.estimate));
+  } else {
+    lines.push(`This is the batch size a run picks for --memory ${formatBytes(report.memory)}.`);
+  }
+  if (report.suggestion.estimate.peakAboveBaseline > report.memory) {
+    lines.push(`Note: the estimated peak is above the budget (the runtime alone takes ${formatBytes(report.suggestion.estimate.runtimeBytes)}); expect memory-pressure pauses, or raise --memory.`);
+  }
+  return lines.join('\n');
+}
+
+function formatEstimate(estimate: MemoryEstimate): string[] {
+  return [
+    `  batch          ${formatBytes(estimate.bytesPerBatch)} (${estimate.bytesPerRow.toFixed(1)} B/row)`,
+    `  peak reserved  ${formatBytes(estimate.peakReserved)} (one batch reserved at a time in a straight pipeline)`,
+    `  working        ${formatBytes(estimate.workingBytes)} (the batch being built, one stage copy)`,
+    `  dictionaries   ${formatBytes(estimate.dictionaryBytes)}`,
+    `  runtime        ${formatBytes(estimate.runtimeBytes)} (I/O buffers, V8 young generation)`,
+    `  peak RSS       ~${formatBytes(estimate.peakAboveBaseline)} above the idle process`,
+  ];
+}
+
+registerCommand('profile', { summary: 'estimate memory, types and a schema from a sample of a file', run: profileCommand, help: PROFILE_HELP });

@@ -1,0 +1,69 @@
+import { existsSync, statSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SluiceError } from '../errors.ts';
+import type { StateOptions } from '../pipeline.ts';
+import { formatRecords } from '../schedule/history.ts';
+import { DEFAULT_STATE_FOLDER, openStateStore } from '../schedule/state.ts';
+import { EXIT } from './exit-codes.ts';
+import { loadPipeline } from './load.ts';
+import type { CommandIO } from './main.ts';
+
+export const RUNS_HELP = `Usage: etl runs [pipeline] [options]
+
+Prints the run history, newest first: start, pipeline, status (succeeded, failed, skipped), trigger,
+duration, rows in/out/rejected, peak RSS, watermark after the run, and the error.
+
+[pipeline] is a pipeline file (its own state store is read, and only its runs are shown) or a pipeline
+name (looked up in --state). Without it, every pipeline of --state.
+
+Options:
+  --state <where>    A state folder, or a postgres:// URL (default: ${DEFAULT_STATE_FOLDER} in the current folder).
+  --schema <name>    Schema of the history table with a postgres:// --state (default: sluice).
+  --limit <n>        At most this many runs (default: 20).
+  --json             One JSON array, for machines.
+  -h, --help         This help.`;
+
+export async function runsCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      state: { type: 'string' },
+      schema: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(`${RUNS_HELP}\n`);
+    return EXIT.ok;
+  }
+  if (positionals.length > 1) throw new SluiceError('INVALID_OPTION', `etl runs takes at most one pipeline; got ${positionals.join(' ')}. See etl runs --help.`);
+  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new SluiceError('INVALID_OPTION', `Expected \`--limit\` to be a whole number from 1 and up; got ${JSON.stringify(values.limit)}.`);
+  }
+  const target = positionals[0];
+  let name: string | undefined = target;
+  let stateOptions: StateOptions | undefined;
+  let file: string | undefined;
+  if (target !== undefined && /\.[cm]?[jt]s$/.test(target) && existsSync(target) && statSync(target).isFile()) {
+    const pipeline = await loadPipeline(target);
+    name = pipeline.name;
+    stateOptions = values.state === undefined ? pipeline.state : undefined;
+    file = target;
+  }
+  if (values.state !== undefined) {
+    stateOptions = /^postgres(ql)?:\/\//.test(values.state) ? { connection: values.state, schema: values.schema } : { folder: values.state };
+    file = undefined;
+  }
+  const store = openStateStore(stateOptions, file);
+  try {
+    const records = await store.history({ pipeline: name, limit });
+    io.stdout.write(values.json ? `${JSON.stringify(records, null, 2)}\n` : `${formatRecords(records)}\n`);
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import { SluiceError } from '../errors.ts';
+import { parseBytes } from '../scheduler/bytes.ts';
+import { loadScheduled, nextRunTimes, Scheduler } from '../schedule/scheduler.ts';
+import { EXIT } from './exit-codes.ts';
+import type { CommandIO } from './main.ts';
+
+export const SCHEDULE_HELP = `Usage: etl schedule <files or folders> [options]
+
+Runs each pipeline when its \`schedule\` (cron) says so, until stopped with SIGTERM or Ctrl-C. Each run is
+a child process (etl run), so a run that crashes, hangs or runs out of memory never stops the scheduler or
+the other pipelines. Runs hold the pipeline's lock, as etl run does: several schedulers (on one machine
+or, with a PostgreSQL state store, on several) and crontab lines never run a pipeline twice at once.
+
+Options:
+  --memory <size>             One memory budget for all runs going at once (default: 1GB). Each run gets
+                              its pipeline's \`memory\`, else the budget divided by the number of pipelines,
+                              as its --memory; a run waits while its share does not fit.
+  --list                      Print each pipeline with its next run times, and exit.
+  --shutdown-timeout <ms>     On SIGTERM/SIGINT: how long running runs may finish before they are stopped
+                              (default: 30000).
+  -h, --help                  This help.
+
+A folder means its .ts/.js files (not sub-folders); files there that are not pipelines are passed over.`;
+
+export async function scheduleCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      memory: { type: 'string' },
+      list: { type: 'boolean' },
+      'shutdown-timeout': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    io.stdout.write(`${SCHEDULE_HELP}\n`);
+    return EXIT.ok;
+  }
+  if (positionals.length === 0) throw new SluiceError('INVALID_OPTION', 'etl schedule needs pipeline files or folders. See etl schedule --help.');
+  const memory = parseBytes(values.memory ?? '1GB', '--memory');
+  const shutdownTimeoutMs = values['shutdown-timeout'] === undefined ? 30_000 : Number(values['shutdown-timeout']);
+  if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
+    throw new SluiceError('INVALID_OPTION', `Expected \`--shutdown-timeout\` to be a number of milliseconds from 0 and up; got ${JSON.stringify(values['shutdown-timeout'])}.`);
+  }
+  const entries = await loadScheduled(positionals, (line) => io.stderr.write(`etl: ${line}\n`));
+  if (values.list) {
+    const now = new Date();
+    for (const entry of entries) {
+      const { schedule, timezone, overlap, catchUp } = entry.settings;
+      if (schedule === undefined) {
+        io.stdout.write(`${entry.name}  ${entry.file}\n  no schedule: not run by etl schedule\n`);
+        continue;
+      }
+      io.stdout.write(`${entry.name}  ${entry.file}\n  schedule ${JSON.stringify(schedule)}${timezone ? ` (${timezone})` : ''}, overlap ${overlap}, catchUp ${catchUp}\n`);
+      for (const at of nextRunTimes(entry, 5, now)) io.stdout.write(`  next ${at.toISOString()}\n`);
+    }
+    return EXIT.ok;
+  }
+  if (!entries.some((entry) => entry.cron !== undefined)) {
+    throw new SluiceError('INVALID_OPTION', `None of ${positionals.join(', ')} has a \`schedule\`: nothing to run. Add e.g. schedule: '0 * * * *' to a pipeline.`);
+  }
+  for (const entry of entries) if (entry.cron === undefined) io.stderr.write(`etl: ${entry.file}: no schedule, not run\n`);
+  const scheduler = new Scheduler(entries, { memory, shutdownTimeoutMs, signal: io.signal, log: (line) => io.stdout.write(`${line}\n`) });
+  await scheduler.run();
+  return EXIT.ok;
+}

@@ -1,0 +1,46 @@
+import type { Batch } from '../batch/batch.ts';
+import { SluiceError } from '../errors.ts';
+import type { Stage, StageContext } from '../pipeline.ts';
+import { markDerived } from '../scheduler/lineage.ts';
+import { orderedMap } from '../scheduler/ordered-map.ts';
+
+export interface MapBatchesOptions {
+  /**
+   * Batches being worked on at once (and results waiting to be passed on). Each holds its memory
+   * reservation, so the budget bounds this too.
+   * @default 1
+   */
+  concurrency?: number;
+}
+
+/**
+ * Async work per batch (an HTTP lookup, a database query, a worker thread) with bounded concurrency.
+ * Output keeps the input order. `fn` gets the stage context, whose `signal` aborts when the run stops
+ * or another call fails.
+ *
+ * @example
+ * .pipe(mapBatches(async (batch, { signal }) => enrich(batch, await lookup(batch, signal)), { concurrency: 4 }))
+ */
+export function mapBatches<In, Out = In>(
+  fn: (batch: Batch<In>, context: StageContext) => Promise<Batch<Out>> | Batch<Out>,
+  options: MapBatchesOptions = {},
+): Stage<In, Out> {
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new SluiceError('INVALID_OPTION', `mapBatches: expected \`concurrency\` to be a whole number from 1 and up; got ${concurrency}.`);
+  }
+  const stage: Stage<In, Out> = async function* mapBatchesStage(input, context) {
+    const results = orderedMap(
+      input,
+      async (batch, { signal }) => {
+        const output = await fn(batch, { ...context, signal });
+        markDerived(output, batch);
+        return output;
+      },
+      { concurrency, signal: context.signal },
+    );
+    yield* results;
+  };
+  stage.stageName = 'mapBatches';
+  return stage;
+}

@@ -1,0 +1,232 @@
+/**
+ * CSV bench (issue 3): on one generated orders file (10 columns: ints, a timestamp, low-cardinality
+ * strings, decimals, a bool, a sometimes-quoted note), in one run:
+ * - `csv-parse`: csv-parse streaming into one object per row (`columns: true`), the baseline;
+ * - `reader`: Sluice's CSV source (fast engine) into typed batches, schema-checked;
+ * - `reader (csv-parse engine)`: the same source on its fallback engine;
+ * - `pipeline`: CSV → schema → filter → derive → CSV file, through `run()`;
+ * - `bytes`: typed batches vs the same rows as JS objects (Batch#byteSize vs Batch#objectBytes).
+ * Each case runs in its own child process (peak RSS per case, from VmHWM), best of N by wall time; CPU
+ * time (user + system) is reported too, since the machine is shared.
+ *
+ *   npm run bench -- csv [--size 200MB] [--runs 3] [--json] [--keep]
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import type { BenchOptions, BenchResult } from '../main.ts';
+
+const MB = 1024 * 1024;
+const thisFile = fileURLToPath(import.meta.url);
+
+export const Order = z.object({
+  order_id: z.int().min(0),
+  customer_id: z.int().min(0).max(1_000_000),
+  ordered_at: z.iso.datetime(),
+  country: z.enum(['FR', 'DE', 'US', 'GB', 'ES', 'IT', 'NL', 'SE']),
+  status: z.enum(['paid', 'shipped', 'cancelled', 'refunded']),
+  quantity: z.int().min(1).max(100),
+  unit_price: z.number().min(0),
+  discount: z.number().min(0).max(1),
+  gift: z.boolean(),
+  note: z.string().nullable(),
+});
+
+const HEADER = 'order_id,customer_id,ordered_at,country,status,quantity,unit_price,discount,gift,note\n';
+const COUNTRIES = ['FR', 'DE', 'US', 'GB', 'ES', 'IT', 'NL', 'SE'];
+const STATUSES = ['paid', 'shipped', 'cancelled', 'refunded'];
+const NOTES = ['', '', '', '', 'gift wrap', 'leave at door', '"call ""before"" delivery"', '"fragile, handle with care"'];
+
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The orders file: the same bytes for the same size on every machine. */
+async function generate(path: string, targetBytes: number): Promise<void> {
+  const next = random(7);
+  const out = createWriteStream(path);
+  let size = HEADER.length;
+  let chunk = HEADER;
+  let time = Date.UTC(2025, 0, 1);
+  for (let id = 1; size < targetBytes; id++) {
+    time += Math.floor(next() * 20_000);
+    const line =
+      `${id},${Math.floor(next() * 1_000_000)},${new Date(time).toISOString().slice(0, 19)}Z,${COUNTRIES[Math.floor(next() * 8)]},` +
+      `${STATUSES[Math.floor(next() * 4)]},${1 + Math.floor(next() * 9)},${(next() * 500).toFixed(2)},${(Math.floor(next() * 4) / 20).toFixed(2)},` +
+      `${next() < 0.1 ? 'true' : 'false'},${NOTES[Math.floor(next() * NOTES.length)]}\n`;
+    size += line.length;
+    chunk += line;
+    if (chunk.length >= MB) {
+      if (!out.write(chunk)) await once(out, 'drain');
+      chunk = '';
+    }
+  }
+  out.end(chunk);
+  await once(out, 'finish');
+}
+
+interface ChildResult {
+  rows: number;
+  wallMs: number;
+  cpuMs: number;
+  peakRss: number;
+  extra?: Record<string, number>;
+}
+
+async function peakRss(): Promise<number> {
+  const status = await readFile('/proc/self/status', 'utf8');
+  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  return match ? Number(match[1]) * 1024 : process.memoryUsage().rss;
+}
+
+/** One case, in this (child) process. */
+async function child(mode: string, input: string, output: string): Promise<ChildResult> {
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  let rows = 0;
+  let extra: Record<string, number> | undefined;
+  const { csv, pipeline, run, toCsv } = await import('../../../src/index.ts');
+  if (mode === 'csv-parse') {
+    const { parse } = await import('csv-parse');
+    const parser = createReadStream(input, { highWaterMark: MB }).pipe(parse({ columns: true }));
+    for await (const record of parser) if (record !== undefined) rows++;
+  } else if (mode === 'reader' || mode === 'reader-csv-parse' || mode === 'bytes') {
+    let columnar = 0;
+    let objects = 0;
+    const sink = {
+      kind: 'count',
+      describe: () => ({ kind: 'count', location: 'memory' }),
+      async write(batches: AsyncIterable<{ length: number; byteSize: number; objectBytes(): number }>) {
+        for await (const batch of batches) {
+          rows += batch.length;
+          if (mode === 'bytes') {
+            columnar += batch.byteSize;
+            objects += batch.objectBytes();
+          }
+        }
+        return { rowsWritten: rows, location: 'memory' };
+      },
+    };
+    const engine = mode === 'reader-csv-parse' ? 'csv-parse' : 'fast';
+    const summary = await run(pipeline({ name: 'bench' }).from(csv(input, { schema: Order, engine })).to(sink as never));
+    if (summary.status !== 'succeeded') throw new Error(JSON.stringify(summary.error));
+    if (mode === 'bytes') extra = { columnar, objects, savingRatio: summary.batches.savingRatio };
+  } else if (mode === 'pipeline') {
+    const summary = await run(
+      pipeline({ name: 'bench' })
+        .from(csv(input, { schema: Order }))
+        .filter((order) => order.status === 'paid' || order.status === 'shipped')
+        .derive({ total: (order) => Math.round(order.quantity * order.unit_price * (1 - order.discount) * 100) / 100 })
+        .to(toCsv(output)),
+    );
+    if (summary.status !== 'succeeded') throw new Error(JSON.stringify(summary.error));
+    rows = summary.rows.read;
+    extra = { written: summary.rows.written, outputBytes: (await stat(output)).size };
+  } else throw new Error(`unknown mode ${mode}`);
+  const used = process.cpuUsage(cpu);
+  return { rows, wallMs: performance.now() - started, cpuMs: (used.user + used.system) / 1000, peakRss: await peakRss(), extra };
+}
+
+function spawnChild(mode: string, input: string, output: string): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', thisFile, '--child', mode, input, output], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    proc.stdout.on('data', (chunk) => (stdout += chunk));
+    proc.on('error', reject);
+    proc.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`bench child ${mode} exited with ${code}`));
+      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult);
+    });
+  });
+}
+
+function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(KB|MB|GB)?$/i.exec(text);
+  if (match === null) throw new Error(`--size: expected e.g. 200MB, got ${text}`);
+  const unit = (match[2] ?? 'MB').toUpperCase();
+  return Math.round(Number(match[1]) * (unit === 'GB' ? 1024 * MB : unit === 'KB' ? 1024 : MB));
+}
+
+export async function run(options: BenchOptions): Promise<BenchResult[]> {
+  const size = parseSize(String(options.values.size ?? '200MB'));
+  const runs = Number(options.values.runs ?? 3);
+  const input = join(tmpdir(), `sluice-bench-orders10-${size}.csv`);
+  const output = join(tmpdir(), `sluice-bench-orders10-${size}.out.csv`);
+  if (!existsSync(input)) {
+    options.log(`generating ${input}`);
+    await generate(input, size);
+  }
+  const bytes = (await stat(input)).size;
+  const cases: [string, string][] = [
+    ['csv-parse', 'csv-parse → objects (baseline)'],
+    ['reader', 'sluice reader → typed batches'],
+    ['reader-csv-parse', 'sluice reader, csv-parse engine'],
+    ['pipeline', 'pipeline csv → filter → derive → csv'],
+  ];
+  const results: BenchResult[] = [];
+  let baseline = 0;
+  for (const [mode, label] of cases) {
+    let best: ChildResult | undefined;
+    let bestCpu = Infinity;
+    let maxRss = 0;
+    for (let i = 0; i < runs; i++) {
+      const result = await spawnChild(mode, input, output);
+      options.log(`${mode} run ${i + 1}: ${(bytes / MB / (result.wallMs / 1000)).toFixed(1)} MB/s wall, ${(bytes / MB / (result.cpuMs / 1000)).toFixed(1)} MB/s cpu, rss ${(result.peakRss / MB).toFixed(0)} MB`);
+      if (best === undefined || result.wallMs < best.wallMs) best = result;
+      bestCpu = Math.min(bestCpu, result.cpuMs);
+      maxRss = Math.max(maxRss, result.peakRss);
+    }
+    const mbps = bytes / MB / (best!.wallMs / 1000);
+    const cpuMbps = bytes / MB / (bestCpu / 1000);
+    if (mode === 'csv-parse') baseline = mbps;
+    const json = {
+      case: 'csv',
+      name: label,
+      value: Number(mbps.toFixed(1)),
+      unit: 'MB/s',
+      mbPerSecondCpu: Number(cpuMbps.toFixed(1)),
+      rowsPerSecond: Math.round(best!.rows / (best!.wallMs / 1000)),
+      rows: best!.rows,
+      fileBytes: bytes,
+      wallSeconds: Number((best!.wallMs / 1000).toFixed(2)),
+      cpuSeconds: Number((bestCpu / 1000).toFixed(2)),
+      peakRssMB: Number((maxRss / MB).toFixed(1)),
+      ratioToBaseline: Number((mbps / baseline).toFixed(2)),
+      runs,
+      ...(best!.extra === undefined ? {} : { extra: best!.extra }),
+    };
+    results.push({
+      ...json,
+      note: `${json.mbPerSecondCpu} MB/s cpu, ${json.rowsPerSecond} rows/s, peak RSS ${json.peakRssMB} MB, ${json.ratioToBaseline}x baseline`,
+    } as BenchResult);
+  }
+  const memory = await spawnChild('bytes', input, output);
+  const { columnar, objects } = memory.extra!;
+  results.push({
+    case: 'csv',
+    name: 'typed batches vs JS objects',
+    value: Number((objects / columnar).toFixed(2)),
+    unit: 'x',
+    note: `typed ${(columnar / MB).toFixed(1)} MB, objects ${(objects / MB).toFixed(1)} MB (${memory.rows} rows)`,
+    columnarBytes: columnar,
+    objectBytes: objects,
+  } as BenchResult);
+  await rm(output, { force: true });
+  if (options.values.keep !== true) await rm(input, { force: true });
+  return results;
+}
+
+if (process.argv[2] === '--child') {
+  const [, , , mode, input, output] = process.argv;
+  process.stdout.write(`${JSON.stringify(await child(mode, input, output))}\n`);
+}

@@ -1,0 +1,159 @@
+/**
+ * Memory bench (issue 4): the bench pipeline (CSV → schema → filter → derive → CSV) run as a child
+ * `etl run --memory 128MB` on a generated orders file, its peak RSS as the OS reports it
+ * (/usr/bin/time -v, else VmHWM from /proc) above the idle baseline of the same command on a tiny
+ * file; the naive contrast (fs.readFile + csv-parse/sync); eight pipelines under one 256MB budget.
+ *
+ *   npm run bench -- memory [--size 1GB] [--memory 128MB] [--naive-max 2GB] [--keep]
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseBytes } from '../../../src/scheduler/bytes.ts';
+import { profile } from '../../../src/report/profile.ts';
+import type { RunSummary } from '../../../src/report/summary.ts';
+import type { BenchOptions, BenchResult } from '../main.ts';
+import { Order, writeOrdersCsv } from '../support/orders.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const etl = join(root, 'bin/etl.js');
+const pipelineFile = join(root, 'test/bench/pipelines/orders.ts');
+const MB = 1024 * 1024;
+
+interface Measured {
+  exitCode: number | null;
+  peakRss: number;
+  elapsedMs: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Runs a command as a child and reads its peak RSS as the OS keeps it. */
+async function measure(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30 * 60_000): Promise<Measured> {
+  const useTime = existsSync('/usr/bin/time');
+  const command = useTime ? '/usr/bin/time' : process.execPath;
+  const argv = useTime ? ['-v', process.execPath, ...args] : args;
+  const started = Date.now();
+  const child = spawn(command, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  let polled = 0;
+  // Without /usr/bin/time, the child's own high-water mark, read while it runs.
+  const poll = useTime
+    ? undefined
+    : setInterval(async () => {
+        try {
+          const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+          const match = /VmHWM:\s+(\d+) kB/.exec(status);
+          if (match) polled = Math.max(polled, Number(match[1]) * 1024);
+        } catch {}
+      }, 50);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  if (poll) clearInterval(poll);
+  const timeMatch = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+  return { exitCode, peakRss: timeMatch ? Number(timeMatch[1]) * 1024 : polled, elapsedMs: Date.now() - started, stdout, stderr, timedOut };
+}
+
+async function etlRun(input: string, output: string, report: string, memory: string): Promise<Measured & { summary: RunSummary }> {
+  const measured = await measure([etl, 'run', pipelineFile, '--memory', memory, '--report', report, '--quiet'], {
+    SLUICE_BENCH_INPUT: input,
+    SLUICE_BENCH_OUTPUT: output,
+  });
+  if (measured.exitCode !== 0) throw new Error(`etl run failed (${measured.exitCode}): ${measured.stderr}`);
+  return { ...measured, summary: JSON.parse(await readFile(report, 'utf8')) as RunSummary };
+}
+
+export async function run({ values, log }: BenchOptions): Promise<BenchResult[]> {
+  const size = parseBytes(String(values.size ?? '128MB'), '--size');
+  const memory = String(values.memory ?? '128MB');
+  const budget = parseBytes(memory, '--memory');
+  const naiveMax = parseBytes(String(values['naive-max'] ?? '2GB'), '--naive-max');
+  const dir = join(tmpdir(), 'sluice-bench-memory');
+  await mkdir(dir, { recursive: true });
+  const big = join(dir, `orders-${size}.csv`);
+  const tiny = join(dir, 'orders-tiny.csv');
+  const eighth = join(dir, `orders-${Math.round(size / 8)}.csv`);
+  const results: BenchResult[] = [];
+  const add = (name: string, value: number, unit: string, note?: string) => results.push({ case: 'memory', name, value, unit, note });
+  const mb = (bytes: number) => Number((bytes / MB).toFixed(1));
+  try {
+    for (const [file, bytes] of [
+      [big, size],
+      [tiny, 64 * 1024],
+      [eighth, Math.round(size / 8)],
+    ] as const) {
+      const known = await stat(file).catch(() => undefined);
+      if (known === undefined || Math.abs(known.size - bytes) > 1024) {
+        log(`generating ${file} (${mb(bytes)} MB)`);
+        await writeOrdersCsv(file, bytes);
+      }
+    }
+
+    log('idle baseline: etl run on a tiny file');
+    const idle = await etlRun(tiny, join(dir, 'out-tiny.csv'), join(dir, 'tiny.json'), memory);
+    add('idle baseline RSS (tiny file)', mb(idle.peakRss), 'MB', 'etl run of the same pipeline on 64 KB; the OS figure');
+
+    log(`etl run --memory ${memory} on ${mb(size)} MB`);
+    const sluice = await etlRun(big, join(dir, 'out.csv'), join(dir, 'run.json'), memory);
+    const above = sluice.peakRss - idle.peakRss;
+    const s = sluice.summary;
+    add('sluice peak RSS', mb(sluice.peakRss), 'MB', `${s.rows.read} rows in ${(sluice.elapsedMs / 1000).toFixed(0)} s`);
+    add('sluice peak RSS above idle', mb(above), 'MB', `${((above / budget) * 100).toFixed(0)}% of the ${memory} budget (acceptance: ≤ 100%)`);
+    add('  in-process: peak RSS above run start', mb(s.memory.peakRss - s.memory.baselineRss), 'MB', 'the memory watch, from summary');
+    add('  in-process: peak heap used', mb(s.memory.peakHeapUsed), 'MB');
+    add('  in-process: peak reserved', mb(s.memory.peakReserved), 'MB', `held at peak: ${JSON.stringify(s.memory.heldAtPeak)}`);
+    add('  pressure events / forced GCs', s.memory.pressureEvents, '', `${s.memory.collections} collections`);
+
+    const estimate = await profile(big, { memory, schema: Order });
+    const atRun = estimate.suggestion.estimate;
+    add('profile: estimated peak reserved', mb(atRun.peakReserved), 'MB', `measured ${mb(s.memory.peakReserved)} MB (${ratio(atRun.peakReserved, s.memory.peakReserved)})`);
+    add('profile: estimated RSS above idle', mb(atRun.peakAboveBaseline), 'MB', `measured ${mb(above)} MB (${ratio(atRun.peakAboveBaseline, above)})`);
+
+    if (size <= naiveMax) {
+      log(`naive: fs.readFile + csv-parse/sync on ${mb(size)} MB`);
+      const naive = await measure(
+        ['--max-old-space-size=16384', '--import', 'tsx', join(root, 'test/bench/support/naive.ts'), big, join(dir, 'out-naive.csv')],
+        {},
+        20 * 60_000,
+      );
+      const naiveAbove = naive.peakRss - idle.peakRss;
+      const ok = naive.exitCode === 0 && !naive.timedOut;
+      add('naive peak RSS above idle', mb(naiveAbove), 'MB', ok ? `${(naive.elapsedMs / 1000).toFixed(0)} s` : `did not finish (${naive.timedOut ? 'timeout' : `exit ${naive.exitCode}`})`);
+      add('naive / sluice (above idle)', Number((naiveAbove / above).toFixed(1)), '×');
+    } else {
+      add('naive', 0, '', `skipped: ${mb(size)} MB is above --naive-max ${mb(naiveMax)} MB`);
+    }
+
+    log(`eight pipelines at once under one 256MB budget, each on ${mb(size / 8)} MB`);
+    const eightDir = join(dir, 'eight');
+    await mkdir(eightDir, { recursive: true });
+    const eightIdle = await measure(['--import', 'tsx', join(root, 'test/bench/support/eight.ts'), tiny, eightDir, '256MB']);
+    const eight = await measure(['--import', 'tsx', join(root, 'test/bench/support/eight.ts'), eighth, eightDir, '256MB']);
+    if (eight.exitCode !== 0) throw new Error(`eight pipelines failed: ${eight.stderr}`);
+    const eightSummary = JSON.parse(eight.stdout) as { peakReserved: number; rows: number; pressureEvents: number };
+    const eightAbove = eight.peakRss - eightIdle.peakRss;
+    add('eight: peak reserved', mb(eightSummary.peakReserved), 'MB', `of 256 MB (${eightSummary.rows} rows)`);
+    add('eight: peak RSS above idle', mb(eightAbove), 'MB', `${((eightAbove / (256 * MB)) * 100).toFixed(0)}% of 256 MB; ${eightSummary.pressureEvents} pressure events`);
+  } finally {
+    if (values.keep !== true) await rm(dir, { recursive: true, force: true });
+  }
+  return results;
+}
+
+function ratio(estimate: number, measured: number): string {
+  if (measured <= 0) return 'n/a';
+  const off = (estimate / measured - 1) * 100;
+  return `estimate ${off >= 0 ? '+' : ''}${off.toFixed(0)}%`;
+}

@@ -1,0 +1,68 @@
+/**
+ * Bench dispatcher: `npm run bench -- [case…] [--json] [case options]`. Each case is a module
+ * test/bench/cases/<name>.ts exporting `run(options): Promise<BenchResult[]>`; with no case named,
+ * every case runs. Prints a table for people, or one JSON object per line with --json.
+ *
+ *   npm run bench -- memory --size 1GB
+ */
+import { readdir } from 'node:fs/promises';
+
+export interface BenchResult {
+  case: string;
+  name: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+export interface BenchOptions {
+  /** Options after the case names, as given (`--size 1GB` → { size: '1GB' }). */
+  values: Record<string, string | boolean | undefined>;
+  /** Progress for people (stderr). */
+  log: (message: string) => void;
+}
+
+const casesDir = new URL('./cases/', import.meta.url);
+const { values, positionals } = parseCommandLine(process.argv.slice(2));
+const available = (await readdir(casesDir)).filter((file) => file.endsWith('.ts')).map((file) => file.slice(0, -3));
+const names = positionals.length > 0 ? positionals : available;
+for (const name of names) {
+  if (!available.includes(name)) {
+    process.stderr.write(`bench: no case ${JSON.stringify(name)} (cases: ${available.join(', ')})\n`);
+    process.exit(2);
+  }
+}
+const json = values.json === true;
+for (const name of names) {
+  const module = (await import(new URL(`${name}.ts`, casesDir).href)) as { run: (options: BenchOptions) => Promise<BenchResult[]> };
+  const results = await module.run({ values, log: (message) => process.stderr.write(`[${name}] ${message}\n`) });
+  if (json) {
+    for (const result of results) process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    const width = Math.max(...results.map((result) => result.name.length));
+    process.stdout.write(`\n${name}\n`);
+    for (const result of results) {
+      const value = Number.isInteger(result.value) ? String(result.value) : result.value.toFixed(2);
+      process.stdout.write(`  ${result.name.padEnd(width)}  ${value.padStart(10)} ${result.unit.padEnd(6)}${result.note ? `  ${result.note}` : ''}\n`);
+    }
+  }
+}
+
+/** Case names, then `--flag` (boolean: json, keep) or `--name value` / `--name=value` options for the cases. */
+function parseCommandLine(args: string[]): { values: BenchOptions['values']; positionals: string[] } {
+  const flags = new Set(['json', 'keep']);
+  const values: BenchOptions['values'] = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    const [name, inline] = arg.slice(2).split(/=(.*)/s, 2);
+    if (inline !== undefined) values[name] = inline;
+    else if (!flags.has(name) && i + 1 < args.length && !args[i + 1].startsWith('--')) values[name] = args[++i];
+    else values[name] = true;
+  }
+  return { values, positionals };
+}

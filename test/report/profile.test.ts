@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { z } from 'zod';
+import { compileSchema, csv, pipeline, profile, run, toCsv } from '../../src/index.ts';
+import { writeOrdersCsv } from '../bench/support/orders.ts';
+import { tempDir } from '../support/fakes.ts';
+
+test('the estimate of peak reserved memory is within 25% of what a real run reserves', async () => {
+  const dir = await tempDir();
+  const input = join(dir, 'orders.csv');
+  // ~55k generated rows: order ids stay below 65536, so the run types them as the sample does.
+  await writeOrdersCsv(input, 4 * 1024 * 1024);
+  const report = await profile(input, { memory: '256MB' });
+  const estimate = report.suggestion.estimate;
+  const summary = await run(
+    pipeline({ name: 'estimate' })
+      .from(csv(input))
+      .filter((row) => row.status === 'paid' || row.status === 'shipped')
+      .derive({ total: (row) => Number(row.quantity) * Number(row.unit_price) })
+      .to(toCsv(join(dir, 'out.csv'))),
+    { memory: '256MB' },
+  );
+  assert.equal(summary.status, 'succeeded', summary.error?.message);
+  assert.equal(summary.batches.rowsPerBatch, estimate.batchRows);
+  // What the estimate models exactly is the budget's own account (peakReserved): RSS adds V8's garbage,
+  // which depends on when the collector runs, and is compared in the memory bench instead.
+  const off = Math.abs(estimate.peakReserved / summary.memory.peakReserved - 1);
+  assert.ok(off <= 0.25, `estimate ${estimate.peakReserved} vs measured ${summary.memory.peakReserved} (${(off * 100).toFixed(0)}% off)`);
+  assert.ok(estimate.peakAboveBaseline > estimate.peakReserved);
+});
+
+test('profile reports per-column dtypes, bytes, nulls and cardinality, and zod code that compiles to the same dtypes', async () => {
+  const dir = await tempDir();
+  const input = join(dir, 'orders.csv');
+  await writeOrdersCsv(input, 512 * 1024);
+  const report = await profile(input, { sample: 2000 });
+  assert.equal(report.sampleRows, 2000);
+  const byName = Object.fromEntries(report.columns.map((column) => [column.name, column]));
+  assert.equal(byName.quantity.dtype, 'uint8');
+  assert.equal(byName.quantity.typedBytesPerRow, 1);
+  assert.equal(byName.status.dtype, 'dictionary');
+  assert.equal(byName.status.distinct, 4);
+  assert.equal(byName.ordered_at.dtype, 'timestamp');
+  assert.ok(byName.note.nullRatio > 0.3 && byName.note.nullRatio < 0.7);
+  assert.equal(byName.customer.dtype, 'string');
+  assert.ok(report.jsBytesPerRow > 3 * report.typedBytesPerRow);
+  const Row = new Function('z', `${report.zod}\nreturn Row;`)(z) as z.ZodObject;
+  const compiled = compileSchema(Row).columns;
+  for (const column of report.columns) {
+    if (column.name === 'order_id') continue; // bounds of the dtype, compiled into the same dtype
+    assert.equal(compiled.find((plan) => plan.name === column.name)?.dtype, column.dtype, column.name);
+  }
+  assert.equal(compiled.find((plan) => plan.name === 'note')?.nullable, true);
+});
+
+test('profile suggests smaller batches for a smaller budget', async () => {
+  const dir = await tempDir();
+  const input = join(dir, 'wide.ndjson');
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(input, Array.from({ length: 500 }, (_, i) => JSON.stringify({ id: i, text: String(i).padEnd(4000, 'x') })).join('\n'));
+  const small = await profile(input, { memory: '4MB' });
+  const large = await profile(input, { memory: '64MB' });
+  assert.equal(small.format, 'ndjson');
+  assert.ok(small.suggestion.batchRows < large.suggestion.batchRows);
+  assert.ok(small.suggestion.estimate.bytesPerBatch <= (4 * 1024 * 1024) / 8);
+  await assert.rejects(profile(input, { memory: '1KB' }), { code: 'MEMORY_BUDGET_TOO_SMALL' });
+});

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { repoRoot, runCli } from '../support/cli.ts';
+import { testSchema } from '../support/db.ts';
+import { tempDir } from '../support/fakes.ts';
+
+const etl = fileURLToPath(new URL('../../bin/etl.js', import.meta.url));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(done: () => Promise<boolean>, maxMs: number): Promise<boolean> {
+  const deadline = Date.now() + maxMs;
+  while (Date.now() < deadline) {
+    if (await done()) return true;
+    await sleep(200);
+  }
+  return false;
+}
+
+describe('incremental loads from PostgreSQL', () => {
+  test('rows inserted between two runs, including rows tied on the watermark, are loaded exactly once', async () => {
+    const db = await testSchema('incremental_ties');
+    const dir = await tempDir('sluice-incremental-');
+    await db.query('create table src (id int primary key, seq int not null, updated_at timestamptz)');
+    await db.query('create table dst (id int, seq int, updated_at timestamptz)');
+    const file = join(dir, 'ties.ts');
+    await writeFile(
+      file,
+      `import { pipeline, postgres, toPostgres } from 'sluice';
+const connection = ${JSON.stringify(db.url)};
+export default pipeline({ name: 'ties', state: { connection, schema: ${JSON.stringify(db.schema)} } })
+  .from(postgres({ table: 'src' }, { connection, batchRows: 2, incremental: { column: 'updated_at', key: 'id' } }))
+  .to(toPostgres({ table: 'dst', connection }));
+`,
+    );
+    // Microseconds matter: a JS Date would cut them and re-read or skip rows.
+    const t1 = '2026-01-01 10:00:00.123456+00';
+    const t2 = '2026-01-01 10:00:00.123457+00';
+    await db.query(`insert into src select i, i, $1 from generate_series(1, 5) i`, [t1]);
+    await db.query(`insert into src values (100, 100, null)`); // never read: no watermark value
+    const first = await runCli(['run', file, '--quiet']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual((await db.query('select seq from dst order by seq')).rows.map((row) => row.seq), [1, 2, 3, 4, 5]);
+
+    // Tied on the watermark value (t1) with larger keys, and past it (t2).
+    await db.query(`insert into src select i, i, $1 from generate_series(6, 8) i`, [t1]);
+    await db.query(`insert into src select i, i, $1 from generate_series(9, 10) i`, [t2]);
+    const second = await runCli(['run', file, '--quiet']);
+    assert.equal(second.code, 0, second.stderr);
+    const third = await runCli(['run', file, '--quiet']);
+    assert.equal(third.code, 0, third.stderr);
+    const seqs = (await db.query('select seq from dst order by seq')).rows.map((row) => row.seq);
+    assert.deepEqual(seqs, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+
+    const runs = await db.query<{ rows_in: string; watermark_before: any; watermark_after: any }>(`select rows_in, watermark_before, watermark_after from "${db.schema}".sluice_runs where pipeline = 'ties' order by id`);
+    assert.deepEqual(runs.rows.map((row) => Number(row.rows_in)), [5, 5, 0]);
+    assert.equal(runs.rows[0].watermark_before, null);
+    assert.equal(runs.rows[0].watermark_after['postgres.watermark'].keyValue, '5');
+    assert.equal(runs.rows[1].watermark_after['postgres.watermark'].keyValue, '10');
+    assert.match(runs.rows[1].watermark_after['postgres.watermark'].value, /10:00:00\.123457/);
+  });
+
+  test('a scheduler killed (SIGKILL) mid-run: the next one takes over and resumes from the last committed watermark; every row lands exactly once', async () => {
+    const db = await testSchema('incremental_kill');
+    const dir = await tempDir('sluice-kill-');
+    const log = join(dir, 'batches.log');
+    await db.query('create table src (seq int primary key, updated_at timestamptz not null default clock_timestamp())');
+    await db.query('create table dst (seq int, updated_at timestamptz)');
+    const file = join(dir, 'resume.ts');
+    // 250 rows a batch, 150 ms a batch: a run of a few thousand rows takes seconds, time to kill it.
+    await writeFile(
+      file,
+      `import { appendFileSync } from 'node:fs';
+import { pipeline, postgres, toPostgres } from 'sluice';
+const connection = ${JSON.stringify(db.url)};
+export default pipeline({ name: 'resume', schedule: '* * * * * *', state: { connection, schema: ${JSON.stringify(db.schema)} } })
+  .from(postgres({ table: 'src' }, { connection, batchRows: 250, incremental: { column: 'updated_at', key: 'seq' } }))
+  .tap(async (batch) => {
+    appendFileSync(${JSON.stringify(log)}, \`\${process.pid} \${batch.length}\\n\`);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  })
+  .to(toPostgres({ table: 'dst', connection }));
+`,
+    );
+    // Rows of one statement share now(): ties on the watermark everywhere.
+    const insert = (from: number, to: number) => db.query('insert into src select i, now() from generate_series($1::int, $2::int) i', [from, to]);
+    await insert(1, 1000);
+    const first = await runCli(['run', file, '--quiet']);
+    assert.equal(first.code, 0, first.stderr);
+    await insert(1001, 4000);
+
+    const scheduler = spawn(process.execPath, [etl, 'schedule', file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    scheduler.stdout.setEncoding('utf8').on('data', (chunk) => (output += chunk));
+    scheduler.stderr.setEncoding('utf8').on('data', (chunk) => (output += chunk));
+    const batchesOfRun = async () => {
+      const lines = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+      const pids = lines.map((line) => Number(line.split(' ')[0]));
+      const last = pids.at(-1);
+      return { pid: last, count: pids.filter((pid) => pid === last).length, all: lines.length };
+    };
+    const before = (await batchesOfRun()).all;
+    assert.ok(await until(async () => (await batchesOfRun()).all >= before + 3, 20_000), `the scheduled run got going:\n${output}`);
+    const { pid: runPid } = await batchesOfRun();
+    // Down at once: the scheduler and the run it started, neither gets to clean up.
+    scheduler.kill('SIGKILL');
+    process.kill(runPid!, 'SIGKILL');
+    if (scheduler.exitCode === null && scheduler.signalCode === null) await new Promise((resolve) => scheduler.on('exit', resolve));
+    assert.equal(Number((await db.query('select count(*) from dst')).rows[0].count), 1000, 'the killed run committed nothing');
+
+    await insert(4001, 5000);
+    const next = spawn(process.execPath, [etl, 'schedule', file, '--shutdown-timeout', '20000'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let nextOutput = '';
+    next.stdout.setEncoding('utf8').on('data', (chunk) => (nextOutput += chunk));
+    next.stderr.setEncoding('utf8').on('data', (chunk) => (nextOutput += chunk));
+    const loaded = await until(async () => Number((await db.query('select count(*) from dst')).rows[0].count) >= 5000, 40_000);
+    next.kill('SIGTERM');
+    const code = await new Promise((resolve) => next.on('exit', resolve));
+    assert.ok(loaded, `all rows loaded after the restart:\n${nextOutput}`);
+    assert.equal(code, 0, nextOutput);
+    const check = await db.query<{ rows: string; distinct: string; min: number; max: number }>(
+      'select count(*) as rows, count(distinct seq) as distinct, min(seq) as min, max(seq) as max from dst',
+    );
+    const { rows, distinct, min, max } = check.rows[0];
+    assert.deepEqual({ rows: Number(rows), distinct: Number(distinct), min, max }, { rows: 5000, distinct: 5000, min: 1, max: 5000 }, 'no gaps, no repeats');
+    const history = await db.query<{ status: string; trigger: string; rows_out: string }>(
+      `select status, trigger, rows_out from "${db.schema}".sluice_runs where pipeline = 'resume' and status = 'succeeded' order by id`,
+    );
+    assert.equal(history.rows.reduce((sum, row) => sum + Number(row.rows_out), 0), 5000, 'the succeeded runs wrote every row once');
+  });
+});
+
+describe('incremental file globs', () => {
+  test('a run reads only the files not finished before (path, size and mtime); a changed file is read again', async () => {
+    const dir = await tempDir('sluice-files-');
+    const file = join(dir, 'files.ts');
+    await writeFile(
+      file,
+      `import { csv, pipeline, toNdjson } from 'sluice';
+export default pipeline({ name: 'files' })
+  .from(csv(${JSON.stringify(join(dir, 'in', '*.csv'))}, { incremental: true }))
+  .to(toNdjson(${JSON.stringify(join(dir, 'out.ndjson'))}));
+`,
+    );
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'in'));
+    await writeFile(join(dir, 'in', 'a.csv'), 'id\n1\n2\n');
+    await writeFile(join(dir, 'in', 'b.csv'), 'id\n3\n');
+    const rowsOf = async () => (await readFile(join(dir, 'out.ndjson'), 'utf8')).trim().split('\n').filter(Boolean).map((line) => JSON.parse(line).id);
+    assert.equal((await runCli(['run', file, '--quiet'])).code, 0);
+    assert.deepEqual(await rowsOf(), [1, 2, 3]);
+    await writeFile(join(dir, 'in', 'c.csv'), 'id\n4\n5\n');
+    assert.equal((await runCli(['run', file, '--quiet'])).code, 0);
+    assert.deepEqual(await rowsOf(), [4, 5]);
+    await writeFile(join(dir, 'in', 'a.csv'), 'id\n1\n2\n6\n');
+    assert.equal((await runCli(['run', file, '--quiet'])).code, 0);
+    assert.deepEqual(await rowsOf(), [1, 2, 6]);
+    const state = JSON.parse(await readFile(join(dir, '.sluice', 'state', 'files.json'), 'utf8'));
+    assert.deepEqual(Object.keys(state['files.finished']).sort(), ['a.csv', 'b.csv', 'c.csv'].map((name) => join(dir, 'in', name)));
+  });
+});
