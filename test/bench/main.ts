@@ -25,6 +25,17 @@ export interface BenchOptions {
 const casesDir = new URL('./cases/', import.meta.url);
 const { values, positionals } = parseCommandLine(process.argv.slice(2));
 const available = (await readdir(casesDir)).filter((file) => file.endsWith('.ts')).map((file) => file.slice(0, -3));
+if (values.help === true) {
+  process.stdout.write(`Usage: npm run bench -- [case…] [--json] [case options]
+
+Cases (all of them when none is named): ${available.join(', ')}
+  csv       --size 200MB --runs 3 --keep   csv-parse baseline vs Sluice's reader and whole pipeline
+  memory    --size 1GB --keep              peak RSS of a run under --memory 128MB vs the naive read; 8 runs under one budget
+  postgres  --rows 1000000                 psql \\copy and pg-query-stream baselines vs Sluice's source and sink
+Every case runs its baseline in the same invocation, so figures are ratios. --json prints one object per line.
+`);
+  process.exit(0);
+}
 const names = positionals.length > 0 ? positionals : available;
 for (const name of names) {
   if (!available.includes(name)) {
@@ -50,7 +61,7 @@ for (const name of names) {
 
 /** Case names, then `--flag` (boolean: json, keep) or `--name value` / `--name=value` options for the cases. */
 function parseCommandLine(args: string[]): { values: BenchOptions['values']; positionals: string[] } {
-  const flags = new Set(['json', 'keep']);
+  const flags = new Set(['json', 'keep', 'help']);
   const values: BenchOptions['values'] = {};
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
