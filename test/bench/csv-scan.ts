@@ -22,6 +22,7 @@ import {
   parseInteger,
   parseTimestamp,
 } from '../../src/sources/csv/bytes.ts';
+import { random } from '../support/random.ts';
 
 const megabytes = Number(process.argv[2] ?? 100);
 const chunkSize = Number(process.argv[3] ?? 256) * 1024;
@@ -35,14 +36,6 @@ if (mode === undefined) {
   process.exit(0);
 }
 
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const STATUSES = ['pending', 'paid', 'shipped', 'delivered', 'cancelled'];
 const COUNTRIES = 'US DE FR GB NL BE ES IT PT SE NO DK FI PL CZ AT CH IE CA MX BR AR JP KR CN IN AU NZ ZA EG'.split(' ');

@@ -5,6 +5,9 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { z } from 'zod';
+import { random } from '../../support/random.ts';
+
+export { random };
 
 export const ORDERS_HEADER = 'order_id,customer,country,status,quantity,unit_price,ordered_at,note\n';
 
@@ -23,15 +26,6 @@ const COUNTRIES = ['FR', 'DE', 'US', 'GB', 'ES', 'IT', 'NL', 'SE'];
 const STATUSES = ['paid', 'shipped', 'cancelled', 'refunded'];
 const NOTES = ['', '', '', '', 'gift wrap', 'leave at door', '"call ""before"" delivery"', '"fragile, handle with care"'];
 
-/** A small fast PRNG (mulberry32). */
-export function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Lines of orders text, about `targetBytes` in all (header included), in chunks of about 1 MB. */
 export function* ordersChunks(targetBytes: number, seed = 42): Generator<string> {

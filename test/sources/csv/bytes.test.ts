@@ -12,6 +12,7 @@ import {
   parseInteger,
   parseTimestamp,
 } from '../../../src/sources/csv/bytes.ts';
+import { random } from '../../support/random.ts';
 
 /** Calls `parse` on `text` placed in the middle of a larger buffer, so start/end offsets are exercised. */
 function onBytes<T>(parse: (buf: Uint8Array, start: number, end: number) => T, text: string): T {
@@ -19,15 +20,6 @@ function onBytes<T>(parse: (buf: Uint8Array, start: number, end: number) => T, t
   return parse(bytes, 2, bytes.length - 2);
 }
 
-/** A small deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('parseInteger', () => {
   it('reads optionally signed decimal integers', () => {

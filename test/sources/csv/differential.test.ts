@@ -14,17 +14,10 @@ import { parse } from 'csv-parse/sync';
 import { CSV_PARSE_OPTIONS, CsvScanner, type FieldSink } from '../../../src/sources/csv/scanner.ts';
 import { collapseQuotes, decodeUtf8 } from '../../../src/sources/csv/bytes.ts';
 import { SluiceError } from '../../../src/errors.ts';
+import { random } from '../../support/random.ts';
 
 type Field = string | null;
 
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Malformation = 'none' | 'unclosed-quote' | 'quote-in-unquoted' | 'data-after-closing-quote';
 

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Batch } from '../../../src/batch/batch.ts';
 import { csv, type CsvOptions, pipeline, run, type RunSummary } from '../../../src/index.ts';
 import { collect, tempDir } from '../../support/fakes.ts';
+import { random } from '../../support/random.ts';
 
 const dir = await tempDir('sluice-engines-');
 let files = 0;
@@ -21,14 +22,6 @@ async function file(content: string | Buffer): Promise<string> {
   return path;
 }
 
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Outcome {
   summary: RunSummary;
