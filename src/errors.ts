@@ -38,7 +38,8 @@ export type ErrorCode =
   | 'PG_CONNECTION_LOST'
   // scheduling
   | 'SCHEDULE_INVALID'
-  | 'LOCKED';
+  | 'LOCKED'
+  | 'RUN_TIMEOUT';
 
 export interface ErrorLocation {
   /** Input file, as the user named it. */

@@ -168,6 +168,15 @@ export interface PipelineOptions {
    */
   retries?: RetryOptions;
   /**
+   * A run (retries included) still going after this many milliseconds is stopped and recorded as failed
+   * (RUN_TIMEOUT); its lock is released and the pipeline runs again at its next tick. Applies to `etl run`
+   * and `etl schedule` (whose `--run-timeout` sets it for pipelines without their own). A run too hung
+   * to stop itself (a stage blocking the event loop) is killed by the scheduler `--kill-timeout` ms later.
+   * @default no timeout
+   * @example 15 * 60_000 // a quarter of an hour
+   */
+  runTimeoutMs?: number;
+  /**
    * Where the pipeline's lock, run history and incremental state (watermarks, finished files) live: a
    * PostgreSQL database (`{ connection }`, tables in schema `sluice` unless `schema` says otherwise; the
    * lock is an advisory lock) or a local folder (`{ folder }`, relative to the pipeline file; the lock is a

@@ -10,6 +10,7 @@ import { parseBytes } from '../scheduler/bytes.ts';
 import { describePlan } from '../schema/plan.ts';
 import { EXIT } from './exit-codes.ts';
 import { loadPipeline } from './load.ts';
+import { milliseconds } from './schedule-command.ts';
 import type { CommandIO } from './main.ts';
 
 export const RUN_HELP = `Usage: etl run <pipeline.ts> [options]
@@ -23,6 +24,8 @@ Options:
   --dry-run          Print the plan and schema (source, engine, columns and their types); write nothing.
                      With --limit, also run that many rows through the stages, still writing nothing.
   --report <file>    Write the run summary as JSON to <file> (for machines and the scheduler).
+  --run-timeout <ms> Stop the run (retries included) this long after the command started and record
+                     it as failed (RUN_TIMEOUT); overrides the pipeline's runTimeoutMs.
   --quiet            No progress and no summary; errors only.
   -h, --help         This help.
 
@@ -46,6 +49,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       limit: { type: 'string' },
       'dry-run': { type: 'boolean' },
       report: { type: 'string' },
+      'run-timeout': { type: 'string' },
       quiet: { type: 'boolean' },
       tick: { type: 'string' },
       trigger: { type: 'string' },
@@ -68,6 +72,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       throw new SluiceError('INVALID_OPTION', `Expected \`--limit\` to be a whole number from 1 and up; got ${JSON.stringify(values.limit)}.`);
     }
   }
+  const runTimeoutMs = milliseconds(values['run-timeout'], '--run-timeout', 1);
   const pipeline = await loadPipeline(positionals[0]);
   const dryRun = values['dry-run'] === true;
   if (dryRun) {
@@ -96,6 +101,10 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
         file: positionals[0],
         trigger: values.trigger,
         tick: values.tick,
+        // Counted from this process's start, loading included: that bounds the whole `etl run`, and keeps
+        // the scheduler's watchdog (from the spawn) exactly --kill-timeout behind the run's own timeout.
+        runTimeoutMs,
+        runTimeoutFrom: performance.timeOrigin,
         onRetry: (attempt, error, delayMs) => io.stderr.write(`etl: attempt ${attempt} failed with a transient error [${error.code}]; retrying in ${delayMs} ms\n`),
       });
   progress?.done();

@@ -18,7 +18,11 @@ Options:
                               as its --memory; a run waits while its share does not fit.
   --list                      Print each pipeline with its next run times, and exit.
   --shutdown-timeout <ms>     On SIGTERM/SIGINT: how long running runs may finish before they are stopped
-                              (default: 30000).
+                              with SIGTERM (default: 30000).
+  --kill-timeout <ms>         How long a run has to stop after that SIGTERM, or past its run timeout,
+                              before it is killed with SIGKILL (default: 10000).
+  --run-timeout <ms>          Stop a run still going after this long and record it as failed (RUN_TIMEOUT),
+                              for pipelines without their own \`runTimeoutMs\` (default: none).
   -h, --help                  This help.
 
 A folder means its .ts/.js files (not sub-folders); files there that are not pipelines are passed over.`;
@@ -31,6 +35,8 @@ export async function scheduleCommand(argv: string[], io: CommandIO): Promise<nu
       memory: { type: 'string' },
       list: { type: 'boolean' },
       'shutdown-timeout': { type: 'string' },
+      'kill-timeout': { type: 'string' },
+      'run-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -40,10 +46,9 @@ export async function scheduleCommand(argv: string[], io: CommandIO): Promise<nu
   }
   if (positionals.length === 0) throw new SluiceError('INVALID_OPTION', 'etl schedule needs pipeline files or folders. See etl schedule --help.');
   const memory = parseBytes(values.memory ?? '1GB', '--memory');
-  const shutdownTimeoutMs = values['shutdown-timeout'] === undefined ? 30_000 : Number(values['shutdown-timeout']);
-  if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
-    throw new SluiceError('INVALID_OPTION', `Expected \`--shutdown-timeout\` to be a number of milliseconds from 0 and up; got ${JSON.stringify(values['shutdown-timeout'])}.`);
-  }
+  const shutdownTimeoutMs = milliseconds(values['shutdown-timeout'], '--shutdown-timeout') ?? 30_000;
+  const killTimeoutMs = milliseconds(values['kill-timeout'], '--kill-timeout') ?? 10_000;
+  const runTimeoutMs = milliseconds(values['run-timeout'], '--run-timeout', 1);
   const entries = await loadScheduled(positionals, (line) => io.stderr.write(`etl: ${line}\n`));
   if (values.list) {
     const now = new Date();
@@ -62,7 +67,17 @@ export async function scheduleCommand(argv: string[], io: CommandIO): Promise<nu
     throw new SluiceError('INVALID_OPTION', `None of ${positionals.join(', ')} has a \`schedule\`: nothing to run. Add e.g. schedule: '0 * * * *' to a pipeline.`);
   }
   for (const entry of entries) if (entry.cron === undefined) io.stderr.write(`etl: ${entry.file}: no schedule, not run\n`);
-  const scheduler = new Scheduler(entries, { memory, shutdownTimeoutMs, signal: io.signal, log: (line) => io.stdout.write(`${line}\n`) });
+  const scheduler = new Scheduler(entries, { memory, shutdownTimeoutMs, killTimeoutMs, runTimeoutMs, signal: io.signal, log: (line) => io.stdout.write(`${line}\n`) });
   await scheduler.run();
   return EXIT.ok;
+}
+
+/** A flag's milliseconds, checked: a number from `min` up, or undefined when the flag is absent. */
+export function milliseconds(value: string | undefined, flag: string, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Number(value);
+  if (value.trim() === '' || !Number.isFinite(ms) || ms < min) {
+    throw new SluiceError('INVALID_OPTION', `Expected \`${flag}\` to be a number of milliseconds from ${min} and up; got ${JSON.stringify(value)}.`);
+  }
+  return ms;
 }

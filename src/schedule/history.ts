@@ -3,14 +3,26 @@
  * the pipeline was already running. Kept in `sluice_runs` (PostgreSQL state store) or appended to
  * `runs.ndjson` in the state folder (one `write` per record on an O_APPEND file, so concurrent writers
  * never interleave and a crash leaves at most a torn last line, which readers skip).
+ *
+ * The folder's history is bounded: past {@link HISTORY_ROTATE_BYTES} the file is renamed to
+ * `runs.1.ndjson` (replacing the one before), so at most two files' worth is kept. Readers go backwards
+ * from the end and stop as soon as nothing further back can matter, so "has this tick run?" and "the
+ * last 20 runs" read a few kilobytes whatever the size.
  */
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { appendFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type pg from 'pg';
 import type { RunSummary } from '../report/summary.ts';
 import { formatBytes } from '../scheduler/bytes.ts';
 
 export type RunStatus = 'succeeded' | 'failed' | 'skipped';
+
+/** A failed attempt that was retried: its transient error and the wait before the next attempt. */
+export interface RetryRecord {
+  attempt: number;
+  error: { code: string; message: string };
+  delayMs: number;
+}
 
 export interface RunRecord {
   pipeline: string;
@@ -31,6 +43,8 @@ export interface RunRecord {
   watermarkAfter?: unknown;
   /** Attempts made (1 + retries). */
   attempts?: number;
+  /** The attempts that failed with a transient error and were retried, with the backoff waited after each. */
+  retries?: RetryRecord[];
   error?: { code: string; message: string };
   /** Why it was skipped, or other notes. */
   note?: string;
@@ -63,34 +77,151 @@ export function recordFromSummary(summary: RunSummary, extra: Partial<RunRecord>
   };
 }
 
-export async function appendRecord(file: string, record: RunRecord): Promise<void> {
+/** Size past which `runs.ndjson` is rotated to `runs.1.ndjson`: some 10,000 runs a file. */
+export const HISTORY_ROTATE_BYTES = 4 * 1024 * 1024;
+
+/** `runs.ndjson` → `runs.1.ndjson`. */
+export function rotatedHistoryFile(file: string): string {
+  return join(dirname(file), basename(file).replace(/(\.ndjson)?$/, '.1$1'));
+}
+
+/** The history files, oldest first. */
+function historyFiles(file: string): string[] {
+  return [rotatedHistoryFile(file), file];
+}
+
+export async function appendRecord(file: string, record: RunRecord, rotateBytes = HISTORY_ROTATE_BYTES): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   // One call, one line: appendFile opens with O_APPEND and writes the whole buffer at once.
   await appendFile(file, `${JSON.stringify(record)}\n`);
+  const size = await stat(file).then((info) => info.size, () => 0);
+  if (size > rotateBytes) await rotate(file, rotateBytes);
 }
 
-export async function readRecords(file: string, query: HistoryQuery = {}): Promise<RunRecord[]> {
-  let text: string;
+/** A rotation guard older than this was left by a crash. */
+const STALE_ROTATION_MS = 60_000;
+
+/**
+ * Renames the full file to `runs.1.ndjson`. Under an O_EXCL guard file, with the size checked again
+ * once held, so two writers crossing the limit together rotate once (a second rename would move the
+ * fresh, nearly empty file over the rotated one). A writer appending during the rename lands in one file
+ * or the other; both are read.
+ */
+async function rotate(file: string, rotateBytes: number): Promise<void> {
+  const guard = `${file}.rotating`;
+  let handle;
   try {
-    text = await readFile(file, 'utf8');
+    handle = await open(guard, 'wx');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const age = await stat(guard).then((info) => Date.now() - info.mtimeMs, () => 0);
+    if (age > STALE_ROTATION_MS) await rm(guard, { force: true });
+    return; // someone else is rotating (or the next append will)
   }
-  const records: RunRecord[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
+  try {
+    const size = await stat(file).then((info) => info.size, () => 0);
+    if (size > rotateBytes) await rename(file, rotatedHistoryFile(file));
+  } finally {
+    await handle.close();
+    await rm(guard, { force: true });
+  }
+}
+
+const SCAN_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Visits the records of the history files newest-appended first, reading each file backwards in chunks,
+ * until `visit` returns false. Returns the bytes read (tests check that a look-up stays cheap).
+ */
+export async function scanBackward(file: string, visit: (record: RunRecord) => boolean | void): Promise<number> {
+  let bytesRead = 0;
+  for (const path of historyFiles(file).reverse()) {
+    let handle;
     try {
-      const record = JSON.parse(line) as RunRecord;
-      if (query.pipeline === undefined || record.pipeline === query.pipeline) records.push(record);
-    } catch {
-      // A torn last line from a crash mid-append.
+      handle = await open(path, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    try {
+      let position = (await handle.stat()).size;
+      // The start of a line whose beginning is in a chunk not read yet.
+      let partial = Buffer.alloc(0);
+      while (position > 0) {
+        const start = Math.max(0, position - SCAN_CHUNK_BYTES);
+        const chunk = Buffer.alloc(position - start);
+        const { bytesRead: got } = await handle.read(chunk, 0, chunk.length, start);
+        bytesRead += got;
+        position = start;
+        const buffer = Buffer.concat([chunk.subarray(0, got), partial]);
+        // Before the first newline is part of a line that starts further back, unless this is the file's start.
+        const cut = start > 0 ? buffer.indexOf(0x0a) : -1;
+        if (start > 0 && cut === -1) {
+          partial = buffer;
+          continue;
+        }
+        partial = buffer.subarray(0, Math.max(0, cut));
+        const lines = buffer.subarray(cut + 1).toString('utf8').split('\n');
+        for (let k = lines.length - 1; k >= 0; k--) {
+          if (lines[k].trim() === '') continue;
+          let record: RunRecord;
+          try {
+            record = JSON.parse(lines[k]) as RunRecord;
+          } catch {
+            continue; // a torn last line from a crash mid-append
+          }
+          if (visit(record) === false) return bytesRead;
+        }
+      }
+    } finally {
+      await handle.close();
     }
   }
-  records.reverse();
-  // Appended as runs end; shown by start, newest first.
-  records.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0));
-  return query.limit === undefined ? records : records.slice(0, query.limit);
+  return bytesRead;
+}
+
+/**
+ * Records are appended as runs end, so the files are in order of `endedAt` (on one clock). A record that
+ * ended before the oldest start kept so far, and everything before it, cannot be among the newest.
+ */
+export async function readRecords(file: string, query: HistoryQuery = {}): Promise<RunRecord[]> {
+  const records: RunRecord[] = [];
+  const byStartDescending = (a: RunRecord, b: RunRecord) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0);
+  const limit = query.limit;
+  let oldestKept: string | undefined;
+  await scanBackward(file, (record) => {
+    if (limit !== undefined && oldestKept !== undefined && record.endedAt < oldestKept) return false;
+    if (query.pipeline !== undefined && record.pipeline !== query.pipeline) return;
+    records.push(record);
+    if (limit !== undefined && records.length >= limit) {
+      records.sort(byStartDescending);
+      records.length = limit;
+      oldestKept = records[limit - 1].startedAt;
+    }
+  });
+  // Shown by start, newest first.
+  records.sort(byStartDescending);
+  return limit === undefined ? records : records.slice(0, limit);
+}
+
+/** How far before a tick a record may have been appended and still be a run of that tick (clocks, ordering). */
+const TICK_SCAN_SLACK_MS = 5 * 60_000;
+
+/**
+ * True when a run of `pipeline` for `tick` is recorded (succeeded or failed). A run of a tick starts at
+ * the tick or later, so the backward scan stops at the first record that ended well before it.
+ */
+export async function findTickRun(file: string, pipeline: string, tick: string): Promise<{ found: boolean; bytesRead: number }> {
+  const stopBefore = Date.parse(tick) - TICK_SCAN_SLACK_MS;
+  let found = false;
+  const bytesRead = await scanBackward(file, (record) => {
+    if (record.pipeline === pipeline && record.tick === tick && record.status !== 'skipped') {
+      found = true;
+      return false;
+    }
+    return !(Date.parse(record.endedAt) < stopBefore);
+  });
+  return { found, bytesRead };
 }
 
 /** DDL of the history table, in the state schema (quoted by the caller). */
@@ -110,6 +241,7 @@ export function historyTableSql(qualified: string): string {
   watermark_before jsonb,
   watermark_after jsonb,
   attempts int,
+  retries jsonb,
   error jsonb,
   note text,
   host text,
@@ -120,8 +252,8 @@ export function historyTableSql(qualified: string): string {
 export async function insertRecord(client: pg.Pool | pg.PoolClient, qualified: string, record: RunRecord): Promise<void> {
   await client.query(
     `insert into ${qualified} (pipeline, status, trigger, tick, started_at, ended_at, rows_in, rows_out, rows_rejected, peak_rss,
-       watermark_before, watermark_after, attempts, error, note, host, pid)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+       watermark_before, watermark_after, attempts, retries, error, note, host, pid)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
     [
       record.pipeline,
       record.status,
@@ -136,6 +268,7 @@ export async function insertRecord(client: pg.Pool | pg.PoolClient, qualified: s
       record.watermarkBefore === undefined ? null : JSON.stringify(record.watermarkBefore),
       record.watermarkAfter === undefined ? null : JSON.stringify(record.watermarkAfter),
       record.attempts ?? null,
+      record.retries === undefined ? null : JSON.stringify(record.retries),
       record.error === undefined ? null : JSON.stringify(record.error),
       record.note ?? null,
       record.host ?? null,
@@ -163,6 +296,7 @@ export async function selectRecords(client: pg.Pool, qualified: string, query: H
     watermarkBefore: row.watermark_before ?? undefined,
     watermarkAfter: row.watermark_after ?? undefined,
     attempts: row.attempts ?? undefined,
+    retries: row.retries ?? undefined,
     error: row.error ?? undefined,
     note: row.note ?? undefined,
     host: row.host ?? undefined,

@@ -1,5 +1,5 @@
 /**
- * The scheduling options of a pipeline (schedule, timezone, overlap, catchUp, retries, state), checked
+ * The scheduling options of a pipeline (schedule, timezone, overlap, catchUp, retries, runTimeoutMs, state), checked
  * once when the file loads, with messages that say how to fix them.
  */
 import { Cron } from 'croner';
@@ -12,6 +12,7 @@ export interface ResolvedScheduleOptions {
   overlap: 'skip' | 'queue';
   catchUp: 'none' | 'latest' | 'all';
   retries: { max: number; backoffMs: number };
+  runTimeoutMs?: number;
 }
 
 /** Cron of a checked schedule, used to compute run times only (the scheduler keeps its own timers). */
@@ -77,6 +78,10 @@ export function resolveScheduleOptions(options: PipelineOptions, file?: string):
   if (!Number.isFinite(backoffMs) || backoffMs < 0) {
     throw new SluiceError('INVALID_OPTION', `${where}: expected \`retries.backoffMs\` to be a number of milliseconds from 0 and up, got ${JSON.stringify(options.retries?.backoffMs)}.`, { file });
   }
+  const runTimeoutMs = options.runTimeoutMs;
+  if (runTimeoutMs !== undefined && (typeof runTimeoutMs !== 'number' || !Number.isFinite(runTimeoutMs) || runTimeoutMs <= 0)) {
+    throw new SluiceError('INVALID_OPTION', `${where}: expected \`runTimeoutMs\` to be a number of milliseconds above 0, got ${JSON.stringify(runTimeoutMs)}.`, { file });
+  }
   if (options.state !== undefined) {
     const state = options.state as Record<string, unknown>;
     const folder = typeof state === 'object' && state !== null && typeof state.folder === 'string' && state.folder !== '';
@@ -89,5 +94,5 @@ export function resolveScheduleOptions(options: PipelineOptions, file?: string):
       );
     }
   }
-  return { schedule: options.schedule, timezone: options.timezone, overlap, catchUp, retries: { max, backoffMs } };
+  return { schedule: options.schedule, timezone: options.timezone, overlap, catchUp, retries: { max, backoffMs }, runTimeoutMs };
 }

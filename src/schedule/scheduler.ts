@@ -18,6 +18,10 @@
  * recorded as skipped) or, with `overlap: 'queue'`, kept as the one waiting run. Other schedulers and
  * `etl run` are kept out by the pipeline's lock (the child exits 3 and records the skip), and a tick
  * already run elsewhere is not run again (`--tick`).
+ *
+ * Timeouts: a run with a `runTimeoutMs` (its pipeline's, else the scheduler's) is given it as
+ * `--run-timeout` and stops itself, recording RUN_TIMEOUT. A watchdog here kills it (SIGKILL) `killTimeoutMs`
+ * after that, for a run too hung to stop itself, and records the failure in its place.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -98,8 +102,13 @@ export interface SchedulerOptions {
   memory?: string | number;
   /** On SIGTERM/SIGINT: how long running runs may go on before they are stopped (SIGTERM). @default 30000 */
   shutdownTimeoutMs?: number;
-  /** After that SIGTERM, how long before SIGKILL. @default 10000 */
+  /**
+   * After that SIGTERM, how long before SIGKILL. Also how long past its `runTimeoutMs` a run that did not
+   * stop itself (a stage blocking its event loop) is given before it is killed. @default 10000
+   */
   killTimeoutMs?: number;
+  /** `runTimeoutMs` of the pipelines that have none of their own. @default no timeout */
+  runTimeoutMs?: number;
   /** Stops the scheduler (the CLI aborts it on SIGINT/SIGTERM). */
   signal: AbortSignal;
   /** One line per event (ticks, starts, ends, skips). */
@@ -169,6 +178,7 @@ export class Scheduler {
   private reportCounter = 0;
   private readonly etlBin: string;
   private readonly log: (line: string) => void;
+  private readonly killTimeoutMs: number;
 
   constructor(
     readonly entries: readonly ScheduledPipeline[],
@@ -183,6 +193,7 @@ export class Scheduler {
     });
     this.etlBin = options.etlBin ?? fileURLToPath(new URL('../../bin/etl.js', import.meta.url));
     this.log = (line) => options.log(`${new Date().toISOString()} ${line}`);
+    this.killTimeoutMs = options.killTimeoutMs ?? 10_000;
   }
 
   /** Runs until the signal is aborted, then shuts down (see {@link SchedulerOptions.shutdownTimeoutMs}). */
@@ -275,9 +286,22 @@ export class Scheduler {
       if (this.stopping) return;
       const report = join(tmpdir(), `sluice-schedule-${process.pid}-${++this.reportCounter}.json`);
       const args = [this.etlBin, 'run', resolve(file), '--quiet', '--supervised', '--report', report, '--memory', String(runtime.share), '--tick', tick.at.toISOString(), '--trigger', tick.trigger];
+      const runTimeoutMs = runtime.entry.settings.runTimeoutMs ?? this.options.runTimeoutMs;
+      if (runTimeoutMs !== undefined) args.push('--run-timeout', String(runTimeoutMs));
       const startedAt = new Date();
       const child = spawn(process.execPath, args, { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
       runtime.child = child;
+      // The child stops itself at its timeout (recording RUN_TIMEOUT, releasing its lock). One too hung to
+      // do so (its event loop blocked) is killed here a grace period later, and the failure recorded here.
+      let killedForTimeout = false;
+      const watchdog =
+        runTimeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              killedForTimeout = true;
+              this.log(`${name}: tick ${tick.at.toISOString()} still running ${runTimeoutMs} ms + ${this.killTimeoutMs} ms after it started; killing it (SIGKILL)`);
+              child.kill('SIGKILL');
+            }, runTimeoutMs + this.killTimeoutMs);
       this.log(`${name}: tick ${tick.at.toISOString()} started${tick.trigger === 'catch-up' ? ' (catch-up)' : ''} (pid ${child.pid})`);
       let stderr = '';
       child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -291,6 +315,7 @@ export class Scheduler {
         });
         child.on('close', (exitCode, exitSignal) => done([exitCode, exitSignal]));
       });
+      clearTimeout(watchdog);
       child.stdin!.destroy();
       const result = await readFile(report, 'utf8').then((text) => JSON.parse(text) as { status: string; rows?: { read: number; written: number; rejected: number }; error?: { code: string; message: string }; reason?: string }, () => undefined);
       await rm(report, { force: true });
@@ -302,10 +327,12 @@ export class Scheduler {
       } else if (result?.status === 'failed') {
         this.log(`${name}: tick ${tick.at.toISOString()} FAILED in ${took}: [${result.error?.code}] ${result.error?.message}`);
       } else {
-        // No report: the child crashed, was killed (out of memory, a signal) or could not load the file.
+        // No report: the child crashed, was killed (out of memory, a signal, the watchdog) or could not load the file.
         const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
         const lastLine = stderr.trim().split('\n').slice(-3).join(' | ');
-        const message = `the run's process ${how}${lastLine ? `: ${lastLine}` : ''}`;
+        const message = killedForTimeout
+          ? `the run did not stop at its timeout (runTimeoutMs ${runTimeoutMs}) and was killed ${this.killTimeoutMs} ms later`
+          : `the run's process ${how}${lastLine ? `: ${lastLine}` : ''}`;
         this.log(`${name}: tick ${tick.at.toISOString()} FAILED in ${took}: ${message}`);
         await runtime.store
           .record({
@@ -319,7 +346,7 @@ export class Scheduler {
             rowsOut: 0,
             rowsRejected: 0,
             peakRss: 0,
-            error: { code: 'RUN_PROCESS', message },
+            error: { code: killedForTimeout ? 'RUN_TIMEOUT' : 'RUN_PROCESS', message },
             pid: child.pid,
           })
           .catch((error: unknown) => this.log(`${name}: could not record the failure: ${(error as Error).message}`));
@@ -345,7 +372,7 @@ export class Scheduler {
         const left = this.runtimes.filter((runtime) => runtime.child !== undefined && runtime.child.exitCode === null);
         this.log(`stopping: ${left.map((runtime) => runtime.entry.name).join(', ')} still running; sending SIGTERM (their runs abort and release their locks)`);
         for (const runtime of left) runtime.child!.kill('SIGTERM');
-        if ((await within(all, this.options.killTimeoutMs ?? 10_000)) === 'timeout') {
+        if ((await within(all, this.killTimeoutMs)) === 'timeout') {
           for (const runtime of left) runtime.child!.kill('SIGKILL');
           await all;
         }

@@ -1,8 +1,8 @@
 /**
  * Where a pipeline's lock, run history and incremental state live: a PostgreSQL schema (`sluice` by
  * default: tables `sluice_runs` and `sluice_state`, created when missing; an advisory lock) or a local
- * folder (`.sluice/` next to the pipeline file by default: `runs.ndjson`, `state/<pipeline>.json` written
- * to a temporary file and renamed into place, `locks/<pipeline>.lock`).
+ * folder (`.sluice/` next to the pipeline file by default: `runs.ndjson` and, once rotated, `runs.1.ndjson`;
+ * `state/<pipeline>.json` written to a temporary file and renamed into place; `locks/<pipeline>.lock`).
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -12,7 +12,7 @@ import { SluiceError } from '../errors.ts';
 import type { SinkTransaction, StateOptions } from '../pipeline.ts';
 import { createPoolRegistry, resolveConnection, wrapPgError, type PgConnectionOptions } from '../postgres/connection.ts';
 import { quoteIdent } from '../postgres/identifiers.ts';
-import { appendRecord, historyTableSql, insertRecord, readRecords, selectRecords, type HistoryQuery, type RunRecord } from './history.ts';
+import { appendRecord, findTickRun, historyTableSql, HISTORY_ROTATE_BYTES, insertRecord, readRecords, selectRecords, type HistoryQuery, type RunRecord } from './history.ts';
 import { acquireAdvisoryLock, acquireFileLock, type LockAttempt } from './lock.ts';
 
 export type PipelineState = Record<string, unknown>;
@@ -58,7 +58,11 @@ export class FolderStateStore implements StateStore {
   readonly kind = 'folder';
   readonly description: string;
 
-  constructor(readonly folder: string) {
+  constructor(
+    readonly folder: string,
+    /** Size past which `runs.ndjson` is rotated to `runs.1.ndjson` (tests make it small). */
+    private readonly historyRotateBytes = HISTORY_ROTATE_BYTES,
+  ) {
     this.description = `state folder ${folder}`;
   }
 
@@ -71,7 +75,7 @@ export class FolderStateStore implements StateStore {
   }
 
   record(record: RunRecord): Promise<void> {
-    return appendRecord(this.runsFile, { host: hostname(), ...record });
+    return appendRecord(this.runsFile, { host: hostname(), ...record }, this.historyRotateBytes);
   }
 
   history(query?: HistoryQuery): Promise<RunRecord[]> {
@@ -79,8 +83,7 @@ export class FolderStateStore implements StateStore {
   }
 
   async ranTick(pipeline: string, tick: string): Promise<boolean> {
-    const records = await readRecords(this.runsFile, { pipeline });
-    return records.some((record) => record.tick === tick && record.status !== 'skipped');
+    return (await findTickRun(this.runsFile, pipeline, tick)).found;
   }
 
   async readState(pipeline: string): Promise<PipelineState> {
@@ -148,7 +151,10 @@ export class PostgresStateStore implements StateStore {
         await client.query('select pg_advisory_xact_lock(hashtext($1))', ['sluice state tables']);
         await client.query(`create schema if not exists ${quoteIdent(this.schema)}`);
         await client.query(historyTableSql(this.runs));
+        // Tables made by an earlier version lack the newer columns.
+        await client.query(`alter table ${this.runs} add column if not exists retries jsonb`);
         await client.query(`create index if not exists sluice_runs_pipeline_started on ${this.runs} (pipeline, started_at desc)`);
+        await client.query(`create index if not exists sluice_runs_pipeline_tick on ${this.runs} (pipeline, tick) where tick is not null`);
         await client.query(`create table if not exists ${this.states} (pipeline text primary key, state jsonb not null, updated_at timestamptz not null default now())`);
         await client.query('commit');
         client.release();

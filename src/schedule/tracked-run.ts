@@ -3,11 +3,11 @@
  * retried on transient errors, and recorded in the history whatever happens (skipped included).
  */
 import { hostname } from 'node:os';
-import { isSluiceError } from '../errors.ts';
+import { isSluiceError, SluiceError } from '../errors.ts';
 import type { Pipeline } from '../pipeline.ts';
 import type { RunSummary } from '../report/summary.ts';
 import { run, type RunOptions, type RunStateStore } from '../run.ts';
-import { recordFromSummary, type RunRecord } from './history.ts';
+import { recordFromSummary, type RetryRecord, type RunRecord } from './history.ts';
 import { resolveScheduleOptions } from './options.ts';
 import { openStateStore, type PipelineState, type StateStore } from './state.ts';
 
@@ -25,6 +25,10 @@ export interface TrackedRunOptions extends Omit<RunOptions, 'state'> {
   onRetry?: (attempt: number, error: { code: string; message: string }, delayMs: number) => void;
   /** Use this store rather than the pipeline's (tests). Not closed here. */
   store?: StateStore;
+  /** Overrides the pipeline's `runTimeoutMs`. */
+  runTimeoutMs?: number;
+  /** When the timeout starts counting (epoch ms; `etl run` gives its process's start). @default now */
+  runTimeoutFrom?: number;
 }
 
 export type TrackedRunResult =
@@ -94,25 +98,51 @@ export async function runTracked(pipeline: Pipeline<any>, options: TrackedRunOpt
         saveIn: (transaction, state) => store.writeStateIn(transaction, name, state),
         save: (state) => store.writeState(name, state),
       };
-      const signal = options.signal === undefined ? lock.lost : AbortSignal.any([options.signal, lock.lost]);
+      // The timeout covers the whole run, retries and their waits included: it bounds how long the lock is held.
+      const runTimeoutMs = options.runTimeoutMs ?? settings.runTimeoutMs;
+      const timeout = new AbortController();
+      const timer =
+        runTimeoutMs === undefined
+          ? undefined
+          : setTimeout(
+              () => timeout.abort(new SluiceError('RUN_TIMEOUT', `The run of ${name} was stopped after ${runTimeoutMs} ms (runTimeoutMs).`, { pipeline: name })),
+              Math.max(0, runTimeoutMs - (Date.now() - (options.runTimeoutFrom ?? Date.now()))),
+            );
+      timer?.unref();
+      const signal = AbortSignal.any([...(options.signal === undefined ? [] : [options.signal]), lock.lost, timeout.signal]);
       let summary: RunSummary;
       let attempts = 0;
-      for (;;) {
-        attempts++;
-        summary = await run(pipeline, { ...options, signal, state: stateStore });
-        const cause = (summary as { cause?: unknown }).cause;
-        if (summary.status === 'succeeded' || attempts > settings.retries.max || signal.aborted || !isTransientError(summary.error, cause)) break;
-        const delay = settings.retries.backoffMs * 2 ** (attempts - 1);
-        options.onRetry?.(attempts, summary.error!, delay);
-        await sleep(delay, signal);
-        if (signal.aborted) break;
+      const retried: RetryRecord[] = [];
+      let firstStartedAt: string | undefined;
+      try {
+        for (;;) {
+          attempts++;
+          summary = await run(pipeline, { ...options, signal, state: stateStore });
+          firstStartedAt ??= summary.startedAt;
+          const cause = (summary as { cause?: unknown }).cause;
+          if (summary.status === 'succeeded' || attempts > settings.retries.max || signal.aborted || !isTransientError(summary.error, cause)) break;
+          const delay = settings.retries.backoffMs * 2 ** (attempts - 1);
+          retried.push({ attempt: attempts, error: { code: summary.error!.code, message: summary.error!.message }, delayMs: delay });
+          options.onRetry?.(attempts, summary.error!, delay);
+          await sleep(delay, signal);
+          if (signal.aborted) {
+            // Stopped while waiting to retry: the run's error is why it stopped, not the last transient one.
+            const reason: unknown = signal.reason;
+            if (isSluiceError(reason)) summary = { ...summary, error: { ...summary.error!, code: reason.code, message: reason.message } };
+            break;
+          }
+        }
+      } finally {
+        clearTimeout(timer);
       }
       const after: PipelineState = summary.status === 'succeeded' && summary.dryRun !== true ? await store.readState(name) : before;
       const record = recordFromSummary(summary, {
         ...base,
         watermarkBefore: Object.keys(before).length === 0 ? undefined : before,
         watermarkAfter: Object.keys(after).length === 0 ? undefined : after,
+        startedAt: firstStartedAt ?? summary.startedAt,
         attempts,
+        retries: retried.length === 0 ? undefined : retried,
         note: summary.dryRun ? 'dry run' : undefined,
       });
       await store.record(record).catch((error: unknown) => {

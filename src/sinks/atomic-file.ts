@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createGzip, type Gzip } from 'node:zlib';
 import { SluiceError } from '../errors.ts';
@@ -32,6 +32,7 @@ export class AtomicFile {
 
   static async open(path: string): Promise<AtomicFile> {
     await mkdir(dirname(path), { recursive: true });
+    await removeDeadWritersFiles(path);
     const output = new AtomicFile(path);
     await once(output.file, 'open').catch((error) => {
       throw new SluiceError('OUTPUT_WRITE', `Cannot create ${path}: ${(error as Error).message}`, { file: path, cause: error });
@@ -78,6 +79,25 @@ export class AtomicFile {
     if (this.failure !== null) {
       const message = this.failure instanceof Error ? this.failure.message : String(this.failure);
       throw new SluiceError('OUTPUT_WRITE', `Cannot write ${this.path}: ${message}`, { file: this.path, cause: this.failure });
+    }
+  }
+}
+
+/**
+ * Removes this output's temporary files left by writers that are gone: a run killed outright (SIGKILL,
+ * out of memory) cannot remove its own. The pid in the name tells whether the writer is alive; on this
+ * machine, that is (two machines writing one output file through a shared folder conflict anyway).
+ */
+async function removeDeadWritersFiles(path: string): Promise<void> {
+  const prefix = `.${basename(path)}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  for (const name of names) {
+    const match = /^(\d+)\.[0-9a-z]+\.tmp$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : '');
+    if (match === null || Number(match[1]) === process.pid) continue;
+    try {
+      process.kill(Number(match[1]), 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') await rm(join(dirname(path), name), { force: true });
     }
   }
 }

@@ -19,6 +19,7 @@ const MIN_CAPACITY = 256;
 
 const DIGIT_0 = 0x30;
 const MINUS = 0x2d;
+const DOT = 0x2e;
 
 export class ByteWriter {
   private buffer: Buffer;
@@ -121,24 +122,37 @@ export class ByteWriter {
       return;
     }
     this.ensure(17); // sign + 16 digits (2^53 has 16)
-    const buffer = this.buffer;
     if (value < 0) {
-      buffer[this.offset++] = MINUS;
+      this.buffer[this.offset++] = MINUS;
       value = -value;
     }
-    if (value < 10) {
-      buffer[this.offset++] = DIGIT_0 + value;
+    if (value <= 0x7fffffff) {
+      this.writeSmallInteger(value | 0);
       return;
     }
+    // Above 2^31 the digits come in two int32 halves: `%` on a double is a slow library call in V8.
+    const high = Math.floor(value / 100_000_000);
+    this.writeSmallInteger(high);
+    this.writeDigits(value - high * 100_000_000, 8);
+  }
+
+  /** A non-negative int32 in decimal; room must be reserved. */
+  private writeSmallInteger(value: number): void {
     let digits = 1;
-    for (let bound = 10; bound <= value && digits < 16; bound *= 10) digits++;
-    let position = this.offset + digits;
+    for (let bound = 10; bound <= value && digits < 10; bound *= 10) digits++;
+    this.writeDigits(value, digits);
+  }
+
+  /** The last `width` decimal digits of a non-negative int32, zero-padded; room must be reserved. */
+  private writeDigits(value: number, width: number): void {
+    const buffer = this.buffer;
+    let position = this.offset + width;
     this.offset = position;
-    // The loop variable stays an integer: value % 10 and (value - digit) / 10 are exact below 2^53.
-    while (value > 0) {
-      const digit = value % 10;
-      buffer[--position] = DIGIT_0 + digit;
-      value = (value - digit) / 10;
+    let rest = value | 0;
+    for (let i = 0; i < width; i++) {
+      const quotient = (rest / 10) | 0;
+      buffer[--position] = DIGIT_0 + (rest - quotient * 10);
+      rest = quotient;
     }
   }
 
@@ -153,12 +167,57 @@ export class ByteWriter {
       else this.writeInteger(value);
       return;
     }
-    this.writeLatin1(String(value));
+    if (!this.writeShortDecimal(value)) this.writeLatin1(String(value));
+  }
+
+  /** Writes exactly the text of `String(value)` (`-0` as `0`), without making a string in the common cases. */
+  writeJsNumber(value: number): void {
+    if (Number.isSafeInteger(value)) this.writeInteger(value);
+    else if (!this.writeShortDecimal(value)) this.writeLatin1(String(value));
+  }
+
+  /**
+   * Writes a non-integer with at most 4 decimal places below 1e11 (prices, rates, measures) as
+   * `String(value)` would, and returns true; returns false (writing nothing) for any other value.
+   *
+   * Why it is exact: when `scaled / 10^4 === value`, the decimal D = scaled / 10^4 rounds to `value`.
+   * Below 1e11 a double's spacing is under 2e-5, so no other decimal on D's grid (10^-4) or a coarser
+   * one rounds to `value` too: D, trailing zeros dropped, is the shortest round-tripping decimal,
+   * which is what `Number.prototype.toString` prints (in plain notation, since 1e-4 <= value < 1e21).
+   */
+  private writeShortDecimal(value: number): boolean {
+    const magnitude = value < 0 ? -value : value;
+    if (!(magnitude < 1e11)) return false;
+    const scaled = Math.round(magnitude * 10_000);
+    if (scaled / 10_000 !== magnitude) return false;
+    let fraction = (scaled - Math.floor(scaled / 10_000) * 10_000) | 0;
+    if (fraction === 0) return false;
+    let places = 4;
+    while (fraction % 10 === 0) {
+      fraction = (fraction / 10) | 0;
+      places--;
+    }
+    this.ensure(18); // sign, 11 integer digits, point, 4 decimals
+    if (value < 0) this.buffer[this.offset++] = MINUS;
+    const whole = Math.floor(scaled / 10_000);
+    if (whole <= 0x7fffffff) this.writeSmallInteger(whole);
+    else {
+      const high = Math.floor(whole / 100_000_000);
+      this.writeSmallInteger(high);
+      this.writeDigits(whole - high * 100_000_000, 8);
+    }
+    this.buffer[this.offset++] = DOT;
+    this.writeDigits(fraction, places);
+    return true;
   }
 
   /** Writes `value` as exactly `width` digits, zero-padded (value must be a non-negative integer that fits). */
   writePadded(value: number, width: number): void {
     this.ensure(width);
+    if (value >= 0 && value <= 0x7fffffff && width <= 10) {
+      this.writeDigits(value, width);
+      return;
+    }
     const buffer = this.buffer;
     let position = this.offset + width;
     this.offset = position;

@@ -2,8 +2,7 @@ import type { AnyRow, Batch } from '../batch/batch.ts';
 import { SluiceError } from '../errors.ts';
 import type { Sink } from '../pipeline.ts';
 import { fileSink } from './file-sink.ts';
-import { ByteWriter } from './byte-writer.ts';
-import { columnWriter } from './format.ts';
+import { RowTextEncoder } from './format.ts';
 
 export interface CsvSinkOptions {
   /** @default ',' */
@@ -24,26 +23,19 @@ export function toCsv<R = AnyRow>(path: string, options: CsvSinkOptions = {}): S
   }
   const needsQuotes = new RegExp(`[${delimiter === ']' ? '\\]' : delimiter.replace(/[\\^-]/g, '\\$&')}"\\r\\n]|^\\s|\\s$`);
   const quote = (text: string) => (text === '' ? '""' : needsQuotes.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
-  const delimiterByte = delimiter.charCodeAt(0);
+  // A delimiter outside ASCII never matches a byte of the fast path: every string with it is quoted by `quote`.
+  const delimiterCode = delimiter.charCodeAt(0);
+  const separator = Buffer.from(delimiter, 'utf8');
+  const none = new Uint8Array(0);
+  const newline = Uint8Array.of(0x0a);
   return fileSink<R>('csv', path, () => {
-    const writer = new ByteWriter(1 << 20);
+    const encoder = new RowTextEncoder({ json: false, delimiter: delimiterCode, quote });
+    let prefixes: Uint8Array[] = [];
     return {
       begin: (batch: Batch<unknown>) => (options.header === false ? '' : `${batch.names.map(quote).join(delimiter)}\n`),
       encode(batch: Batch<unknown>) {
-        // One byte buffer per batch; each column's writer is chosen by dtype once per batch, so the
-        // row loop does no type dispatch and makes no string for numbers, dates or dictionary values.
-        const writers = batch.names.map((name) => columnWriter(batch.columns[name], writer, quote));
-        const columns = writers.length;
-        const length = batch.length;
-        for (let i = 0; i < length; i++) {
-          writers[0](i);
-          for (let c = 1; c < columns; c++) {
-            writer.writeByte(delimiterByte);
-            writers[c](i);
-          }
-          writer.writeByte(0x0a);
-        }
-        return writer.flush();
+        if (prefixes.length !== batch.names.length) prefixes = batch.names.map((_, c) => (c === 0 ? none : separator));
+        return encoder.encode(batch, prefixes, newline);
       },
     };
   });

@@ -9,12 +9,19 @@ import { inferColumns } from '../schema/infer.ts';
 import type { ColumnPlan } from '../schema/plan.ts';
 import type { RowOf } from './csv/index.ts';
 import { expandInputs, openInput, readError, totalSize } from './files.ts';
+import { unfinishedFiles } from './finished-files.ts';
 
 export interface NdjsonOptions<S = unknown, K extends string = string> {
   /** A zod object: the fields to read and their types. Without it, types are inferred from a sample. */
   schema?: S;
   /** Only these fields are kept. */
   columns?: readonly K[];
+  /**
+   * Read only files not finished by an earlier committed run (same path, size and modification time),
+   * for a glob that new files keep arriving in. Needs a state store (`etl run` / `etl schedule`).
+   * @default false
+   */
+  incremental?: boolean;
   /** Lines sampled to infer types. @default 10000 */
   sampleRows?: number;
   /** Lines longer than this fail the run. @default 64MB */
@@ -55,7 +62,11 @@ class NdjsonSource implements Source<AnyRow> {
     let doneBytes = 0;
     const names = plans.map((plan) => plan.name);
     const values: unknown[] = new Array(plans.length);
-    for (const file of files) {
+    const progress = await unfinishedFiles(files, context, this.options.incremental);
+    for (const file of progress.files) {
+      if (rowsLeft <= 0) break;
+      // Cut short by the limit, a file is not finished: marking it would skip its rest next time.
+      let whole = true;
       const widen = (column: string, from: string, to: string, value: string) =>
         context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file})`);
       let decoder = new RowDecoder(plans, context.batchRows(), widen);
@@ -66,18 +77,24 @@ class NdjsonSource implements Source<AnyRow> {
         const violation = decoder.append(values, line);
         if (violation !== null) {
           await context.reject(violation, { file, line, column: violation.column });
-          if (--rowsLeft <= 0) break;
+          if (--rowsLeft <= 0) {
+            whole = false;
+            break;
+          }
           continue;
         }
         if (decoder.full) {
           yield decoder.flush({ file });
           decoder = new RowDecoder(plans, context.batchRows(), widen);
         }
-        if (--rowsLeft <= 0) break;
+        if (--rowsLeft <= 0) {
+          whole = false;
+          break;
+        }
       }
       if (decoder.length > 0) yield decoder.flush({ file });
+      if (whole) await progress.finished(file);
       doneBytes += await totalSize([file]);
-      if (rowsLeft <= 0) break;
     }
   }
 

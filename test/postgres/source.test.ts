@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
 import { pipeline, run, postgres, type Batch } from '../../src/index.ts';
@@ -52,7 +53,9 @@ for (const mode of ['cursor', 'copy'] as const) {
       assert.equal(summary.status, 'succeeded', summary.error?.message);
       const batch = sink.batches[0] as Batch;
       const dtypes = Object.fromEntries(batch.names.map((name) => [name, batch.columns[name].dtype]));
-      assert.deepEqual(dtypes, EXPECTED_DTYPES);
+      // COPY mode keeps text dictionary-encoded (until a column has too many distinct values).
+      const text = mode === 'copy' ? 'dictionary' : 'string';
+      assert.deepEqual(dtypes, Object.fromEntries(Object.entries(EXPECTED_DTYPES).map(([name, dtype]) => [name, dtype === 'string' ? text : dtype])));
       const [first, second, third] = sink.rows as Record<string, unknown>[];
       assert.deepEqual(first, {
         id: 1, small: -32768, big: 9007199254740991, real_value: 1.5, double_value: 0.1, amount: 12345.67, flag: true,
@@ -107,11 +110,32 @@ for (const mode of ['cursor', 'copy'] as const) {
       assert.equal(summary.rows.read, 50000);
       assert.ok(sink.batches.every((batch) => batch.length <= 8192));
       assert.equal(sink.rows[49999].x, 125000);
+      // Rows split across network chunks come out whole.
+      sink.rows.forEach((row, index) => {
+        assert.equal(row.i, index + 1);
+        assert.equal(row.h, createHash('md5').update(String(index + 1)).digest('hex'));
+      });
       const limited = await runWith(postgres({ query }, { connection: db.url, mode, batchRows: 1000 }), { limit: 2500 });
       assert.equal(limited.summary.rows.read, 2500);
     });
   });
 }
+
+test('copy mode: text stays dictionary-encoded until dictionaryCap distinct values, then plain strings, same values', async () => {
+  const query = `select i, (array['paid', E'tab\\tnew\\nline', 'é'])[1 + i % 3] as low, 'v' || i as high,
+    case when i % 7 = 0 then null else 'x' end as sparse from generate_series(1, 5000) i`;
+  const { summary, sink } = await runWith(postgres({ query }, { connection: db.url, mode: 'copy', batchRows: 1000, dictionaryCap: 100 }));
+  assert.equal(summary.status, 'succeeded', summary.error?.message);
+  const batches = sink.batches as Batch[];
+  assert.ok(batches.every((batch) => batch.columns['low'].dtype === 'dictionary' && batch.columns['sparse'].dtype === 'dictionary'));
+  assert.equal(batches[0].columns['low'].dictionary!.size, 3);
+  assert.equal(batches[0].columns['high'].dtype, 'string', 'the 101st distinct value turns the column into plain strings');
+  assert.ok(batches.every((batch) => batch.columns['high'].dtype === 'string'));
+  sink.rows.forEach((row, index) => {
+    const i = index + 1;
+    assert.deepEqual(row, { i, low: ['paid', 'tab\tnew\nline', 'é'][i % 3], high: `v${i}`, sparse: i % 7 === 0 ? null : 'x' });
+  });
+});
 
 describe('early stop', () => {
   test('take() closes the cursor: the server produced no more than two pages', async () => {

@@ -161,4 +161,40 @@ export default pipeline({ name: 'files' })
     const state = JSON.parse(await readFile(join(dir, '.sluice', 'state', 'files.json'), 'utf8'));
     assert.deepEqual(Object.keys(state['files.finished']).sort(), ['a.csv', 'b.csv', 'c.csv'].map((name) => join(dir, 'in', name)));
   });
+
+  test('ndjson: the same, and a file cut short by --limit is not finished (read again in full next time)', async () => {
+    const dir = await tempDir('sluice-ndjson-files-');
+    const file = join(dir, 'events.ts');
+    await writeFile(
+      file,
+      `import { ndjson, pipeline, toNdjson } from 'sluice';
+import { z } from 'zod';
+export default pipeline({ name: 'events' })
+  .from(ndjson(${JSON.stringify(join(dir, 'in', '*.ndjson'))}, { schema: z.object({ id: z.number() }), incremental: true }))
+  .to(toNdjson(${JSON.stringify(join(dir, 'out.ndjson'))}));
+`,
+    );
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'in'));
+    const lines = (ids: number[]) => ids.map((id) => `{"id":${id}}\n`).join('');
+    await writeFile(join(dir, 'in', 'a.ndjson'), lines([1, 2]));
+    await writeFile(join(dir, 'in', 'b.ndjson'), lines([3]));
+    const rowsOf = async () => (await readFile(join(dir, 'out.ndjson'), 'utf8')).trim().split('\n').filter(Boolean).map((line) => JSON.parse(line).id);
+    const finished = async () => Object.keys(JSON.parse(await readFile(join(dir, '.sluice', 'state', 'events.json'), 'utf8'))['files.finished']).map((path) => path.slice(join(dir, 'in').length + 1)).sort();
+    const run = async (...extra: string[]) => {
+      const result = await runCli(['run', file, '--quiet', ...extra]);
+      assert.equal(result.code, 0, result.stderr);
+    };
+    await run();
+    assert.deepEqual(await rowsOf(), [1, 2, 3]);
+    await writeFile(join(dir, 'in', 'c.ndjson'), lines([4, 5]));
+    await run('--limit', '1');
+    assert.deepEqual(await rowsOf(), [4]);
+    assert.deepEqual(await finished(), ['a.ndjson', 'b.ndjson'], 'c.ndjson was cut short: not finished');
+    await run();
+    assert.deepEqual(await rowsOf(), [4, 5]);
+    await run();
+    assert.deepEqual(await rowsOf(), []);
+    assert.deepEqual(await finished(), ['a.ndjson', 'b.ndjson', 'c.ndjson']);
+  });
 });

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { acquireAdvisoryLock, acquireFileLock } from '../../src/schedule/lock.ts';
+import { resolveScheduleOptions } from '../../src/schedule/options.ts';
 import { isTransientError } from '../../src/schedule/tracked-run.ts';
 import { runCli } from '../support/cli.ts';
 import { testSchema } from '../support/db.ts';
@@ -118,6 +119,17 @@ describe('locks', () => {
     const result = await runCli(['run', zone]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /\[SCHEDULE_INVALID\] .*`timezone` "Mars\/Olympus" is not a time zone/);
+  });
+
+  test('runTimeoutMs is checked at load, with how to fix it', () => {
+    assert.equal(resolveScheduleOptions({ runTimeoutMs: 60_000 }).runTimeoutMs, 60_000);
+    assert.equal(resolveScheduleOptions({}).runTimeoutMs, undefined);
+    for (const bad of [0, -1, Number.NaN, '10m']) {
+      assert.throws(() => resolveScheduleOptions({ name: 'p', runTimeoutMs: bad as number }), {
+        code: 'INVALID_OPTION',
+        message: `p: expected \`runTimeoutMs\` to be a number of milliseconds above 0, got ${JSON.stringify(bad)}.`,
+      });
+    }
   });
 
   test('transient errors are told apart from the others', () => {

@@ -136,7 +136,7 @@ describe('etl schedule', () => {
     for (const pipeline of ['shared_a', 'shared_b']) {
       const ticks = runs.rows.filter((row) => row.pipeline === pipeline);
       const notes = await db.query<{ tick: Date; status: string; note: string | null }>(
-        `select tick, status, note from "${db.schema}".sluice_runs where pipeline = $1 order by tick, id`,
+        `select tick, status, coalesce(note, error::text) as note from "${db.schema}".sluice_runs where pipeline = $1 order by tick, id`,
         [pipeline],
       );
       const detail = notes.rows.map((row) => `${row.tick.toISOString()} ${row.status} ${row.note ?? ''}`).join('\n');

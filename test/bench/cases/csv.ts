@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { BenchOptions, BenchResult } from '../main.ts';
+import { random } from '../../support/random.ts';
 
 const MB = 1024 * 1024;
 const thisFile = fileURLToPath(import.meta.url);
@@ -42,14 +43,6 @@ const COUNTRIES = ['FR', 'DE', 'US', 'GB', 'ES', 'IT', 'NL', 'SE'];
 const STATUSES = ['paid', 'shipped', 'cancelled', 'refunded'];
 const NOTES = ['', '', '', '', 'gift wrap', 'leave at door', '"call ""before"" delivery"', '"fragile, handle with care"'];
 
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The orders file: the same bytes for the same size on every machine. */
 async function generate(path: string, targetBytes: number): Promise<void> {

@@ -7,12 +7,20 @@
  * Sink: `psql \copy orders_load from file` (baseline) vs toPostgres append of the same rows (batches
  * read beforehand, so only the sink is timed), into an unlogged table truncated before each.
  *
+ * Memory (`--memory-check`, instead of the speed cases): a `--memory-rows` (10M) row table read and
+ * written by `etl run --memory 128MB` child processes, PG → PG and PG → CSV, each source mode. The
+ * figure is the child's peak RSS (`/usr/bin/time -v`) above the peak of the same command on an empty
+ * result (Node, tsx, the pipeline's modules and a connection): the target is at most the budget.
+ * The big tables and the CSV file are dropped afterwards (unless --keep).
+ *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- postgres [--rows 1000000] [--repeat 3]
+ *   DATABASE_URL=… npm run bench -- postgres --memory-check [--memory-rows 10000000] [--budget 128MB]
  */
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import type { Batch } from '../../../src/batch/batch.ts';
@@ -26,6 +34,7 @@ const SCHEMA = 'sluice_bench';
 export { runBench as run };
 
 async function runBench(options: BenchOptions): Promise<BenchResult[]> {
+  if (options.values['memory-check'] !== undefined) return memoryCheck(options);
   const rows = Number(options.values['rows'] ?? 1_000_000);
   const repeat = Number(options.values['repeat'] ?? 3);
   const url = process.env['DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/test';
@@ -53,19 +62,7 @@ async function runBench(options: BenchOptions): Promise<BenchResult[]> {
     const present = existing.rows[0].n === 1 ? (await admin.query('select count(*)::int as n from orders')).rows[0].n : -1;
     if (present !== rows) {
       options.log(`generating ${rows.toLocaleString('en-US')} orders`);
-      await admin.query('drop table if exists orders');
-      await admin.query(`
-        create unlogged table orders as
-        select i::int8 as order_id,
-               'cust-' || lpad((i::int8 * 7919 % 50000)::text, 5, '0') as customer,
-               (array['FR','DE','US','GB','ES','IT','NL','SE'])[1 + i % 8] as country,
-               (array['paid','shipped','cancelled','refunded'])[1 + i % 4] as status,
-               (1 + i % 9)::int2 as quantity,
-               round((i::int8 * 37 % 50000) / 100.0, 2)::float8 as unit_price,
-               timestamptz '2025-01-01' + i * interval '7 seconds' as ordered_at,
-               case when i % 5 = 0 then 'leave at door' end as note
-        from generate_series(1, $1::int) i`, [rows]);
-      await admin.query('vacuum analyze orders');
+      await generateOrders(admin, 'orders', rows);
     }
     await admin.query('drop table if exists orders_load');
     await admin.query('create unlogged table orders_load (like orders)');
@@ -198,4 +195,123 @@ function inMemory(batches: Batch[]) {
       yield* batches;
     },
   };
+}
+
+/** An unlogged table of generated orders: ids, text of low and medium cardinality, numbers, timestamps, nulls. */
+async function generateOrders(admin: pg.Client, table: string, rows: number): Promise<void> {
+  await admin.query(`drop table if exists ${table}`);
+  await admin.query(
+    `
+    create unlogged table ${table} as
+    select i::int8 as order_id,
+           'cust-' || lpad((i::int8 * 7919 % 50000)::text, 5, '0') as customer,
+           (array['FR','DE','US','GB','ES','IT','NL','SE'])[1 + i % 8] as country,
+           (array['paid','shipped','cancelled','refunded'])[1 + i % 4] as status,
+           (1 + i % 9)::int2 as quantity,
+           round((i::int8 * 37 % 50000) / 100.0, 2)::float8 as unit_price,
+           timestamptz '2025-01-01' + i * interval '7 seconds' as ordered_at,
+           case when i % 5 = 0 then 'leave at door' end as note
+    from generate_series(1, $1::int) i`,
+    [rows],
+  );
+  await admin.query(`vacuum analyze ${table}`);
+}
+
+const ETL = fileURLToPath(new URL('../../../bin/etl.js', import.meta.url));
+const INDEX = new URL('../../../src/index.ts', import.meta.url).href;
+
+/** Peak RSS of `etl run` child processes under a memory budget, above the same command's idle peak. */
+async function memoryCheck(options: BenchOptions): Promise<BenchResult[]> {
+  const rows = Number(options.values['memory-rows'] ?? 10_000_000);
+  const budget = String(options.values['budget'] ?? '128MB');
+  const budgetBytes = Number.parseInt(budget, 10) * 1024 ** ({ KB: 1, MB: 2, GB: 3 }[budget.replace(/^[\d.]+/, '').toUpperCase()] ?? 0);
+  const url = process.env['DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/test';
+  const searchUrl = new URL(url);
+  searchUrl.searchParams.set('options', `-c search_path=${SCHEMA}`);
+  const benchUrl = searchUrl.toString();
+  const admin = new pg.Client({ connectionString: benchUrl });
+  await admin.connect();
+  const directory = await mkdtemp(join(tmpdir(), 'sluice-bench-memory-'));
+  const csvFile = join(directory, 'orders.csv');
+  const results: BenchResult[] = [];
+  try {
+    await admin.query(`create schema if not exists ${SCHEMA}`);
+    const existing = await admin.query(`select count(*)::int as n from pg_tables where schemaname = $1 and tablename = 'orders_big'`, [SCHEMA]);
+    const present = existing.rows[0].n === 1 ? (await admin.query('select count(*)::int as n from orders_big')).rows[0].n : -1;
+    if (present !== rows) {
+      options.log(`generating ${rows.toLocaleString('en-US')} orders (orders_big)`);
+      await generateOrders(admin, 'orders_big', rows);
+    }
+    await admin.query('drop table if exists orders_big_load');
+    await admin.query('create unlogged table orders_big_load (like orders_big)');
+
+    const pipelineFile = async (name: string, source: string, sink: string) => {
+      const file = join(directory, `${name}.ts`);
+      await writeFile(
+        file,
+        `import { pipeline, postgres, toCsv, toPostgres } from ${JSON.stringify(INDEX)};\n` +
+          `void toCsv; void toPostgres;\n` +
+          `export default pipeline({ name: ${JSON.stringify(name)} }).from(${source}).to(${sink});\n`,
+      );
+      return file;
+    };
+    const toLoad = `toPostgres({ table: 'orders_big_load' })`;
+    const toFile = `toCsv(${JSON.stringify(csvFile)})`;
+    const cases: { name: string; file: string; truncate: boolean }[] = [];
+    for (const mode of ['copy', 'cursor']) {
+      const source = `postgres({ table: 'orders_big' }, { mode: '${mode}' })`;
+      cases.push({ name: `pg → pg (${mode})`, file: await pipelineFile(`pg-pg-${mode}`, source, toLoad), truncate: true });
+      cases.push({ name: `pg → csv (${mode})`, file: await pipelineFile(`pg-csv-${mode}`, source, toFile), truncate: false });
+    }
+    // The idle baseline: the same process, modules and connection, no rows.
+    const idleFile = await pipelineFile('idle', `postgres({ query: 'select * from orders_big where false' }, { mode: 'copy' })`, toLoad);
+    const env = { ...process.env, DATABASE_URL: benchUrl };
+    const idle = await etlRun(idleFile, budget, env);
+    options.log(`idle baseline: peak RSS ${mb(idle.peakRss)}`);
+    results.push({ case: 'postgres', name: 'memory: idle etl run peak RSS', value: Math.round(idle.peakRss / 2 ** 20), unit: 'MB', note: 'baseline' });
+    for (const { name, file, truncate } of cases) {
+      if (truncate) await admin.query('truncate orders_big_load');
+      const measured = await etlRun(file, budget, env);
+      const written = truncate ? (await admin.query('select count(*)::int as n from orders_big_load')).rows[0].n : (await stat(csvFile)).size;
+      if (truncate && written !== rows) throw new Error(`${name} wrote ${written} rows, expected ${rows}`);
+      const above = measured.peakRss - idle.peakRss;
+      const rate = Math.round((rows / measured.ms) * 1000);
+      options.log(`${name}: peak RSS ${mb(measured.peakRss)}, ${mb(above)} above idle (budget ${budget}), ${rate.toLocaleString('en-US')} rows/s`);
+      results.push({
+        case: 'postgres',
+        name: `memory: ${name} peak RSS above idle`,
+        value: Math.round(above / 2 ** 20),
+        unit: 'MB',
+        note: `${above <= budgetBytes ? 'within' : 'OVER'} --memory ${budget}; peak ${mb(measured.peakRss)}; ${rate.toLocaleString('en-US')} rows/s`,
+      });
+      await rm(csvFile, { force: true });
+    }
+  } finally {
+    if (options.values['keep'] !== true) await admin.query('drop table if exists orders_big, orders_big_load').catch(() => {});
+    await admin.end();
+    await rm(directory, { recursive: true, force: true });
+  }
+  return results;
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(0)} MB`;
+}
+
+/** `etl run <file> --memory <budget> --quiet` under `/usr/bin/time -v`: its peak RSS and wall time. */
+function etlRun(file: string, budget: string, env: NodeJS.ProcessEnv): Promise<{ peakRss: number; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn('/usr/bin/time', ['-v', process.execPath, ETL, 'run', file, '--memory', budget, '--quiet'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      const kilobytes = /Maximum resident set size \(kbytes\): (\d+)/.exec(output)?.[1];
+      if (code !== 0 || kilobytes === undefined) reject(new Error(`etl run ${file} failed (${code}): ${output}`));
+      else resolve({ peakRss: Number(kilobytes) * 1024, ms });
+    });
+  });
 }
