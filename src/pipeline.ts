@@ -133,7 +133,7 @@ export interface PipelineOptions {
   name?: string;
   /** The memory budget, e.g. `'256MB'`. @default '256MB' */
   memory?: string | number;
-  /** Rows per batch before the budget adapts it. @default 16384 */
+  /** Rows per batch before the budget adapts it. @default 16000 */
   batchRows?: number;
   rejects?: RejectOptions;
   /** Fail when no batch makes progress for this long while the budget is spent (a stage holding batches). @default 60000 */

@@ -12,6 +12,7 @@
  * before it are committed, and that row goes through `RowDecoder.append` as text, exactly as the
  * csv-parse engine would hand it over. So both engines give the same batches, rejects and warnings.
  */
+import { open } from 'node:fs/promises';
 import type { Batch } from '../../batch/batch.ts';
 import { bitmapBytes } from '../../batch/bitmap.ts';
 import type { ColumnBuilder } from '../../batch/builder.ts';
@@ -73,11 +74,68 @@ interface ScannedBuffer {
 
 const NO_SINK: FieldSink = { field() {}, endRecord() {} };
 
+/** Bytes read per step; the read buffer is this plus the incomplete record carried over. */
+const READ_BYTES = 1 << 20;
+
+/** Fills `target[offset, offset + length)` with the next bytes of a file; 0 at its end. */
+interface ByteReader {
+  read(target: Uint8Array, offset: number, length: number): Promise<number>;
+  /** Bytes read from disk so far (compressed bytes for .gz): progress against the file size. */
+  diskBytes(): number;
+  close(): Promise<void>;
+}
+
+/** A plain file is read straight into the caller's buffer; a .gz one through the gunzip stream (one copy). */
+async function openBytes(file: string, validator: Utf8Validator | null): Promise<ByteReader> {
+  if (!file.endsWith('.gz')) {
+    const handle = await open(file, 'r');
+    let position = 0;
+    return {
+      async read(target, offset, length) {
+        const { bytesRead } = await handle.read(target, offset, length, position);
+        position += bytesRead;
+        validator?.check(target.subarray(offset, offset + bytesRead));
+        return bytesRead;
+      },
+      diskBytes: () => position,
+      close: () => handle.close(),
+    };
+  }
+  const input = openInput(file);
+  const chunks = (input.stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let chunk: Buffer | null = null;
+  let chunkOffset = 0;
+  return {
+    async read(target, offset, length) {
+      while (chunk === null) {
+        const next = await chunks.next();
+        if (next.done === true) return 0;
+        if (next.value.length === 0) continue;
+        chunk = next.value;
+        chunkOffset = 0;
+        validator?.check(chunk);
+      }
+      const take = Math.min(chunk.length - chunkOffset, length);
+      target.set(chunk.subarray(chunkOffset, chunkOffset + take), offset);
+      chunkOffset += take;
+      if (chunkOffset === chunk.length) chunk = null;
+      return take;
+    },
+    diskBytes: () => input.diskBytes(),
+    async close() {
+      input.close();
+    },
+  };
+}
+
 /**
- * Reads `file` into field tables, one per input chunk. Holds at most one chunk plus one incomplete
- * record (bounded by maxRecordBytes). UTF-8 is validated per chunk before it is scanned, as the
- * csv-parse engine does, so both report the same first error. A scanner error is yielded with the
- * records completed before it, then thrown by the caller.
+ * Reads `file` into field tables, one per input chunk. Reads go into one buffer reused for the whole
+ * file (each chunk after the incomplete record the previous one ended with, moved to the front), so
+ * reading allocates nothing per chunk; the buffer grows only for a record longer than half a chunk
+ * (the scanner fails past maxRecordBytes). Nothing that outlives a chunk's conversion points into the
+ * buffer: strings are copied out (see decodeUtf8), dictionary keys too. UTF-8 is validated per chunk
+ * before it is scanned, as the csv-parse engine does, so both report the same first error. A scanner
+ * error is yielded with the records completed before it, then thrown by the caller.
  */
 async function* scanFile(
   file: string,
@@ -87,60 +145,62 @@ async function* scanFile(
   scanner: CsvScanner,
   onProgress?: (diskBytes: number) => void,
 ): AsyncGenerator<ScannedBuffer> {
-  const input = openInput(file);
   const validator = options.encoding === 'utf8' ? new Utf8Validator(file) : null;
-  let pending: Uint8Array | null = null;
+  let input: ByteReader | undefined;
+  // The scanner and the value parsers must see one array class (see CsvScanner.push): a plain Uint8Array.
+  let buffer = new Uint8Array(READ_BYTES);
+  /** Bytes of buffer in use: the carried incomplete record. */
+  let filled = 0;
   let base = 0;
   let bomChecked = false;
-  const scan = (buf: Uint8Array, final: boolean): ScannedBuffer => {
+  const scan = (end: number, final: boolean): ScannedBuffer => {
+    const view = end === buffer.length ? buffer : buffer.subarray(0, end);
     let position = 0;
     if (!bomChecked) {
       bomChecked = true;
-      if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) position = 3;
+      if (end >= 3 && view[0] === 0xef && view[1] === 0xbb && view[2] === 0xbf) position = 3;
     }
     table.reset();
     let error: unknown = null;
-    let rest = buf.length;
+    let rest = end;
     try {
-      rest = scanner.scanTable(buf, position, base, final, table);
+      rest = scanner.scanTable(view, position, base, final, table);
     } catch (caught) {
       error = caught;
     }
-    const scanned: ScannedBuffer = { buf, base, table, error };
-    pending = rest < buf.length ? buf.subarray(rest) : null;
     base += rest;
-    return scanned;
+    filled = end - rest;
+    return { buf: view, base: base - rest, table, error };
   };
   try {
-    for await (const chunk of input.stream as AsyncIterable<Buffer>) {
+    input = await openBytes(file, validator);
+    for (;;) {
       signal.throwIfAborted();
-      validator?.check(chunk);
-      let buf: Uint8Array;
-      const held = pending as Uint8Array | null;
-      if (held === null) {
-        // The scanner and the value parsers must see one array class (see CsvScanner.push).
-        buf = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length);
-      } else {
-        buf = new Uint8Array(held.length + chunk.length);
-        buf.set(held, 0);
-        buf.set(chunk, held.length);
+      if (buffer.length - filled < READ_BYTES / 2) {
+        const grown = new Uint8Array(Math.max(buffer.length * 2, filled + READ_BYTES));
+        grown.set(buffer.subarray(0, filled), 0);
+        buffer = grown;
       }
-      if (!bomChecked && buf.length < 3) {
-        pending = buf;
+      const read = await input.read(buffer, filled, buffer.length - filled);
+      if (read === 0) break;
+      const end = filled + read;
+      if (!bomChecked && end < 3) {
+        filled = end;
         continue;
       }
-      const scanned = scan(buf, false);
+      const scanned = scan(end, false);
       onProgress?.(input.diskBytes());
       yield scanned;
       if (scanned.error !== null) return;
+      // The chunk's records are converted: move the incomplete record to the front.
+      if (filled > 0) buffer.copyWithin(0, end - filled, end);
     }
     validator?.end();
-    const held = pending as Uint8Array | null;
-    if (held !== null) yield scan(held, true);
+    if (filled > 0) yield scan(filled, true);
   } catch (error) {
     throw readError(file, error);
   } finally {
-    input.close();
+    await input?.close();
   }
 }
 
