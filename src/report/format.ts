@@ -40,7 +40,7 @@ export function formatSummary(summary: RunSummary): string {
   const batches = summary.batches;
   if (batches.count > 0) {
     lines.push(
-      `  batches    ${number.format(batches.count)} × ~${number.format(batches.rowsPerBatch)} rows: ${formatBytes(batches.columnarBytes)} as typed columns vs ` +
+      `  batches    ${number.format(batches.count)} × ~${number.format(Math.round((summary.rows.read - summary.rows.rejected) / batches.count))} rows: ${formatBytes(batches.columnarBytes)} as typed columns vs ` +
         `${formatBytes(batches.objectBytes)} as JS objects (${batches.savingRatio}× smaller)`,
     );
   }
