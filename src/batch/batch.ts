@@ -13,8 +13,12 @@ export interface BatchOrigin {
   byteOffset?: number;
 }
 
-/** Any row: column name to value. */
-export type AnyRow = Record<string, unknown>;
+/**
+ * Any row: column name to value. Values are `any` rather than `unknown` so that a pipeline over an
+ * inferred schema (no zod schema: the types are only known at run time) reads naturally:
+ * `.filter((row) => row.amount > 100)`. Give the source a schema to have every column typed.
+ */
+export type AnyRow = Record<string, any>;
 
 /**
  * `length` rows stored as named columns. `R` is the row type a row view presents; it flows from the
