@@ -71,3 +71,42 @@ export function readError(file: string, error: unknown): SluiceError {
   const message = error instanceof Error ? error.message : String(error);
   return new SluiceError('INPUT_READ', `Cannot read ${file}: ${message}`, { file, cause: error });
 }
+
+/**
+ * The 1-based line and column (in bytes) of a byte offset of a file, counted by reading the file again:
+ * only errors pay for it (invalid UTF-8, a stray byte-order mark), not the hot path.
+ */
+export async function locateByteOffset(file: string, byteOffset: number): Promise<{ line: number; column: number }> {
+  const input = openInput(file);
+  let line = 1;
+  let lineStart = 0;
+  let position = 0;
+  try {
+    for await (const chunk of input.stream as AsyncIterable<Buffer>) {
+      const stop = Math.min(chunk.length, byteOffset - position);
+      for (let at = chunk.indexOf(0x0a); at >= 0 && at < stop; at = chunk.indexOf(0x0a, at + 1)) {
+        line++;
+        lineStart = position + at + 1;
+      }
+      position += chunk.length;
+      if (position >= byteOffset) break;
+    }
+  } finally {
+    input.close();
+  }
+  return { line, column: byteOffset - lineStart + 1 };
+}
+
+/** Adds line and column to an input error that only knows its byte offset. */
+export async function withLineOf(error: unknown): Promise<unknown> {
+  if (!(error instanceof SluiceError)) return error;
+  const { file, byteOffset, line } = error.details;
+  if (file === undefined || byteOffset === undefined || line !== undefined) return error;
+  try {
+    const place = await locateByteOffset(file, byteOffset);
+    const message = error.message.replace(`${file}:`, `${file}:${place.line}:${place.column}:`);
+    return new SluiceError(error.code, message, { ...error.details, ...place, cause: error.details.cause });
+  } catch {
+    return error;
+  }
+}

@@ -1,6 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { SluiceError } from '../errors.ts';
 
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
 /** Offset of the first byte that is not part of a valid UTF-8 sequence in buf[start,end), or -1. */
 export function findInvalidUtf8(buf: Uint8Array, start = 0, end = buf.length): number {
   let i = start;
@@ -41,6 +43,8 @@ export function findInvalidUtf8(buf: Uint8Array, start = 0, end = buf.length): n
 export class Utf8Validator {
   private offset = 0;
   private carry: Uint8Array = new Uint8Array(0);
+  /** The last byte checked, to tell whether a chunk starts at the start of a line. */
+  private previous = 0x0a;
 
   constructor(
     private readonly file: string,
@@ -69,12 +73,35 @@ export class Utf8Validator {
       const bad = findInvalidUtf8(data, 0, end);
       this.fail(this.offset + Math.max(bad, 0));
     }
+    this.checkStrayBom(data, end);
+    if (end > 0) this.previous = data[end - 1];
     this.offset += end;
     this.carry = data.slice(end);
   }
 
   end(): void {
     if (this.carry.length > 0) this.fail(this.offset);
+  }
+
+  /**
+   * A byte-order mark at the start of a line other than the first: the mark of a second file appended
+   * to this one (`cat a.csv b.csv`). Read as data it would glue U+FEFF to the first field of a row (or
+   * to a header name), so it is an error. Elsewhere in a line U+FEFF is a character like any other.
+   * The line is filled in by the caller, which can afford to count lines on this error path.
+   */
+  private checkStrayBom(data: Uint8Array, end: number): void {
+    const view = Buffer.from(data.buffer, data.byteOffset, end);
+    for (let at = view.indexOf(BOM); at >= 0; at = view.indexOf(BOM, at + 1)) {
+      if (this.offset + at === 0) continue;
+      const before = at === 0 ? this.previous : data[at - 1];
+      if (before !== 0x0a && before !== 0x0d) continue;
+      const byteOffset = this.offset + at;
+      throw new SluiceError(
+        'CSV_BOM',
+        `${this.file}: a byte-order mark (U+FEFF) at the start of a line, at byte ${byteOffset}: was another file, with its own BOM, appended to this one? Strip BOMs before joining files.`,
+        { file: this.file, byteOffset, column: 1, expected: 'no byte-order mark after the start of the file' },
+      );
+    }
   }
 
   private fail(byteOffset: number): never {

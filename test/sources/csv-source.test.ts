@@ -182,16 +182,39 @@ describe('csv source: bad input', () => {
     assert.equal(summary.error?.value, '2');
   });
 
-  test('invalid UTF-8 fails with CSV_INVALID_UTF8 and the byte offset', async () => {
+  test('invalid UTF-8 fails with CSV_INVALID_UTF8, the byte offset, and its line and column', async () => {
     const path = await file(Buffer.concat([Buffer.from('id,name,score\n1,ab'), Buffer.from([0xc3, 0x28]), Buffer.from(',1\n')]));
-    const summary = await failure(path, { schema: Row });
-    assert.deepEqual(summary.error, {
-      code: 'CSV_INVALID_UTF8',
-      message: `${path}: invalid UTF-8 at byte 18 (pass encoding: 'latin1' if the file is Latin-1)`,
-      file: path,
-      byteOffset: 18,
-      expected: 'UTF-8 text',
-    });
+    for (const engine of ['fast', 'csv-parse'] as const) {
+      const summary = await failure(path, { schema: Row, engine });
+      assert.deepEqual(summary.error, {
+        code: 'CSV_INVALID_UTF8',
+        message: `${path}:2:5: invalid UTF-8 at byte 18 (pass encoding: 'latin1' if the file is Latin-1)`,
+        file: path,
+        line: 2,
+        column: 5,
+        byteOffset: 18,
+        expected: 'UTF-8 text',
+      });
+    }
+  });
+
+  test('a stray byte-order mark at the start of a later line (two files joined) fails with CSV_BOM', async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const path = await file(Buffer.concat([bom, Buffer.from('id,name,score\n1,a,1\n'), bom, Buffer.from('id,name,score\n2,b,2\n')]));
+    for (const engine of ['fast', 'csv-parse'] as const) {
+      const summary = await failure(path, { schema: Row, engine });
+      assert.equal(summary.error?.code, 'CSV_BOM', engine);
+      assert.equal(summary.error?.file, path);
+      assert.equal(summary.error?.line, 3);
+      assert.equal(summary.error?.column, 1);
+      assert.equal(summary.error?.byteOffset, 23);
+      assert.match(summary.error!.message, /:3:1: a byte-order mark \(U\+FEFF\) at the start of a line/);
+    }
+    // Inside a line, U+FEFF is a character like any other; at the very start it is skipped.
+    const inside = await file(Buffer.concat([bom, Buffer.from('id,name,score\n1,a'), bom, Buffer.from('b,1\n')]));
+    const sink = collect();
+    await runOrThrow(pipeline().from(csv(inside, { schema: Row })).to(sink));
+    assert.deepEqual(sink.rows.map((row) => row.name), ['a\ufeffb']);
   });
 
   test('a schema column missing from the header fails with SCHEMA_MISSING_COLUMN', async () => {

@@ -6,7 +6,7 @@ import { compileSchema } from '../../schema/compile.ts';
 import { clonePlans, RowDecoder } from '../../schema/decode.ts';
 import { inferColumns } from '../../schema/infer.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
-import { expandInputs, totalSize } from '../files.ts';
+import { expandInputs, totalSize, withLineOf } from '../files.ts';
 import { unfinishedFiles } from '../finished-files.ts';
 import { fastEngineAvailable, findStructuralError, readFastBatches } from './fast-engine.ts';
 import { type CsvOptions, resolveCsvOptions, type ResolvedCsvOptions } from './options.ts';
@@ -81,19 +81,23 @@ class CsvSource implements Source<AnyRow> {
           ? readFastBatches(file, prepared.plans, prepared.options, context, onBytes)
           : readParsedBatches(file, prepared.plans, prepared.options, context, onBytes);
       let whole = true;
-      for await (const batch of batches) {
-        if (batch.length > rowsLeft) {
-          yield batch.head(rowsLeft);
-          rowsLeft = 0;
-          whole = false;
-          break;
+      try {
+        for await (const batch of batches) {
+          if (batch.length > rowsLeft) {
+            yield batch.head(rowsLeft);
+            rowsLeft = 0;
+            whole = false;
+            break;
+          }
+          rowsLeft -= batch.length;
+          yield batch;
+          if (rowsLeft <= 0) {
+            whole = false; // perhaps not the file's end: marking it would skip its rest
+            break;
+          }
         }
-        rowsLeft -= batch.length;
-        yield batch;
-        if (rowsLeft <= 0) {
-          whole = false; // perhaps not the file's end: marking it would skip its rest
-          break;
-        }
+      } catch (error) {
+        throw await withLineOf(error);
       }
       if (whole) await progress.finished(file);
       doneBytes += (await totalSize([file]));
@@ -103,6 +107,14 @@ class CsvSource implements Source<AnyRow> {
 
   /** Files, options and a fresh column plan for one run (inferred from a sample when there is no schema). */
   private async prepare(signal: AbortSignal): Promise<Prepared> {
+    try {
+      return await this.prepareFiles(signal);
+    } catch (error) {
+      throw await withLineOf(error);
+    }
+  }
+
+  private async prepareFiles(signal: AbortSignal): Promise<Prepared> {
     const files = await expandInputs(this.path);
     const totalBytes = await totalSize(files);
     const options = this.settings;
