@@ -8,7 +8,8 @@
  * of crashing the process with an unhandled 'error' event. A query running on a connection that dies
  * rejects with PG_CONNECTION_LOST.
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { pgDriver } from './driver.ts';
 import { SluiceError, type ErrorCode } from '../errors.ts';
 import { connectionSecrets, redactConnectionString, redactSecrets } from './redact.ts';
 
@@ -224,7 +225,7 @@ export function createPoolRegistry(registryOptions: PoolRegistryOptions = {}): P
       const connection = resolveConnection(options, environment);
       const existing = pools.get(connection.key);
       if (existing !== undefined) return existing.pool;
-      const pool = new pg.Pool(connection.config);
+      const pool = new (pgDriver().Pool)(connection.config);
       const clients = new Set<pg.Client>();
       // An idle client that errors is removed by the pool, which then emits 'error' here.
       pool.on('error', (error) => reportIdleError(error, connection));

@@ -13,7 +13,8 @@ import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import pg from 'pg';
+import type pg from 'pg';
+import { pgDriver } from '../postgres/driver.ts';
 import { SluiceError } from '../errors.ts';
 import { resolveConnection, wrapPgError, type PgConnectionOptions } from '../postgres/connection.ts';
 
@@ -161,7 +162,7 @@ export async function acquireAdvisoryLock(connection: PgConnectionOptions, schem
   const owner = currentOwner(command);
   // application_name is cut at 63 bytes by the server; host and pid come first.
   const applicationName = `sluice ${owner.hostname} pid ${owner.pid} ${pipeline}`.slice(0, 63);
-  const client = new pg.Client({ ...resolved.config, application_name: applicationName });
+  const client = new (pgDriver().Client)({ ...resolved.config, application_name: applicationName });
   const lost = new AbortController();
   let released = false;
   client.on('error', (error) => {

@@ -15,7 +15,8 @@
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import copyStreams from 'pg-copy-streams';
+import type copyStreams from 'pg-copy-streams';
+import { pgCopyStreams } from '../postgres/driver.ts';
 import type { AnyRow, Batch } from '../batch/batch.ts';
 import { getBit } from '../batch/bitmap.ts';
 import type { Column } from '../batch/column.ts';
@@ -280,7 +281,7 @@ class Load {
       into = this.staging;
     }
     this.copySql = `COPY ${into} (${this.columns.map(quoteIdent).join(', ')}) FROM STDIN`;
-    const copy = this.client.query(copyStreams.from(this.copySql));
+    const copy = this.client.query(pgCopyStreams().from(this.copySql));
     copy.on('error', (error) => {
       this.copyError ??= error;
     });

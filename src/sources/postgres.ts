@@ -7,8 +7,7 @@
  * of int8, and cost a JS object per row).
  */
 import type pg from 'pg';
-import QueryStream from 'pg-query-stream';
-import copyStreams from 'pg-copy-streams';
+import { pgCopyStreams, pgQueryStream } from '../postgres/driver.ts';
 import type { z } from 'zod';
 import { type AnyRow, Batch, type BatchOrigin } from '../batch/batch.ts';
 import { bitmapBytes } from '../batch/bitmap.ts';
@@ -333,7 +332,7 @@ class PostgresSource implements Source<AnyRow> {
 
   private async *readCursor(client: pg.PoolClient, connection: ResolvedConnection, context: SourceContext): AsyncGenerator<Batch> {
     const query = this.runQuery(context);
-    const stream = new QueryStream(query.sql, query.params, { rowMode: 'array', types: IDENTITY_TYPES });
+    const stream = new (pgQueryStream())(query.sql, query.params, { rowMode: 'array', types: IDENTITY_TYPES });
     const cursor = stream.cursor as Cursor;
     let watermarkAt: [number, number] | undefined;
     client.query(stream);
@@ -485,7 +484,7 @@ class PostgresSource implements Source<AnyRow> {
     const fields = await describeFields(client, sql, undefined, connection);
     const origin: BatchOrigin = { query: this.sql };
     const copySql = `COPY (${sql}) TO STDOUT`;
-    const stream = client.query(copyStreams.to(copySql));
+    const stream = client.query(pgCopyStreams().to(copySql));
     let rowNumber = 1;
     let bytesRead = 0;
     const wrap = (error: unknown) => wrapPgError(error, { operation: 'cursor', query: copySql, row: rowNumber, connection });

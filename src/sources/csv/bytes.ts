@@ -113,6 +113,15 @@ function parseLongInteger(buf: Uint8Array, start: number, end: number, negative:
   return negative ? -value : value;
 }
 
+/**
+ * Where {@link scanFloat64} and {@link scanTimestamp} leave their double. A double returned from a call
+ * V8 does not inline is boxed in a fresh HeapNumber: per value, that was half of the CSV reader's garbage
+ * (3 doubles per row of the orders file) and made the young generation grow. Hot loops call the scan
+ * form and read `PARSED[0]`; the parse forms are for everyone else.
+ */
+export const PARSED = new Float64Array(1);
+const RESULT = PARSED;
+
 /** Exact powers of ten: every 10^k for k <= 22 is a double, so one multiply or divide rounds correctly. */
 const POWERS_OF_TEN = [
   1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
@@ -128,6 +137,12 @@ const POWERS_OF_TEN = [
  * through `Number()` on the latin-1 text.
  */
 export function parseFloat64(buf: Uint8Array, start: number, end: number): number {
+  scanFloat64(buf, start, end);
+  return RESULT[0];
+}
+
+/** {@link parseFloat64} into `PARSED[0]`. */
+export function scanFloat64(buf: Uint8Array, start: number, end: number): void {
   let i = start;
   let negative = false;
   if (i < end) {
@@ -164,10 +179,10 @@ export function parseFloat64(buf: Uint8Array, start: number, end: number): numbe
       }
     }
   }
-  if (digits === 0) return NaN;
+  if (digits === 0) { RESULT[0] = NaN; return; }
   if (i < end) {
     c = buf[i];
-    if (c !== 0x65 && c !== 0x45) return NaN; // e E
+    if (c !== 0x65 && c !== 0x45) { RESULT[0] = NaN; return; } // e E
     i++;
     let exponentNegative = false;
     if (i < end) {
@@ -177,22 +192,22 @@ export function parseFloat64(buf: Uint8Array, start: number, end: number): numbe
         i++;
       } else if (c === PLUS) i++;
     }
-    if (i >= end) return NaN;
+    if (i >= end) { RESULT[0] = NaN; return; }
     let written = 0;
     for (; i < end; i++) {
       c = buf[i] - DIGIT_0;
-      if (c < 0 || c > 9) return NaN;
+      if (c < 0 || c > 9) { RESULT[0] = NaN; return; }
       // Clamp: beyond this every result is 0 or Infinity anyway, and the slow path sorts it out.
       if (written < 100000) written = written * 10 + c;
     }
     exponent += exponentNegative ? -written : written;
   }
   if (significant > 15 || exponent > 22 || exponent < -22) {
-    const value = Number(latin1Slice.call(buf, start, end));
-    return value;
+    RESULT[0] = Number(latin1Slice.call(buf, start, end));
+    return;
   }
   const value = exponent >= 0 ? mantissa * POWERS_OF_TEN[exponent] : mantissa / POWERS_OF_TEN[-exponent];
-  return negative ? -value : value;
+  RESULT[0] = negative ? -value : value;
 }
 
 /**
@@ -251,6 +266,23 @@ function twoDigits(buf: Uint8Array, i: number): number {
   return a * 10 + b;
 }
 
+// Dates in a file come in runs of the same month (logs, orders): remember the last month's first day and
+// length, so most values cost no calendar arithmetic.
+let cachedMonth = -1;
+let cachedMonthStart = 0;
+let cachedMonthDays = 0;
+
+/** Days since the epoch of `day` in `month` of `year` (month 1-12, day ≥ 1), or NaN past the month's end. */
+function daysOf(year: number, month: number, day: number): number {
+  const key = year * 16 + month;
+  if (key !== cachedMonth) {
+    cachedMonthStart = daysFromCivil(year, month, 1);
+    cachedMonthDays = daysInMonth(year, month);
+    cachedMonth = key;
+  }
+  return day > cachedMonthDays ? NaN : cachedMonthStart + day - 1;
+}
+
 /** `YYYY-MM-DD` at `start` (needs 10 bytes) → days since the epoch, or NaN. */
 function dateAt(buf: Uint8Array, start: number): number {
   const high = twoDigits(buf, start);
@@ -258,9 +290,43 @@ function dateAt(buf: Uint8Array, start: number): number {
   if (high < 0 || low < 0 || buf[start + 4] !== MINUS || buf[start + 7] !== MINUS) return NaN;
   const month = twoDigits(buf, start + 5);
   const day = twoDigits(buf, start + 8);
-  const year = high * 100 + low;
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return NaN;
-  return daysFromCivil(year, month, day);
+  if (month < 1 || month > 12 || day < 1) return NaN;
+  return daysOf(high * 100 + low, month, day);
+}
+
+/** Digit value of each byte, or 0x100 for a non-digit: OR-ing a field's lookups tells whether all were digits. */
+const DIGIT_VALUE = new Uint16Array(256).fill(0x100);
+for (let d = 0; d <= 9; d++) DIGIT_VALUE[DIGIT_0 + d] = d;
+
+/**
+ * `YYYY-MM-DDTHH:MM:SSZ`, the layout most machine-written timestamps use (20 bytes, checked by the
+ * caller): → ms since the epoch, or NaN. One digit check for all 14 digits, the month from the cache.
+ */
+function scanUtcSecondsTimestamp(buf: Uint8Array, start: number): void {
+  const y0 = DIGIT_VALUE[buf[start]];
+  const y1 = DIGIT_VALUE[buf[start + 1]];
+  const y2 = DIGIT_VALUE[buf[start + 2]];
+  const y3 = DIGIT_VALUE[buf[start + 3]];
+  const m0 = DIGIT_VALUE[buf[start + 5]];
+  const m1 = DIGIT_VALUE[buf[start + 6]];
+  const d0 = DIGIT_VALUE[buf[start + 8]];
+  const d1 = DIGIT_VALUE[buf[start + 9]];
+  const h0 = DIGIT_VALUE[buf[start + 11]];
+  const h1 = DIGIT_VALUE[buf[start + 12]];
+  const i0 = DIGIT_VALUE[buf[start + 14]];
+  const i1 = DIGIT_VALUE[buf[start + 15]];
+  const s0 = DIGIT_VALUE[buf[start + 17]];
+  const s1 = DIGIT_VALUE[buf[start + 18]];
+  if (((y0 | y1 | y2 | y3 | m0 | m1 | d0 | d1 | h0 | h1 | i0 | i1 | s0 | s1) & 0x100) !== 0) { RESULT[0] = NaN; return; }
+  if (buf[start + 4] !== MINUS || buf[start + 7] !== MINUS || buf[start + 13] !== 0x3a || buf[start + 16] !== 0x3a) { RESULT[0] = NaN; return; }
+  const month = m0 * 10 + m1;
+  const day = d0 * 10 + d1;
+  const hour = h0 * 10 + h1;
+  const minute = i0 * 10 + i1;
+  const second = s0 * 10 + s1;
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) { RESULT[0] = NaN; return; }
+  const days = daysOf(y0 * 1000 + y1 * 100 + y2 * 10 + y3, month, day);
+  RESULT[0] = days * MS_PER_DAY + hour * 3_600_000 + minute * 60_000 + second * 1000;
 }
 
 /** `YYYY-MM-DD` → days since 1970-01-01 (Arrow date32), or NaN. */
@@ -277,22 +343,32 @@ export function parseDate(buf: Uint8Array, start: number, end: number): number {
  * hour 0-23, minute and second 0-59; `Date.parse` accepts `24:00` and rolls `02-30` over, we reject them.
  */
 export function parseTimestamp(buf: Uint8Array, start: number, end: number): number {
+  scanTimestamp(buf, start, end);
+  return RESULT[0];
+}
+
+/** {@link parseTimestamp} into `PARSED[0]`. */
+export function scanTimestamp(buf: Uint8Array, start: number, end: number): void {
   const length = end - start;
-  if (length < 10) return NaN;
+  if (length === 20 && buf[start + 19] === 0x5a && buf[start + 10] === 0x54) {
+    scanUtcSecondsTimestamp(buf, start);
+    return;
+  }
+  if (length < 10) { RESULT[0] = NaN; return; }
   const days = dateAt(buf, start);
-  if (days !== days) return NaN;
-  if (length === 10) return days * MS_PER_DAY;
+  if (days !== days) { RESULT[0] = NaN; return; }
+  if (length === 10) { RESULT[0] = days * MS_PER_DAY; return; }
   const separator = buf[start + 10];
-  if ((separator !== 0x54 && separator !== 0x20 && separator !== 0x74) || length < 16) return NaN; // T, space, t
+  if ((separator !== 0x54 && separator !== 0x20 && separator !== 0x74) || length < 16) { RESULT[0] = NaN; return; } // T, space, t
   const hour = twoDigits(buf, start + 11);
   const minute = twoDigits(buf, start + 14);
-  if (buf[start + 13] !== 0x3a || hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN;
+  if (buf[start + 13] !== 0x3a || hour < 0 || hour > 23 || minute < 0 || minute > 59) { RESULT[0] = NaN; return; }
   let ms = days * MS_PER_DAY + hour * 3_600_000 + minute * 60_000;
   let i = start + 16;
   if (i < end && buf[i] === 0x3a) {
-    if (i + 3 > end) return NaN;
+    if (i + 3 > end) { RESULT[0] = NaN; return; }
     const second = twoDigits(buf, i + 1);
-    if (second < 0 || second > 59) return NaN;
+    if (second < 0 || second > 59) { RESULT[0] = NaN; return; }
     ms += second * 1000;
     i += 3;
     if (i < end && buf[i] === DOT) {
@@ -305,28 +381,28 @@ export function parseTimestamp(buf: Uint8Array, start: number, end: number): num
         if (i - fractionStart < 3) fraction = fraction * 10 + digit;
       }
       const fractionDigits = i - fractionStart;
-      if (fractionDigits === 0) return NaN;
+      if (fractionDigits === 0) { RESULT[0] = NaN; return; }
       if (fractionDigits === 1) fraction *= 100;
       else if (fractionDigits === 2) fraction *= 10;
       ms += fraction;
     }
   }
-  if (i === end) return ms;
+  if (i === end) { RESULT[0] = ms; return; }
   const zone = buf[i];
-  if (zone === 0x5a || zone === 0x7a) return i + 1 === end ? ms : NaN; // Z z
-  if (zone !== PLUS && zone !== MINUS) return NaN;
+  if (zone === 0x5a || zone === 0x7a) { RESULT[0] = i + 1 === end ? ms : NaN; return; } // Z z
+  if (zone !== PLUS && zone !== MINUS) { RESULT[0] = NaN; return; }
   const rest = end - i;
-  if (rest !== 6 && rest !== 5) return NaN;
+  if (rest !== 6 && rest !== 5) { RESULT[0] = NaN; return; }
   const offsetHours = twoDigits(buf, i + 1);
   let minuteAt = i + 3;
   if (rest === 6) {
-    if (buf[i + 3] !== 0x3a) return NaN;
+    if (buf[i + 3] !== 0x3a) { RESULT[0] = NaN; return; }
     minuteAt = i + 4;
   }
   const offsetMinutes = twoDigits(buf, minuteAt);
-  if (offsetHours < 0 || offsetHours > 23 || offsetMinutes < 0 || offsetMinutes > 59) return NaN;
+  if (offsetHours < 0 || offsetHours > 23 || offsetMinutes < 0 || offsetMinutes > 59) { RESULT[0] = NaN; return; }
   const offset = (offsetHours * 60 + offsetMinutes) * 60_000;
-  return zone === PLUS ? ms - offset : ms + offset;
+  RESULT[0] = zone === PLUS ? ms - offset : ms + offset;
 }
 
 /**
@@ -336,6 +412,8 @@ export function parseTimestamp(buf: Uint8Array, start: number, end: number): num
  * Open addressing with linear probing over an Int32Array of entry numbers; keys are copied into one
  * growing byte arena, so the dictionary holds no reference to the input buffers.
  */
+const RECENT_MASK = 255;
+
 export class ByteDictionary {
   private slots: Int32Array; // entry + 1, 0 = empty
   private mask: number;
@@ -346,6 +424,8 @@ export class ByteDictionary {
   private arena: Uint8Array;
   private arenaLength = 0;
   private count = 0;
+  /** Entry + 1 last found per front-cache slot, 0 = none (see lookup). */
+  private readonly recent = new Int32Array(RECENT_MASK + 1);
 
   constructor(expectedEntries = 64) {
     let capacity = 16;
@@ -366,11 +446,32 @@ export class ByteDictionary {
 
   /** Bytes held, for memory accounting. */
   get byteSize(): number {
-    return this.slots.byteLength + this.hashes.byteLength * 4 + this.arena.byteLength;
+    return this.slots.byteLength + this.recent.byteLength + this.hashes.byteLength * 4 + this.arena.byteLength;
   }
 
   /** The code of `buf[start, end)`, or -1. */
   lookup(buf: Uint8Array, start: number, end: number): number {
+    // Front cache: a slot picked by length, first and last byte remembers the entry last found there.
+    // Dictionary columns hold few, short values, so this usually settles a value with one compare and
+    // no hashing; a miss (or a collision) costs one compare more than the hashed lookup.
+    const length = end - start;
+    if (length > 0) {
+      const recent = (length * 31 + buf[start] * 7 + buf[end - 1]) & RECENT_MASK;
+      const entry = this.recent[recent] - 1;
+      if (entry >= 0) {
+        const keyStart = this.keyStarts[entry];
+        if (this.keyEnds[entry] - keyStart === length && bytesEqual(this.arena, keyStart, buf, start, length)) return this.codes[entry];
+      }
+      const found = this.find(buf, start, end);
+      if (found >= 0) this.recent[recent] = found + 1;
+      return found < 0 ? -1 : this.codes[found];
+    }
+    const found = this.find(buf, start, end);
+    return found < 0 ? -1 : this.codes[found];
+  }
+
+  /** The entry of `buf[start, end)`, or -1. */
+  private find(buf: Uint8Array, start: number, end: number): number {
     const hash = hashBytes(buf, start, end);
     const slots = this.slots;
     const mask = this.mask;
@@ -380,9 +481,7 @@ export class ByteDictionary {
       if (entry < 0) return -1;
       if (this.hashes[entry] === hash) {
         const keyStart = this.keyStarts[entry];
-        if (this.keyEnds[entry] - keyStart === length && bytesEqual(this.arena, keyStart, buf, start, length)) {
-          return this.codes[entry];
-        }
+        if (this.keyEnds[entry] - keyStart === length && bytesEqual(this.arena, keyStart, buf, start, length)) return entry;
       }
     }
   }
@@ -417,6 +516,7 @@ export class ByteDictionary {
   /** Forget every key, keeping the allocated memory. */
   clear(): void {
     this.slots.fill(0);
+    this.recent.fill(0);
     this.count = 0;
     this.arenaLength = 0;
   }
@@ -464,4 +564,39 @@ function hashBytes(buf: Uint8Array, start: number, end: number): number {
 function bytesEqual(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, length: number): boolean {
   for (let k = 0; k < length; k++) if (a[aStart + k] !== b[bStart + k]) return false;
   return true;
+}
+
+/** Longest value {@link StringCache} keeps: longer ones are rarely repeated and cost more to compare. */
+const CACHED_STRING_BYTES = 48;
+const STRING_SLOTS = 256;
+
+/**
+ * The strings last decoded from short byte sequences, so a repeated value of a string column (a
+ * status, a category, a note from a fixed list) is neither decoded nor allocated again: the column
+ * holds the same string. Direct-mapped by length, first and last byte; a miss costs one compare.
+ * Keys are copied, so the cache never points into an input buffer.
+ */
+export class StringCache {
+  private readonly keys = new Uint8Array(STRING_SLOTS * CACHED_STRING_BYTES);
+  private readonly lengths = new Int32Array(STRING_SLOTS).fill(-1);
+  private readonly values: string[] = new Array<string>(STRING_SLOTS).fill('');
+
+  /** The string stored for `buf[start, end)`, or undefined. */
+  get(buf: Uint8Array, start: number, end: number): string | undefined {
+    const length = end - start;
+    if (length > CACHED_STRING_BYTES || length === 0) return undefined;
+    const slot = (length * 31 + buf[start] * 7 + buf[end - 1]) & (STRING_SLOTS - 1);
+    if (this.lengths[slot] !== length || !bytesEqual(this.keys, slot * CACHED_STRING_BYTES, buf, start, length)) return undefined;
+    return this.values[slot];
+  }
+
+  /** Remembers `value` as the string of `buf[start, end)` (replacing what its slot held). */
+  set(buf: Uint8Array, start: number, end: number, value: string): void {
+    const length = end - start;
+    if (length > CACHED_STRING_BYTES || length === 0) return;
+    const slot = (length * 31 + buf[start] * 7 + buf[end - 1]) & (STRING_SLOTS - 1);
+    this.keys.set(buf.subarray(start, end), slot * CACHED_STRING_BYTES);
+    this.lengths[slot] = length;
+    this.values[slot] = value;
+  }
 }

@@ -26,14 +26,17 @@ import { openInput, readError } from '../files.ts';
 import { Utf8Validator } from '../utf8.ts';
 import {
   ByteDictionary,
+  StringCache,
   collapseQuotes,
   decodeLatin1,
   decodeUtf8,
   parseBoolean,
   parseDate,
-  parseFloat64,
   parseInteger,
-  parseTimestamp,
+  PARSED,
+  parseFloat64,
+  scanFloat64,
+  scanTimestamp,
 } from './bytes.ts';
 import { fieldCountError, positionsOf } from './header.ts';
 import type { ResolvedCsvOptions } from './options.ts';
@@ -310,6 +313,8 @@ class FastReader {
   private positions: number[] = [];
   private decoder: RowDecoder;
   private readonly text: FieldText;
+  /** Per planned column: its recently decoded strings (used by string columns only). */
+  private readonly strings: StringCache[];
   private readonly values: unknown[];
   private readonly widen: (column: string, from: string, to: string, value: string) => void;
   private readonly quote: number;
@@ -328,6 +333,7 @@ class FastReader {
     this.decoder = new RowDecoder(plans, context.batchRows(), this.widen);
     this.quote = options.quote.charCodeAt(0);
     this.text = new FieldText(options.encoding === 'latin1', this.quote);
+    this.strings = plans.map(() => new StringCache());
     this.values = new Array(plans.length);
   }
 
@@ -426,7 +432,7 @@ class FastReader {
       const out = decoder.length;
       const builders = decoder.builders;
       for (let c = 0; c < plans.length && stop > r; c++) {
-        stop = convertColumn(plans[c], builders[c], positions[c], table, buf, r, stop, out, this.text);
+        stop = convertColumn(plans[c], builders[c], positions[c], table, buf, r, stop, out, this.text, this.strings[c]);
       }
       const done = stop - r;
       const lines = decoder.lines;
@@ -470,6 +476,7 @@ function convertColumn(
   to: number,
   out: number,
   text: FieldText,
+  strings: StringCache,
 ): number {
   // Anything zod or a default decides is the row path's.
   if (plan.zod !== undefined || plan.storesZodOutput) return from;
@@ -479,16 +486,16 @@ function convertColumn(
   if (builder.dtype !== dtype) return from;
   switch (dtype) {
     case 'string':
-      return convertStrings(plan, builder, position, table, buf, from, to, out, nullable, text);
+      return convertStrings(plan, builder, position, table, buf, from, to, out, nullable, text, strings);
     case 'dictionary':
       if (plan.dictionary === undefined) return from;
       return convertDictionary(byteDictionaryOf(plan.dictionary), builder, position, table, buf, from, to, out, nullable);
     case 'bool':
       return convertBooleans(builder, position, table, buf, from, to, out, nullable);
     case 'timestamp':
-      return convertTimestamps(builder, position, table, buf, from, to, out, nullable, false, shapeOf(plan));
+      return convertTimestamps(builder, position, table, buf, from, to, out, nullable, shapeOf(plan));
     case 'date':
-      return convertTimestamps(builder, position, table, buf, from, to, out, nullable, true, shapeOf(plan));
+      return convertDates(builder, position, table, buf, from, to, out, nullable, shapeOf(plan));
     default: {
       let lo = -Infinity;
       let hi = Infinity;
@@ -511,6 +518,9 @@ function convertColumn(
         const [min, max] = INTEGER_RANGE[dtype];
         if (min > lo || (min === lo && loStrict)) [lo, loStrict] = [min, false];
         if (max < hi || (max === hi && hiStrict)) [hi, hiStrict] = [max, false];
+      }
+      if (!integer && builder.values instanceof Float64Array) {
+        return convertFloats(builder, position, table, buf, from, to, out, nullable, lo, hi, loStrict, hiStrict);
       }
       return convertNumbers(builder, position, table, buf, from, to, out, nullable, integer, lo, hi, loStrict, hiStrict);
     }
@@ -548,6 +558,48 @@ function convertNumbers(
       continue;
     }
     const n = integer ? parseInteger(buf, start, end) : parseFloat64(buf, start, end);
+    // NaN fails both comparisons' negation: `!(n >= lo)` catches it.
+    if (!(n >= lo) || n > hi || (loStrict && n === lo) || (hiStrict && n === hi)) return r;
+    values[index] = n;
+  }
+  return to;
+}
+
+/**
+ * A float64 column: its own copy of convertNumbers on purpose. A store site that has seen several typed
+ * array kinds takes a boxed value, so sharing the integer columns' loop cost one HeapNumber per value.
+ */
+function convertFloats(
+  builder: ColumnBuilder,
+  position: number,
+  table: FieldTable,
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  out: number,
+  nullable: boolean,
+  lo: number,
+  hi: number,
+  loStrict: boolean,
+  hiStrict: boolean,
+): number {
+  const values = builder.values as Float64Array;
+  const fieldBase = table.fieldBase;
+  const starts = table.starts;
+  const ends = table.ends;
+  for (let r = from; r < to; r++) {
+    const k = fieldBase[r] + position;
+    const start = starts[k];
+    const end = ends[k];
+    const index = out + r - from;
+    if (start === end) {
+      if (!nullable) return r;
+      setNull(builder, index);
+      values[index] = 0;
+      continue;
+    }
+    scanFloat64(buf, start, end);
+    const n = PARSED[0];
     // NaN fails both comparisons' negation: `!(n >= lo)` catches it.
     if (!(n >= lo) || n > hi || (loStrict && n === lo) || (hiStrict && n === hi)) return r;
     values[index] = n;
@@ -596,14 +648,12 @@ function convertTimestamps(
   to: number,
   out: number,
   nullable: boolean,
-  date: boolean,
   shape: PatternShape | null,
 ): number {
-  const values = builder.values as Float64Array | Int32Array;
+  const values = builder.values as Float64Array;
   const fieldBase = table.fieldBase;
   const starts = table.starts;
   const ends = table.ends;
-  const min = date ? YEAR_100_DAYS : YEAR_100_MS;
   for (let r = from; r < to; r++) {
     const k = fieldBase[r] + position;
     const start = starts[k];
@@ -615,8 +665,44 @@ function convertTimestamps(
       values[index] = 0;
       continue;
     }
-    const n = date ? parseDate(buf, start, end) : parseTimestamp(buf, start, end);
-    if (!(n >= min)) return r;
+    scanTimestamp(buf, start, end);
+    const n = PARSED[0];
+    if (!(n >= YEAR_100_MS)) return r;
+    if (shape !== null && !shape.accepts(buf, start, end)) return r;
+    values[index] = n;
+  }
+  return to;
+}
+
+/** Dates (int32 days): a copy of convertTimestamps, so each loop stores into one array kind. */
+function convertDates(
+  builder: ColumnBuilder,
+  position: number,
+  table: FieldTable,
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  out: number,
+  nullable: boolean,
+  shape: PatternShape | null,
+): number {
+  const values = builder.values as Int32Array;
+  const fieldBase = table.fieldBase;
+  const starts = table.starts;
+  const ends = table.ends;
+  for (let r = from; r < to; r++) {
+    const k = fieldBase[r] + position;
+    const start = starts[k];
+    const end = ends[k];
+    const index = out + r - from;
+    if (start === end) {
+      if (!nullable) return r;
+      setNull(builder, index);
+      values[index] = 0;
+      continue;
+    }
+    const n = parseDate(buf, start, end);
+    if (!(n >= YEAR_100_DAYS)) return r;
     if (shape !== null && !shape.accepts(buf, start, end)) return r;
     values[index] = n;
   }
@@ -681,6 +767,7 @@ function convertStrings(
   out: number,
   nullable: boolean,
   text: FieldText,
+  cache: StringCache,
 ): number {
   const strings = builder.strings!;
   const fieldBase = table.fieldBase;
@@ -697,7 +784,15 @@ function convertStrings(
       setNull(builder, index);
       continue;
     }
-    const value = text.of(buf, table, k);
+    // Keyed by the raw bytes (doubled quotes included): with the reader's quote and encoding fixed,
+    // they determine the text.
+    const start = starts[k];
+    const end = ends[k];
+    let value = cache.get(buf, start, end);
+    if (value === undefined) {
+      value = text.of(buf, table, k);
+      cache.set(buf, start, end, value);
+    }
     if (value.length < minLength || value.length > maxLength) return r;
     strings[index] = value;
   }

@@ -90,24 +90,23 @@ export class FieldTable {
     this.fields = 0;
   }
 
-  add(count: number, starts: Int32Array, ends: Int32Array, flags: Uint8Array, line: number, recordStart: number): void {
+  /** Fields written so far: the scanner writes the next record's fields from here on. */
+  get fieldsUsed(): number {
+    return this.fields;
+  }
+
+  /**
+   * Appends a record whose `count` fields the scanner already wrote at `starts/ends/flags[fieldsUsed…]`
+   * (it writes straight into the table: no copy per record).
+   */
+  commit(count: number, line: number, recordStart: number): void {
     const r = this.length;
     if (r === this.fieldBase.length) this.growRecords();
-    let base = this.fields;
-    if (base + count > this.starts.length) this.growFields(base + count);
-    const tableStarts = this.starts;
-    const tableEnds = this.ends;
-    const tableFlags = this.flags;
-    for (let k = 0; k < count; k++) {
-      tableStarts[base] = starts[k];
-      tableEnds[base] = ends[k];
-      tableFlags[base++] = flags[k];
-    }
     this.fieldBase[r] = this.fields;
     this.fieldCount[r] = count;
     this.line[r] = line;
     this.recordStart[r] = recordStart;
-    this.fields = base;
+    this.fields += count;
     this.length = r + 1;
   }
 
@@ -123,7 +122,8 @@ export class FieldTable {
     this.recordStart = grow(this.recordStart);
   }
 
-  private growFields(needed: number): void {
+  /** Room for at least `needed` fields, keeping the ones written. */
+  growFields(needed: number): void {
     let capacity = this.starts.length * 2;
     while (capacity < needed) capacity *= 2;
     const starts = new Int32Array(capacity);
@@ -410,10 +410,14 @@ export class CsvScanner {
     const stop = this.unquotedStop;
     const skipEmptyLines = this.skipEmptyLines;
     const maxRecordBytes = this.maxRecordBytes;
-    let starts = this.fieldStarts;
-    let ends = this.fieldEnds;
-    let flags = this.fieldFlags;
+    // Fields go straight into the table in batch mode (from its first free slot), else into the record's
+    // own arrays from 0. `f` is the write cursor; a record's fields are [fieldBase, f).
+    const table = this.table;
+    let starts = table !== null ? table.starts : this.fieldStarts;
+    let ends = table !== null ? table.ends : this.fieldEnds;
+    let flags = table !== null ? table.flags : this.fieldFlags;
     let capacity = starts.length;
+    let fieldBase = table !== null ? table.fieldsUsed : 0;
     let line = this.nextLine;
     let i = position;
     this.openQuote = -1;
@@ -437,22 +441,29 @@ export class CsvScanner {
         }
         continue;
       }
-      let count = 0;
+      let f = fieldBase;
       let recordEnd: number;
       for (;;) {
-        if (count === capacity) {
-          this.growFields();
-          starts = this.fieldStarts;
-          ends = this.fieldEnds;
-          flags = this.fieldFlags;
+        if (f === capacity) {
+          if (table !== null) {
+            table.growFields(capacity + 1);
+            starts = table.starts;
+            ends = table.ends;
+            flags = table.flags;
+          } else {
+            this.growFields();
+            starts = this.fieldStarts;
+            ends = this.fieldEnds;
+            flags = this.fieldFlags;
+          }
           capacity = starts.length;
         }
         if (i >= end) {
           // Only after a delimiter: the last field is empty.
           if (!final) return this.keepIncomplete(base, recordStart, recordLine);
-          starts[count] = i;
-          ends[count] = i;
-          flags[count++] = 0;
+          starts[f] = i;
+          ends[f] = i;
+          flags[f++] = 0;
           recordEnd = i;
           break;
         }
@@ -483,9 +494,9 @@ export class CsvScanner {
             flag = QUOTED | ESCAPED;
             i += 2;
           }
-          starts[count] = start;
-          ends[count] = i;
-          flags[count++] = flag;
+          starts[f] = start;
+          ends[f] = i;
+          flags[f++] = flag;
           i++;
           if (i >= end) {
             if (!final) return this.keepIncomplete(base, recordStart, recordLine);
@@ -503,15 +514,15 @@ export class CsvScanner {
           while (i < end && stop[buf[i]] === 0) i++;
           if (i >= end) {
             if (!final) return this.keepIncomplete(base, recordStart, recordLine);
-            starts[count] = start;
-            ends[count] = i;
-            flags[count++] = 0;
+            starts[f] = start;
+            ends[f] = i;
+            flags[f++] = 0;
             recordEnd = i;
             break;
           }
-          starts[count] = start;
-          ends[count] = i;
-          flags[count++] = 0;
+          starts[f] = start;
+          ends[f] = i;
+          flags[f++] = 0;
           c = buf[i];
           if (c === delimiter) {
             i++;
@@ -538,9 +549,10 @@ export class CsvScanner {
       this.recordLine = recordLine;
       this.nextLine = line;
       this.consumed = base + i;
-      const table = this.table;
+      const count = f - fieldBase;
       if (table !== null) {
-        table.add(count, starts, ends, flags, recordLine, recordStart);
+        table.commit(count, recordLine, recordStart);
+        fieldBase = f;
         continue records;
       }
       const sink = this.sink;
