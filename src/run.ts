@@ -273,7 +273,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   const peaks = watch.peaks();
   const elapsedMs = endedAt.getTime() - startedAt.getTime();
   const read = state.rowsSourced + rejects.count;
-  const dropped = stageStats.reduce((sum, stage) => sum + Math.max(0, stage.rowsIn - stage.rowsOut), 0);
+  const dropped = stageStats.reduce((sum, stage) => sum + Math.max(0, stage.rowsIn - stage.rowsOut - (stage.rowsInFlight ?? 0)), 0);
   const sourceDescription = { kind: pipeline.source.kind, location: pipeline.source.location, engine: state.engine };
   const summary: RunSummary & { cause?: unknown } = {
     pipeline: name,
@@ -283,7 +283,13 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     elapsedMs,
     source: sourceDescription,
     sink: { kind: pipeline.sink.kind, location },
-    rows: { read, written, dropped, rejected: rejects.count },
+    rows: {
+      read,
+      written,
+      dropped,
+      rejected: rejects.count,
+      ...(error === undefined ? {} : { inFlight: Math.max(0, read - written - dropped - rejects.count) }),
+    },
     stages: stageStats,
     input: { bytesRead: state.bytesRead, totalBytes: state.totalBytes },
     rowsPerSecond: elapsedMs > 0 ? Math.round((read / elapsedMs) * 1000) : 0,
@@ -376,6 +382,8 @@ async function* meterStage(
   notePeak: () => void,
 ): AsyncGenerator<Batch> {
   let pending = 0;
+  // Rows taken in since the stage last yielded: in flight, not dropped, if the run stops now.
+  let pendingRows = 0;
   // Reservations of the batches taken in and not passed on, in intake order.
   const taken = new Map<Batch, number>();
   async function* intake(): AsyncGenerator<Batch> {
@@ -388,12 +396,14 @@ async function* meterStage(
       if (pending > stats.peakBytesHeld) stats.peakBytesHeld = pending;
       notePeak();
       stats.rowsIn += batch.length;
+      pendingRows += batch.length;
       yield batch;
     }
   }
   try {
     for await (const output of stage(intake(), context)) {
       stats.rowsOut += output.length;
+      pendingRows = 0;
       // By default an output carries every reservation the stage holds. When the stage says which
       // input it was made from (mapBatches), or passes an input on as is, it carries that input's and
       // those of older inputs (dropped, since a later one made it out), and the rest stay held.
@@ -414,6 +424,7 @@ async function* meterStage(
       held.set(name, pending);
       yield output;
     }
+    pendingRows = 0; // the input ended and the stage is done: what it did not pass on, it dropped
   } catch (error) {
     if (isSluiceError(error) || context.signal.aborted) throw error;
     throw new SluiceError('STAGE_FAILED', `stage ${name} failed: ${error instanceof Error ? error.message : String(error)}`, {
@@ -422,6 +433,7 @@ async function* meterStage(
       cause: error,
     });
   } finally {
+    stats.rowsInFlight = pendingRows;
     held.set(name, 0);
   }
 }

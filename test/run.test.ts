@@ -186,3 +186,24 @@ describe('run', () => {
     assert.equal(budget.reserved, 0);
   });
 });
+
+test('a failed run counts rows still in a stage as in flight, not dropped', async () => {
+  const rows = Array.from({ length: 6 }, (_, i) => ({ id: i }));
+  const summary = await run(
+    pipeline()
+      .from(fromRows(rows, z.object({ id: z.number() }), { batchRows: 2 }))
+      .filter((row) => row.id !== 1)
+      .pipe(async function* explode(input) {
+        for await (const batch of input) {
+          if (batch.toObjects().some((row) => row.id === 4)) throw new Error('boom');
+          yield batch;
+        }
+      })
+      .to(collect()),
+  );
+  assert.equal(summary.status, 'failed');
+  // filter dropped row 1; rows 4 and 5 were in the failing stage when the run stopped.
+  assert.equal(summary.rows.dropped, 1);
+  assert.equal(summary.rows.read, summary.rows.written + summary.rows.dropped + summary.rows.rejected + (summary.rows.inFlight ?? 0));
+  assert.ok((summary.rows.inFlight ?? 0) >= 2);
+});

@@ -4,6 +4,8 @@ export interface StageSummary {
   name: string;
   rowsIn: number;
   rowsOut: number;
+  /** Rows the stage had taken in and not yet passed on or dropped when the run stopped (failed runs). */
+  rowsInFlight?: number;
   /** Bytes of batches the stage had taken in and not yet passed on, at their peak. */
   peakBytesHeld: number;
 }
@@ -23,6 +25,11 @@ export interface RunSummary {
     /** Removed by stages (filter, take, …). */
     dropped: number;
     rejected: number;
+    /**
+     * Failed runs only: rows read but neither written, dropped nor rejected when the run stopped (in a
+     * stage or the sink). Rows of a batch the source had not finished are not counted as read.
+     */
+    inFlight?: number;
   };
   stages: StageSummary[];
   input: { bytesRead: number; totalBytes?: number };

@@ -117,7 +117,8 @@ export class RowDecoder {
       if (plan.defaultValue !== undefined) return this.parse(c, plan.defaultValue);
       if (plan.nullable) return null;
       if (plan.zod !== undefined && plan.storesZodOutput) return this.viaZod(c, raw, undefined);
-      return violation(plan, c, raw === undefined ? '(missing)' : '(empty)', 'a value (the column is not nullable)');
+      // The value is shown as it was: "" (not a made-up "(empty)" that reads like text from the file).
+      return violation(plan, c, '', 'a value (the column is not nullable)');
     }
     if (plan.storesZodOutput) return this.viaZod(c, raw, undefined);
     const text = typeof raw === 'string' ? raw : undefined;

@@ -54,9 +54,10 @@ export interface SchemaPlan {
 }
 
 export function describePlan(plan: ColumnPlan): string {
-  const parts: string[] = [plan.dtype];
+  // A transformed column's dtype is picked from zod's first output value, at run time.
+  const parts: string[] = [plan.storesZodOutput ? 'from zod output' : plan.dtype];
   if (plan.nullable) parts.push('nullable');
-  if (plan.rule) parts.push(`(${plan.rule})`);
+  if (plan.rule && plan.rule !== plan.dtype) parts.push(`(${plan.rule})`);
   if (plan.zod) parts.push('[zod per value]');
   return parts.join(' ');
 }

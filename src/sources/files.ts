@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { glob, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
+import { isAbsolute, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SluiceError } from '../errors.ts';
 
@@ -15,7 +16,8 @@ export async function expandInputs(inputs: string | readonly string[]): Promise<
       const matched: string[] = [];
       for await (const file of glob(pattern)) matched.push(file);
       if (matched.length === 0) {
-        throw new SluiceError('INPUT_NOT_FOUND', `No file matches ${JSON.stringify(pattern)}.`, { file: pattern });
+        const where = isAbsolute(pattern) ? '' : ` in ${process.cwd()} (relative paths start from the current directory)`;
+        throw new SluiceError('INPUT_NOT_FOUND', `No file matches ${JSON.stringify(pattern)}${where}.`, { file: pattern });
       }
       files.push(...matched.sort());
     } else {
@@ -24,7 +26,8 @@ export async function expandInputs(inputs: string | readonly string[]): Promise<
         if (!info.isFile()) throw new SluiceError('INPUT_NOT_FOUND', `${pattern} is not a file.`, { file: pattern });
       } catch (error) {
         if (error instanceof SluiceError) throw error;
-        throw new SluiceError('INPUT_NOT_FOUND', `Input file ${pattern} does not exist or cannot be read.`, {
+        const where = isAbsolute(pattern) ? '' : ` (relative paths start from the current directory: ${resolve(pattern)})`;
+        throw new SluiceError('INPUT_NOT_FOUND', `Input file ${pattern} does not exist or cannot be read${where}.`, {
           file: pattern,
           cause: error,
         });

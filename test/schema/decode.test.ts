@@ -69,11 +69,11 @@ describe('RowDecoder with a compiled schema', () => {
     assert.deepEqual(decoder.append(['1', '2', ''], 3), {
       column: 'c',
       position: 2,
-      value: '(empty)',
+      value: '',
       rule: 'a value (the column is not nullable)',
-      message: 'column "c": "(empty)" is not valid (expected a value (the column is not nullable))',
+      message: 'column "c": "" is not valid (expected a value (the column is not nullable))',
     });
-    assert.equal(decoder.append(['1', '2', undefined], 4)?.value, '(missing)');
+    assert.equal(decoder.append(['1', '2', undefined], 4)?.value, '');
     assert.deepEqual(decoder.flush({}).toObjects(), [
       { a: null, b: 5, c: 1 },
       { a: null, b: 5, c: 2 },
