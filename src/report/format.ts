@@ -39,7 +39,7 @@ export function formatSummary(summary: RunSummary): string {
     lines.push(`  held       at the peak: ${heldAtPeak.map(([name, bytes]) => `${name} ${formatBytes(bytes)}`).join(', ')}`);
   }
   const batches = summary.batches;
-  if (batches.count > 0) {
+  if (batches.count > 0 && batches.columnarBytes > 0) {
     lines.push(
       `  batches    ${number.format(batches.count)} × ~${number.format(Math.round((summary.rows.read - summary.rows.rejected) / batches.count))} rows: ${formatBytes(batches.columnarBytes)} as typed columns vs ` +
         `${formatBytes(batches.objectBytes)} as JS objects (${batches.savingRatio}× smaller)`,

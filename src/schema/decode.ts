@@ -290,3 +290,11 @@ export function clonePlans(plans: readonly ColumnPlan[]): ColumnPlan[] {
       plan.dictionary === undefined ? undefined : new Dictionary(plan.dictionary.cap, plan.enumValues ?? []),
   }));
 }
+
+/**
+ * A batch of no rows with the plan's columns. A source that found no rows at all yields one, so that
+ * sinks still learn the columns (a CSV output gets its header line, a created table its columns).
+ */
+export function emptyBatch(plans: ColumnPlan[], origin: BatchOrigin = {}): Batch {
+  return new RowDecoder(plans, 1).flush(origin);
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
-import { csv, type CsvOptions, pipeline, run, runOrThrow, type RunSummary } from '../../src/index.ts';
+import { csv, type CsvOptions, pipeline, run, runOrThrow, type RunSummary, toCsv } from '../../src/index.ts';
 import { collect, tempDir } from '../support/fakes.ts';
 
 const dir = await tempDir('sluice-csv-');
@@ -301,4 +301,27 @@ describe('csv source: bad input', () => {
     const lines = (await readFile(rejectsPath, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
     assert.deepEqual(lines.map((l) => l.line), [3, 4]);
   });
+});
+
+describe('empty results still carry their columns', () => {
+  for (const engine of ['fast', 'csv-parse'] as const) {
+    test(`a header-only input and a filter that drops every row both write a CSV with its header line (${engine})`, async () => {
+      const headerOnly = await file('id,name,score\n');
+      const out1 = join(dir, `empty-${engine}-1.csv`);
+      const first = await runOrThrow(pipeline().from(csv(headerOnly, { schema: Row, engine })).to(toCsv(out1)));
+      assert.deepEqual(first.rows, { read: 0, written: 0, dropped: 0, rejected: 0 });
+      assert.equal(await readFile(out1, 'utf8'), 'id,name,score\n');
+
+      const rows = await file('id,name,score\n1,a,1\n2,b,2\n');
+      const out2 = join(dir, `empty-${engine}-2.csv`);
+      const second = await runOrThrow(
+        pipeline()
+          .from(csv(rows, { schema: Row, engine }))
+          .filter((row) => (row.score ?? 0) > 100)
+          .to(toCsv(out2)),
+      );
+      assert.deepEqual(second.rows, { read: 2, written: 0, dropped: 2, rejected: 0 });
+      assert.equal(await readFile(out2, 'utf8'), 'id,name,score\n');
+    });
+  }
 });

@@ -3,7 +3,7 @@ import type { AnyRow, Batch } from '../../batch/batch.ts';
 import { SluiceError } from '../../errors.ts';
 import type { RunContext, Source, SourceContext, SourceDescription } from '../../pipeline.ts';
 import { compileSchema } from '../../schema/compile.ts';
-import { clonePlans, RowDecoder } from '../../schema/decode.ts';
+import { clonePlans, emptyBatch, RowDecoder } from '../../schema/decode.ts';
 import { inferColumns } from '../../schema/infer.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { expandInputs, totalSize, withLineOf } from '../files.ts';
@@ -73,6 +73,7 @@ class CsvSource implements Source<AnyRow> {
     let doneBytes = 0;
     let rowsLeft = context.limit ?? Infinity;
     const progress = await unfinishedFiles(prepared.files, context, this.options.incremental);
+    let yielded = false;
     for (const file of progress.files) {
       if (rowsLeft <= 0) break;
       const onBytes = (bytes: number) => context.progress(doneBytes + bytes, prepared.totalBytes);
@@ -83,6 +84,7 @@ class CsvSource implements Source<AnyRow> {
       let whole = true;
       try {
         for await (const batch of batches) {
+          yielded = true;
           if (batch.length > rowsLeft) {
             yield batch.head(rowsLeft);
             rowsLeft = 0;
@@ -103,6 +105,7 @@ class CsvSource implements Source<AnyRow> {
       doneBytes += (await totalSize([file]));
       context.progress(doneBytes, prepared.totalBytes);
     }
+    if (!yielded) yield emptyBatch(prepared.plans);
   }
 
   /** Files, options and a fresh column plan for one run (inferred from a sample when there is no schema). */
