@@ -25,7 +25,7 @@ export interface Violation {
 }
 
 /** Reports a widening of an inferred column (for the run summary). */
-export type WidenListener = (column: string, from: DType, to: DType, value: string) => void;
+export type WidenListener = (column: string, from: DType, to: DType, value: string, line?: number) => void;
 
 const NOT_PARSED = Symbol('not parsed');
 type Parsed = number | string | null | typeof NOT_PARSED;
@@ -43,6 +43,8 @@ export class RowDecoder {
   builders: ColumnBuilder[] = [];
   private readonly scratch: Parsed[];
   lines: Int32Array;
+  /** Source line of the row being appended, for widening warnings. */
+  private line = 0;
   length = 0;
 
   constructor(
@@ -70,6 +72,7 @@ export class RowDecoder {
    * empty field). Returns the violation instead when a value breaks its rule; nothing is appended then.
    */
   append(values: readonly unknown[], line: number): Violation | null {
+    this.line = line;
     const plans = this.plans;
     for (let c = 0; c < plans.length; c++) {
       const parsed = this.parse(c, values[c]);
@@ -83,7 +86,7 @@ export class RowDecoder {
       else if (typeof value === 'number') builder.appendNumber(value);
       else builder.appendString(value as string);
       if (builder.overflowed && plans[c].dtype === 'dictionary') {
-        this.onWiden(plans[c].name, 'dictionary', 'string', `${plans[c].dictionary!.cap}+ distinct values`);
+        this.onWiden(plans[c].name, 'dictionary', 'string', `${plans[c].dictionary!.cap}+ distinct values`, line);
         plans[c].dtype = 'string';
         plans[c].dictionary = undefined;
       }
@@ -206,7 +209,7 @@ export class RowDecoder {
     plan.dtype = dtype;
     plan.dictionary = undefined;
     plan.rule = dtype;
-    this.onWiden(plan.name, from, dtype, value);
+    this.onWiden(plan.name, from, dtype, value, this.line);
   }
 
   private check(c: number, value: number | string, raw: unknown): Parsed | Violation {

@@ -400,7 +400,11 @@ class Load {
     const column = match![2] ?? (error as { column?: string }).column ?? detailKey;
     const source = this.sourceOf(copyLine);
     const place = formatLocation({ ...source, column });
-    const message = `PostgreSQL rejected row ${copyLine} written to ${this.target}${place ? ` (${place})` : ''}: ${wrapped.message}`;
+    // In replace mode the rows go to a staging copy first: name the user's table, not the copy.
+    const staging = this.staging?.slice(1, -1);
+    const targetName = this.target.split('.').pop()!.replace(/^"|"$/g, '').replaceAll('""', '"');
+    const server = staging === undefined ? wrapped.message : wrapped.message.replaceAll(staging, targetName);
+    const message = `PostgreSQL rejected row ${copyLine} written to ${this.target}${place ? ` (${place})` : ''}: ${server}`;
     return new SluiceError('PG_COPY', message, {
       ...wrapped.details,
       ...source,

@@ -67,8 +67,8 @@ class NdjsonSource implements Source<AnyRow> {
       if (rowsLeft <= 0) break;
       // Cut short by the limit, a file is not finished: marking it would skip its rest next time.
       let whole = true;
-      const widen = (column: string, from: string, to: string, value: string) =>
-        context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file})`);
+      const widen = (column: string, from: string, to: string, value: string, line?: number) =>
+        context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file}${line ? `:${line}` : ''})`);
       let decoder = new RowDecoder(plans, context.batchRows(), widen);
       for await (const { object, line } of objects(file, this.options.maxRecordBytes, context.signal, (bytes) =>
         context.progress(doneBytes + bytes, totalBytes),

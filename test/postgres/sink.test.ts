@@ -170,4 +170,19 @@ describe('toPostgres', () => {
     assert.equal((summary.error as Record<string, unknown>)['line'], 4);
     assert.equal(await count('from_csv'), 0, 'nothing of the failed COPY is visible');
   });
+
+  test('replace: a row the table rejects is reported against the table, not its staging copy', async () => {
+    await db.query('create table checked (id int primary key, qty int check (qty < 100))');
+    await db.query('insert into checked values (1, 1)');
+    const file = join(dir, 'checked.csv');
+    await writeFile(file, 'id,qty\n1,5\n2,500\n');
+    const summary = await load(pipeline({ name: 'replace-check' }).from(csv(file)).to(toPostgres({ table: 'checked', mode: 'replace', connection: db.url })));
+    assert.equal(summary.status, 'failed');
+    assert.equal(summary.error?.code, 'PG_COPY');
+    assert.match(summary.error!.message, /checked\.csv:3/);
+    assert.match(summary.error!.message, /relation "checked" violates check constraint/);
+    assert.doesNotMatch(summary.error!.message, /sluice_staging/);
+    const { rows } = await db.query<{ qty: number }>('select qty from checked');
+    assert.deepEqual(rows, [{ qty: 1 }], 'the old rows stay');
+  });
 });

@@ -316,7 +316,7 @@ class FastReader {
   /** Per planned column: its recently decoded strings (used by string columns only). */
   private readonly strings: StringCache[];
   private readonly values: unknown[];
-  private readonly widen: (column: string, from: string, to: string, value: string) => void;
+  private readonly widen: (column: string, from: string, to: string, value: string, line?: number) => void;
   private readonly quote: number;
 
   constructor(
@@ -328,8 +328,8 @@ class FastReader {
     this.scanner = newScanner(file, options);
     this.header = options.header === true ? undefined : options.header;
     if (this.header !== undefined) this.positions = positionsOf(file, plans, this.header);
-    this.widen = (column, from, to, value) =>
-      context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file})`);
+    this.widen = (column, from, to, value, line) =>
+      context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file}${line ? `:${line}` : ''})`);
     this.decoder = new RowDecoder(plans, context.batchRows(), this.widen);
     this.quote = options.quote.charCodeAt(0);
     this.text = new FieldText(options.encoding === 'latin1', this.quote);

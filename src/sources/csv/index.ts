@@ -182,8 +182,8 @@ async function* readParsedBatches(
 ): AsyncGenerator<Batch> {
   let header: readonly string[] | undefined = options.header === true ? undefined : options.header;
   let positions = header === undefined ? [] : positionsOf(file, plans, header);
-  const widen = (column: string, from: string, to: string, value: string) =>
-    context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file})`);
+  const widen = (column: string, from: string, to: string, value: string, line?: number) =>
+    context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file}${line ? `:${line}` : ''})`);
   let decoder = new RowDecoder(plans, context.batchRows(), widen);
   const values: unknown[] = new Array(plans.length);
   try {
