@@ -124,17 +124,7 @@ export class FieldTable {
 
   /** Room for at least `needed` fields, keeping the ones written. */
   growFields(needed: number): void {
-    let capacity = this.starts.length * 2;
-    while (capacity < needed) capacity *= 2;
-    const starts = new Int32Array(capacity);
-    starts.set(this.starts);
-    const ends = new Int32Array(capacity);
-    ends.set(this.ends);
-    const flags = new Uint8Array(capacity);
-    flags.set(this.flags);
-    this.starts = starts;
-    this.ends = ends;
-    this.flags = flags;
+    ({ starts: this.starts, ends: this.ends, flags: this.flags } = grownFields(this.starts, this.ends, this.flags, needed));
   }
 }
 
@@ -386,16 +376,12 @@ export class CsvScanner {
   }
 
   private growFields(): void {
-    const capacity = this.fieldStarts.length * 2;
-    const starts = new Int32Array(capacity);
-    starts.set(this.fieldStarts);
-    const ends = new Int32Array(capacity);
-    ends.set(this.fieldEnds);
-    const flags = new Uint8Array(capacity);
-    flags.set(this.fieldFlags);
-    this.fieldStarts = starts;
-    this.fieldEnds = ends;
-    this.fieldFlags = flags;
+    ({ starts: this.fieldStarts, ends: this.fieldEnds, flags: this.fieldFlags } = grownFields(
+      this.fieldStarts,
+      this.fieldEnds,
+      this.fieldFlags,
+      this.fieldStarts.length + 1,
+    ));
   }
 
   /**
@@ -654,4 +640,20 @@ function describeByte(byte: number): string {
 function excerpt(buf: Uint8Array, start: number, end: number): string {
   // Buffer#toString makes a fresh string: the error does not pin the input buffer.
   return Buffer.from(buf.buffer, buf.byteOffset + start, Math.min(end - start, 60)).toString('utf8');
+}
+
+/** Field position arrays with room for at least `needed` fields (doubling), keeping the ones written. */
+function grownFields(
+  starts: Int32Array,
+  ends: Int32Array,
+  flags: Uint8Array,
+  needed: number,
+): { starts: Int32Array<ArrayBuffer>; ends: Int32Array<ArrayBuffer>; flags: Uint8Array<ArrayBuffer> } {
+  let capacity = Math.max(starts.length * 2, 1);
+  while (capacity < needed) capacity *= 2;
+  const grown = { starts: new Int32Array(capacity), ends: new Int32Array(capacity), flags: new Uint8Array(capacity) };
+  grown.starts.set(starts);
+  grown.ends.set(ends);
+  grown.flags.set(flags);
+  return grown;
 }
