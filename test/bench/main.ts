@@ -29,7 +29,8 @@ if (values.help === true) {
   process.stdout.write(`Usage: npm run bench -- [case…] [--json] [case options]
 
 Cases (all of them when none is named): ${available.join(', ')}
-  csv       --size 200MB --runs 3 --keep   csv-parse baseline vs Sluice's reader and whole pipeline
+  csv       --size 200MB --runs 3 --keep   csv-parse baseline vs Sluice's reader and whole pipeline; DuckDB (1 thread)
+                                           as a reference when @duckdb/node-api is installed (npm install --no-save)
   memory    --size 1GB --keep              peak RSS of a run under --memory 128MB vs the naive read; 8 runs under one budget
   postgres  --rows 1000000                 psql \\copy and pg-query-stream baselines vs Sluice's source and sink
 Every case runs its baseline in the same invocation, so figures are ratios. --json prints one object per line.

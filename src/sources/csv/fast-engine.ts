@@ -668,7 +668,9 @@ function convertTimestamps(
     scanTimestamp(buf, start, end);
     const n = PARSED[0];
     if (!(n >= YEAR_100_MS)) return r;
-    if (shape !== null && !shape.accepts(buf, start, end)) return r;
+    if (shape !== null && !(end - start === 20 && buf[start + 19] === 0x5a && buf[start + 10] === 0x54 && shape.utcSeconds) && !shape.accepts(buf, start, end)) {
+      return r;
+    }
     values[index] = n;
   }
   return to;
@@ -719,7 +721,15 @@ function convertDates(
  */
 class PatternShape {
   private readonly known: Uint8Array[] = [];
-  constructor(private readonly pattern: RegExp) {}
+  /**
+   * Whether the pattern accepts `YYYY-MM-DDTHH:MM:SSZ`. scanTimestamp parses a 20-byte value ending in Z
+   * with a T at 10 only when it has exactly that layout (digits, dashes, colons checked), so for such a
+   * value this flag is the layout check, without comparing its bytes.
+   */
+  readonly utcSeconds: boolean;
+  constructor(private readonly pattern: RegExp) {
+    this.utcSeconds = pattern.test('2000-01-01T00:00:00Z');
+  }
 
   accepts(buf: Uint8Array, start: number, end: number): boolean {
     const length = end - start;

@@ -5,7 +5,11 @@
  * - `reader`: Sluice's CSV source (fast engine) into typed batches, schema-checked;
  * - `reader (csv-parse engine)`: the same source on its fallback engine;
  * - `pipeline`: CSV → schema → filter → derive → CSV file, through `run()`;
- * - `bytes`: typed batches vs the same rows as JS objects (Batch#byteSize vs Batch#objectBytes).
+ * - `bytes`: typed batches vs the same rows as JS objects (Batch#byteSize vs Batch#objectBytes);
+ * - `duckdb`, `duckdb pipeline` (a reference, when `@duckdb/node-api` is installed, e.g. with
+ *   `npm install --no-save @duckdb/node-api`; not a dependency): DuckDB with one thread reading every
+ *   column of the same file, and running the same pipeline with COPY … TO. MB/s differ from machine to
+ *   machine; the ratio to DuckDB on the same machine in the same run does not, much.
  * Each case runs in its own child process (peak RSS per case, from VmHWM), best of N by wall time; CPU
  * time (user + system) is reported too, since the machine is shared.
  *
@@ -125,9 +129,54 @@ async function child(mode: string, input: string, output: string): Promise<Child
     if (summary.status !== 'succeeded') throw new Error(JSON.stringify(summary.error));
     rows = summary.rows.read;
     extra = { written: summary.rows.written, outputBytes: (await stat(output)).size };
+  } else if (mode === 'duckdb' || mode === 'duckdb-pipeline') {
+    ({ rows, extra } = await duckdb(mode, input, output));
   } else throw new Error(`unknown mode ${mode}`);
   const used = process.cpuUsage(cpu);
   return { rows, wallMs: performance.now() - started, cpuMs: (used.user + used.system) / 1000, peakRss: await peakRss(), extra };
+}
+
+const DUCKDB = '@duckdb/node-api';
+const DUCKDB_COLUMNS =
+  "{'order_id':'BIGINT','customer_id':'INTEGER','ordered_at':'TIMESTAMP','country':'VARCHAR','status':'VARCHAR'," +
+  "'quantity':'TINYINT','unit_price':'DOUBLE','discount':'DOUBLE','gift':'BOOLEAN','note':'VARCHAR'}";
+
+function duckdbInstalled(): boolean {
+  try {
+    import.meta.resolve(DUCKDB);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The reference: DuckDB on one thread. `duckdb` reads every column (an aggregate over each, so none is
+ * skipped by projection pushdown); `duckdb-pipeline` runs the bench pipeline as one COPY statement.
+ */
+async function duckdb(mode: string, input: string, output: string): Promise<{ rows: number; extra?: Record<string, number> }> {
+  const { DuckDBInstance } = (await import(DUCKDB)) as {
+    DuckDBInstance: { create(path: string, options: Record<string, string>): Promise<{ connect(): Promise<DuckDBConnection> }> };
+  };
+  const connection = await (await DuckDBInstance.create(':memory:', { threads: '1' })).connect();
+  const source = `read_csv('${input.replaceAll("'", "''")}', header = true, columns = ${DUCKDB_COLUMNS})`;
+  if (mode === 'duckdb') {
+    const result = await connection.runAndReadAll(
+      `SELECT count(*), sum(order_id), sum(customer_id), max(ordered_at), max(country), max(status), sum(quantity), ` +
+        `sum(unit_price), sum(discount), count_if(gift), max(note) FROM ${source}`,
+    );
+    return { rows: Number(result.getRows()[0][0]) };
+  }
+  const result = await connection.runAndReadAll(
+    `COPY (SELECT *, round(quantity * unit_price * (1 - discount) * 100) / 100 AS total FROM ${source} ` +
+      `WHERE status IN ('paid', 'shipped')) TO '${output.replaceAll("'", "''")}' (HEADER, DELIMITER ',')`,
+  );
+  // Rows read are not counted here (that would read the file twice): the parent takes the file's row count.
+  return { rows: 0, extra: { written: Number(result.getRows()[0]?.[0] ?? 0) } };
+}
+
+interface DuckDBConnection {
+  runAndReadAll(sql: string): Promise<{ getRows(): unknown[][] }>;
 }
 
 function spawnChild(mode: string, input: string, output: string): Promise<ChildResult> {
@@ -166,8 +215,16 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     ['reader-csv-parse', 'sluice reader, csv-parse engine'],
     ['pipeline', 'pipeline csv → filter → derive → csv'],
   ];
+  const reference = duckdbInstalled();
+  if (reference) {
+    cases.push(['duckdb', 'reference: DuckDB 1 thread, reader'], ['duckdb-pipeline', 'reference: DuckDB 1 thread, pipeline']);
+  } else {
+    options.log(`no DuckDB reference: ${DUCKDB} is not installed (npm install --no-save ${DUCKDB})`);
+  }
+  const wall: Record<string, number> = {};
   const results: BenchResult[] = [];
   let baseline = 0;
+  let fileRows = 0;
   for (const [mode, label] of cases) {
     let best: ChildResult | undefined;
     let bestCpu = Infinity;
@@ -179,9 +236,12 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
       bestCpu = Math.min(bestCpu, result.cpuMs);
       maxRss = Math.max(maxRss, result.peakRss);
     }
+    if (best!.rows === 0) best!.rows = fileRows;
+    fileRows ||= best!.rows;
     const mbps = bytes / MB / (best!.wallMs / 1000);
     const cpuMbps = bytes / MB / (bestCpu / 1000);
     if (mode === 'csv-parse') baseline = mbps;
+    wall[mode] = mbps;
     const json = {
       case: 'csv',
       name: label,
@@ -202,6 +262,14 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
       ...json,
       note: `${json.mbPerSecondCpu} MB/s cpu, ${json.rowsPerSecond} rows/s, peak RSS ${json.peakRssMB} MB, ${json.ratioToBaseline}x baseline`,
     } as BenchResult);
+  }
+  if (reference) {
+    for (const [ours, theirs, label] of [
+      ['reader', 'duckdb', 'sluice reader / DuckDB reader'],
+      ['pipeline', 'duckdb-pipeline', 'sluice pipeline / DuckDB pipeline'],
+    ]) {
+      results.push({ case: 'csv', name: label, value: Number((wall[ours] / wall[theirs]).toFixed(2)), unit: 'x', note: 'wall MB/s, same file, same run' });
+    }
   }
   const memory = await spawnChild('bytes', input, output);
   const { columnar, objects } = memory.extra!;

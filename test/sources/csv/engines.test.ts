@@ -168,6 +168,29 @@ describe('csv engines agree (whole source, generated files)', () => {
     assert.ok(codes.has('CSV_FIELD_COUNT') && codes.has('CSV_QUOTE_NOT_CLOSED') && codes.has('CSV_INVALID_QUOTE'), [...codes].join(' '));
   });
 
+  test('timestamps zod options refuse (precision, no offset, local) are rejected by both engines', async () => {
+    const values = ['2024-01-01T10:00:00Z', '2024-01-01T10:00:00.123Z', '2024-01-01T10:00:00+02:00', '2024-01-01T10:00:00', '2024-01-01T10:00Z'];
+    const text = `id,at\n${Array.from({ length: 200 }, (_, i) => `${i},${values[i % values.length]}`).join('\n')}\n`;
+    const path = await file(text);
+    const schemas = {
+      precision3: z.iso.datetime({ precision: 3 }),
+      default: z.iso.datetime(),
+      offset: z.iso.datetime({ offset: true }),
+      local: z.iso.datetime({ local: true }),
+    };
+    const accepted: Record<string, number> = {};
+    for (const [label, at] of Object.entries(schemas)) {
+      assert.equal(await assertSameOutcome(path, { schema: z.object({ id: z.int(), at }) }, label), 'ok');
+      accepted[label] = (await readWith('fast', path, { schema: z.object({ id: z.int(), at }) })).rows.length;
+    }
+    // Each value is accepted exactly where zod's own check accepts it: 40 rows per value.
+    const expected = Object.fromEntries(
+      Object.entries(schemas).map(([label, at]) => [label, 40 * values.filter((value) => at.safeParse(value).success).length]),
+    );
+    assert.deepEqual(accepted, expected);
+    assert.equal(expected.precision3, 40);
+  });
+
   test('latin1 input and a custom delimiter and quote', async () => {
     const text = "id;name\n1;'caf\xe9'\n2;'a;b'\n3;'it''s'\n";
     const path = await file(Buffer.from(text, 'latin1'));
