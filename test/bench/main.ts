@@ -4,6 +4,7 @@
  * every case runs. Prints a table for people, or one JSON object per line with --json.
  *
  *   npm run bench -- memory --size 1GB
+ *   npm run bench -- memory --sizes 1GB,8GB
  */
 import { readdir } from 'node:fs/promises';
 
@@ -32,6 +33,8 @@ Cases (all of them when none is named): ${available.join(', ')}
   csv       --size 200MB --runs 3 --keep   csv-parse baseline vs Sluice's reader and whole pipeline; DuckDB (1 thread)
                                            as a reference when @duckdb/node-api is installed (npm install --no-save)
   memory    --size 1GB --keep              peak RSS of a run under --memory 128MB vs the naive read; 8 runs under one budget
+            --sizes 1GB,8GB                runs on each size and prints how far the peaks above idle are apart
+                                           (acceptance ≤ 10%); --naive-max 2GB: no naive read above it
   postgres  --rows 1000000                 psql \\copy and pg-query-stream baselines vs Sluice's source and sink
 Every case runs its baseline in the same invocation, so figures are ratios. --json prints one object per line.
 `);

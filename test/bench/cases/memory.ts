@@ -1,10 +1,15 @@
 /**
  * Memory bench (issue 4): the bench pipeline (CSV → schema → filter → derive → CSV) run as a child
- * `etl run --memory 128MB` on a generated orders file, its peak RSS as the OS reports it
+ * `etl run --memory 128MB` on generated orders files, its peak RSS as the OS reports it
  * (/usr/bin/time -v, else VmHWM from /proc) above the idle baseline of the same command on a tiny
  * file; the naive contrast (fs.readFile + csv-parse/sync); eight pipelines under one 256MB budget.
  *
- *   npm run bench -- memory [--size 1GB] [--memory 128MB] [--naive-max 2GB] [--keep]
+ *   npm run bench -- memory [--size 1GB | --sizes 1GB,8GB] [--memory 128MB] [--naive-max 2GB] [--keep]
+ *
+ * `--sizes` runs the pipeline on each size (smallest first) and adds the flatness figure: how far the
+ * largest file's peak above idle is from the smallest's, in % of the smaller (acceptance: ≤ 10%, the
+ * peak must not grow with the input). The naive read, the profile estimate and the eight pipelines
+ * (each on 1/8 of it) use the smallest size; the naive read is skipped above --naive-max.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,7 +17,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseBytes } from '../../../src/scheduler/bytes.ts';
+import { formatBytes, parseBytes } from '../../../src/scheduler/bytes.ts';
 import { profile } from '../../../src/report/profile.ts';
 import type { RunSummary } from '../../../src/report/summary.ts';
 import type { BenchOptions, BenchResult } from '../main.ts';
@@ -27,6 +32,8 @@ interface Measured {
   exitCode: number | null;
   peakRss: number;
   elapsedMs: number;
+  /** User + system CPU seconds, when /usr/bin/time reports them. */
+  cpuSeconds?: number;
   stdout: string;
   stderr: string;
   timedOut: boolean;
@@ -63,7 +70,10 @@ async function measure(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
   clearTimeout(timer);
   if (poll) clearInterval(poll);
   const timeMatch = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
-  return { exitCode, peakRss: timeMatch ? Number(timeMatch[1]) * 1024 : polled, elapsedMs: Date.now() - started, stdout, stderr, timedOut };
+  const user = /User time \(seconds\): ([\d.]+)/.exec(stderr);
+  const system = /System time \(seconds\): ([\d.]+)/.exec(stderr);
+  const cpuSeconds = user && system ? Number(user[1]) + Number(system[1]) : undefined;
+  return { exitCode, peakRss: timeMatch ? Number(timeMatch[1]) * 1024 : polled, elapsedMs: Date.now() - started, cpuSeconds, stdout, stderr, timedOut };
 }
 
 async function etlRun(input: string, output: string, report: string, memory: string): Promise<Measured & { summary: RunSummary }> {
@@ -76,21 +86,25 @@ async function etlRun(input: string, output: string, report: string, memory: str
 }
 
 export async function run({ values, log }: BenchOptions): Promise<BenchResult[]> {
-  const size = parseBytes(String(values.size ?? '128MB'), '--size');
+  const sizes = parseSizes(values);
+  const size = sizes[0];
   const memory = String(values.memory ?? '128MB');
   const budget = parseBytes(memory, '--memory');
   const naiveMax = parseBytes(String(values['naive-max'] ?? '2GB'), '--naive-max');
   const dir = join(tmpdir(), 'sluice-bench-memory');
   await mkdir(dir, { recursive: true });
-  const big = join(dir, `orders-${size}.csv`);
+  const inputs = sizes.map((bytes) => join(dir, `orders-${bytes}.csv`));
+  const big = inputs[0];
   const tiny = join(dir, 'orders-tiny.csv');
   const eighth = join(dir, `orders-${Math.round(size / 8)}.csv`);
   const results: BenchResult[] = [];
   const add = (name: string, value: number, unit: string, note?: string) => results.push({ case: 'memory', name, value, unit, note });
   const mb = (bytes: number) => Number((bytes / MB).toFixed(1));
+  // With several sizes, each size's figures carry its size in their name.
+  const label = (bytes: number) => (sizes.length > 1 ? ` (${formatBytes(bytes)})` : '');
   try {
     for (const [file, bytes] of [
-      [big, size],
+      ...sizes.map((bytes, k) => [inputs[k], bytes] as const),
       [tiny, 64 * 1024],
       [eighth, Math.round(size / 8)],
     ] as const) {
@@ -105,21 +119,44 @@ export async function run({ values, log }: BenchOptions): Promise<BenchResult[]>
     const idle = await etlRun(tiny, join(dir, 'out-tiny.csv'), join(dir, 'tiny.json'), memory);
     add('idle baseline RSS (tiny file)', mb(idle.peakRss), 'MB', 'etl run of the same pipeline on 64 KB; the OS figure');
 
-    log(`etl run --memory ${memory} on ${mb(size)} MB`);
-    const sluice = await etlRun(big, join(dir, 'out.csv'), join(dir, 'run.json'), memory);
-    const above = sluice.peakRss - idle.peakRss;
-    const s = sluice.summary;
-    add('sluice peak RSS', mb(sluice.peakRss), 'MB', `${s.rows.read} rows in ${(sluice.elapsedMs / 1000).toFixed(0)} s`);
-    add('sluice peak RSS above idle', mb(above), 'MB', `${((above / budget) * 100).toFixed(0)}% of the ${memory} budget (acceptance: ≤ 100%)`);
-    add('  in-process: peak RSS above run start', mb(s.memory.peakRss - s.memory.baselineRss), 'MB', 'the memory watch, from summary');
-    add('  in-process: peak heap used', mb(s.memory.peakHeapUsed), 'MB');
-    add('  in-process: peak reserved', mb(s.memory.peakReserved), 'MB', `held at peak: ${JSON.stringify(s.memory.heldAtPeak)}`);
-    add('  pressure events / forced GCs', s.memory.pressureEvents, '', `${s.memory.collections} collections`);
+    const aboveIdle: number[] = [];
+    let first: (Measured & { summary: RunSummary }) | undefined;
+    for (const [k, bytes] of sizes.entries()) {
+      log(`etl run --memory ${memory} on ${mb(bytes)} MB`);
+      const sluice = await etlRun(inputs[k], join(dir, 'out.csv'), join(dir, 'run.json'), memory);
+      await rm(join(dir, 'out.csv'), { force: true });
+      const above = sluice.peakRss - idle.peakRss;
+      aboveIdle.push(above);
+      first ??= sluice;
+      const s = sluice.summary;
+      const cpu = sluice.cpuSeconds === undefined ? '' : `, CPU ${sluice.cpuSeconds.toFixed(0)} s`;
+      const speed = `${(bytes / MB / (sluice.elapsedMs / 1000)).toFixed(0)} MB/s`;
+      add(`sluice peak RSS${label(bytes)}`, mb(sluice.peakRss), 'MB', `${s.rows.read} rows in ${(sluice.elapsedMs / 1000).toFixed(0)} s (${speed}${cpu})`);
+      add(`sluice peak RSS above idle${label(bytes)}`, mb(above), 'MB', `${((above / budget) * 100).toFixed(0)}% of the ${memory} budget (acceptance: ≤ 100%)`);
+      add(`  in-process: peak RSS above run start${label(bytes)}`, mb(s.memory.peakRss - s.memory.baselineRss), 'MB', 'the memory watch, from summary');
+      add(`  in-process: peak heap used${label(bytes)}`, mb(s.memory.peakHeapUsed), 'MB');
+      add(`  in-process: peak reserved${label(bytes)}`, mb(s.memory.peakReserved), 'MB', `held at peak: ${JSON.stringify(s.memory.heldAtPeak)}`);
+      add(`  pressure events / forced GCs${label(bytes)}`, s.memory.pressureEvents, '', `${s.memory.collections} collections`);
+    }
+    if (sizes.length > 1) {
+      // The peak must not grow with the input: the largest file's peak above idle against the smallest's.
+      const small = aboveIdle[0];
+      const large = aboveIdle[aboveIdle.length - 1];
+      const difference = (Math.abs(large - small) / Math.min(small, large)) * 100;
+      add(
+        `peak above idle: ${formatBytes(sizes[sizes.length - 1])} vs ${formatBytes(size)}`,
+        Number(difference.toFixed(1)),
+        '%',
+        `${mb(large)} MB vs ${mb(small)} MB (${large >= small ? '+' : '-'}${mb(Math.abs(large - small))} MB; acceptance: ≤ 10%)`,
+      );
+    }
 
+    const s = first!.summary;
+    const above = aboveIdle[0];
     const estimate = await profile(big, { memory, schema: Order });
     const atRun = estimate.suggestion.estimate;
-    add('profile: estimated peak reserved', mb(atRun.peakReserved), 'MB', `measured ${mb(s.memory.peakReserved)} MB (${ratio(atRun.peakReserved, s.memory.peakReserved)})`);
-    add('profile: estimated RSS above idle', mb(atRun.peakAboveBaseline), 'MB', `measured ${mb(above)} MB (${ratio(atRun.peakAboveBaseline, above)})`);
+    add(`profile: estimated peak reserved${label(size)}`, mb(atRun.peakReserved), 'MB', `measured ${mb(s.memory.peakReserved)} MB (${ratio(atRun.peakReserved, s.memory.peakReserved)})`);
+    add(`profile: estimated RSS above idle${label(size)}`, mb(atRun.peakAboveBaseline), 'MB', `measured ${mb(above)} MB (${ratio(atRun.peakAboveBaseline, above)})`);
 
     if (size <= naiveMax) {
       log(`naive: fs.readFile + csv-parse/sync on ${mb(size)} MB`);
@@ -130,8 +167,8 @@ export async function run({ values, log }: BenchOptions): Promise<BenchResult[]>
       );
       const naiveAbove = naive.peakRss - idle.peakRss;
       const ok = naive.exitCode === 0 && !naive.timedOut;
-      add('naive peak RSS above idle', mb(naiveAbove), 'MB', ok ? `${(naive.elapsedMs / 1000).toFixed(0)} s` : `did not finish (${naive.timedOut ? 'timeout' : `exit ${naive.exitCode}`})`);
-      add('naive / sluice (above idle)', Number((naiveAbove / above).toFixed(1)), '×');
+      add(`naive peak RSS above idle${label(size)}`, mb(naiveAbove), 'MB', ok ? `${(naive.elapsedMs / 1000).toFixed(0)} s` : `did not finish (${naive.timedOut ? 'timeout' : `exit ${naive.exitCode}`})`);
+      add(`naive / sluice (above idle)${label(size)}`, Number((naiveAbove / above).toFixed(1)), '×');
     } else {
       add('naive', 0, '', `skipped: ${mb(size)} MB is above --naive-max ${mb(naiveMax)} MB`);
     }
@@ -150,6 +187,15 @@ export async function run({ values, log }: BenchOptions): Promise<BenchResult[]>
     if (values.keep !== true) await rm(dir, { recursive: true, force: true });
   }
   return results;
+}
+
+/** `--sizes 1GB,8GB` (smallest first), else `--size 1GB`; 128MB by default. */
+function parseSizes(values: BenchOptions['values']): number[] {
+  if (values.sizes !== undefined && values.size !== undefined) throw new Error('bench memory: give --size or --sizes, not both');
+  if (values.sizes === true || values.size === true) throw new Error('bench memory: --size and --sizes take a value, e.g. --sizes 1GB,8GB');
+  const list = values.sizes !== undefined ? String(values.sizes).split(',') : [String(values.size ?? '128MB')];
+  const sizes = list.map((item) => parseBytes(item.trim(), values.sizes !== undefined ? '--sizes' : '--size'));
+  return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
 function ratio(estimate: number, measured: number): string {
