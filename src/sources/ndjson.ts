@@ -4,7 +4,7 @@ import type { AnyRow, Batch } from '../batch/batch.ts';
 import { SluiceError } from '../errors.ts';
 import type { RunContext, Source, SourceContext, SourceDescription } from '../pipeline.ts';
 import { compileSchema } from '../schema/compile.ts';
-import { clonePlans, RowDecoder } from '../schema/decode.ts';
+import { clonePlans, emptyBatch, RowDecoder } from '../schema/decode.ts';
 import { inferColumns } from '../schema/infer.ts';
 import type { ColumnPlan } from '../schema/plan.ts';
 import type { RowOf } from './csv/index.ts';
@@ -63,6 +63,8 @@ class NdjsonSource implements Source<AnyRow> {
     const names = plans.map((plan) => plan.name);
     const values: unknown[] = new Array(plans.length);
     const progress = await unfinishedFiles(files, context, this.options.incremental);
+    // An input with no rows still passes on its columns (as the CSV source does), so a CSV sink writes its header.
+    let yielded = false;
     for (const file of progress.files) {
       if (rowsLeft <= 0) break;
       // Cut short by the limit, a file is not finished: marking it would skip its rest next time.
@@ -84,6 +86,7 @@ class NdjsonSource implements Source<AnyRow> {
           continue;
         }
         if (decoder.full) {
+          yielded = true;
           yield decoder.flush({ file });
           decoder = new RowDecoder(plans, context.batchRows(), widen);
         }
@@ -92,10 +95,14 @@ class NdjsonSource implements Source<AnyRow> {
           break;
         }
       }
-      if (decoder.length > 0) yield decoder.flush({ file });
+      if (decoder.length > 0) {
+        yielded = true;
+        yield decoder.flush({ file });
+      }
       if (whole) await progress.finished(file);
       doneBytes += await totalSize([file]);
     }
+    if (!yielded) yield emptyBatch(plans);
   }
 
   private async prepare(signal: AbortSignal): Promise<{ files: string[]; plans: ColumnPlan[]; totalBytes: number }> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
-import { ndjson, pipeline, run, runOrThrow } from '../../src/index.ts';
+import { ndjson, pipeline, run, runOrThrow, toCsv } from '../../src/index.ts';
 import { collect, tempDir } from '../support/fakes.ts';
 
 const dir = await tempDir('sluice-ndjson-');
@@ -128,5 +128,16 @@ describe('ndjson source', () => {
     const summary = await runOrThrow(pipeline().from(ndjson(path)).to(sink), { limit: 5 });
     assert.deepEqual(sink.rows.map((r) => r.i), [0, 1, 2, 3, 4]);
     assert.equal(summary.rows.read, 5);
+  });
+});
+
+describe('ndjson: empty input', () => {
+  test('an empty file with a schema still passes on its columns: a CSV sink writes its header line', async () => {
+    const path = join(dir, 'empty.ndjson');
+    await writeFile(path, '');
+    const out = join(dir, 'empty.csv');
+    const summary = await runOrThrow(pipeline().from(ndjson(path, { schema: z.object({ id: z.int(), name: z.string() }) })).to(toCsv(out)));
+    assert.deepEqual(summary.rows, { read: 0, written: 0, dropped: 0, rejected: 0 });
+    assert.equal(await readFile(out, 'utf8'), 'id,name\n');
   });
 });
