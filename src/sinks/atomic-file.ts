@@ -40,11 +40,15 @@ export class AtomicFile {
     return output;
   }
 
-  /** Writes a chunk; waits when the disk is slower than the pipeline (the stream's backpressure). */
-  async write(chunk: Uint8Array): Promise<void> {
+  /**
+   * Writes a chunk; waits when the disk is slower than the pipeline (the stream's backpressure).
+   * `written` is called once the stream is done with the chunk (not on failure): its memory may be reused.
+   */
+  async write(chunk: Uint8Array, written?: () => void): Promise<void> {
     this.check();
     this.bytesWritten += chunk.byteLength;
-    if (!this.head.write(chunk)) {
+    const accepted = written === undefined ? this.head.write(chunk) : this.head.write(chunk, (error) => error == null && written());
+    if (!accepted) {
       // Both listeners go once either fires: a listener left behind per wait would pile up over a long run.
       const settled = new AbortController();
       const waits = [once(this.head, 'drain', { signal: settled.signal }), once(this.file, 'error', { signal: settled.signal })];

@@ -37,6 +37,7 @@ export function toCsv<R = AnyRow>(path: string, options: CsvSinkOptions = {}): S
         if (prefixes.length !== batch.names.length) prefixes = batch.names.map((_, c) => (c === 0 ? none : separator));
         return encoder.encode(batch, prefixes, newline);
       },
+      release: (bytes: Uint8Array) => encoder.release(bytes),
     };
   });
 }

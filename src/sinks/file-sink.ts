@@ -5,8 +5,10 @@ import { AtomicFile } from './atomic-file.ts';
 /** Encodes batches to bytes for a file sink. `begin` sees the first batch (headers); `end` may close a document. */
 export interface BatchEncoder {
   begin?(batch: Batch<unknown>): string;
-  /** Text, or bytes the encoder hands over (written as they are, never touched again by the encoder). */
+  /** Text, or bytes the encoder hands over (written as they are; the encoder touches them again only after `release`). */
   encode(batch: Batch<unknown>): string | Uint8Array;
+  /** Called with the bytes `encode` returned once they are written, so the encoder may reuse their memory. */
+  release?(bytes: Uint8Array): void;
 }
 
 /**
@@ -35,7 +37,8 @@ export function fileSink<R = AnyRow>(kind: string, path: string, makeEncoder: ()
           }
           first = false;
           const body = encoder.encode(batch as Batch<unknown>);
-          await output.write(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+          if (typeof body === 'string') await output.write(Buffer.from(body, 'utf8'));
+          else await output.write(body, encoder.release === undefined ? undefined : () => encoder.release!(body));
           rowsWritten += batch.length;
         }
         await output.commit();

@@ -64,6 +64,12 @@ export class RowTextEncoder {
   private cursor = new Int32Array(1024);
   /** Encoded dictionary values (quoted or JSON), per dictionary: they repeat in every batch. */
   private readonly dictionaries = new Map<Dictionary, (Uint8Array | undefined)[]>();
+  /**
+   * Output buffers given back by {@link release} once written, reused by the next batches. A fresh
+   * megabyte-sized buffer per batch is what glibc malloc turns into heap growth over a long run (its
+   * mmap threshold rises to the size of the buffers freed, and later ones come from a fragmenting heap).
+   */
+  private readonly spare: ArrayBuffer[] = [];
 
   constructor(private readonly style: TextStyle) {}
 
@@ -92,10 +98,33 @@ export class RowTextEncoder {
       cursor[i] = total;
       total += rowLength;
     }
-    const out = Buffer.allocUnsafeSlow(total);
+    const out = this.outputBuffer(total);
     for (let c = 0; c < columns; c++) copyCells(out, cursor, prefixes[c], this.texts[c].bytes, this.texts[c].ends, length);
     copyCells(out, cursor, suffix, EMPTY, ZEROS, length);
     return out;
+  }
+
+  /**
+   * Gives back bytes `encode` returned, once the caller is done with them (written to the file): their
+   * memory is reused for a later batch. Optional: bytes never given back are simply collected.
+   */
+  release(bytes: Uint8Array): void {
+    const buffer = bytes.buffer;
+    if (!(buffer instanceof ArrayBuffer) || bytes.byteOffset !== 0 || this.spare.includes(buffer)) return;
+    if (this.spare.length < SPARE_BUFFERS) this.spare.push(buffer);
+  }
+
+  /** A buffer of `total` bytes: a spare one when one is large enough, else a new one with some room to grow. */
+  private outputBuffer(total: number): Buffer {
+    for (let k = 0; k < this.spare.length; k++) {
+      const buffer = this.spare[k];
+      if (buffer.byteLength >= total) {
+        this.spare.splice(k, 1);
+        return Buffer.from(buffer, 0, total);
+      }
+    }
+    // allocUnsafeSlow: never a slice of Node's shared pool, so the buffer is ours alone to reuse.
+    return Buffer.from(Buffer.allocUnsafeSlow(total + (total >>> 3)).buffer, 0, total);
   }
 
   private format(column: Column, text: ColumnText, length: number): void {
@@ -136,6 +165,8 @@ export class RowTextEncoder {
   }
 }
 
+/** Output buffers kept for reuse: the batches a file sink has in its write queue at once, and one more. */
+const SPARE_BUFFERS = 3;
 const EMPTY = Buffer.alloc(0);
 const ZEROS = new Int32Array(0);
 

@@ -23,6 +23,7 @@ export function toNdjson<R = AnyRow>(path: string): Sink<R> {
         if (batch.names.length === 0) return '{}\n'.repeat(batch.length);
         return encoder.encode(batch, prefixes, suffix);
       },
+      release: (bytes: Uint8Array) => encoder.release(bytes),
     };
   });
 }

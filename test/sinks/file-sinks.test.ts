@@ -105,6 +105,41 @@ describe('toCsv', () => {
   });
 });
 
+describe('output buffers are reused only once written', () => {
+  // Many batches of different sizes (a buffer is reused only when one is large enough), each row saying
+  // which batch and row it is: a buffer reused before the stream wrote it shows as a wrong or repeated row.
+  const batches = Array.from({ length: 60 }, (_, b) =>
+    textBatch(Array.from({ length: 1 + ((b * 37) % 500) }, (_, i) => `batch-${b}-row-${i}-${'x'.repeat((b * i) % 40)}`)),
+  );
+  const expected = batches.flatMap((batch) => Array.from({ length: batch.length }, (_, i) => `${batch.columns.text.get(i)},${i % 256}`));
+
+  for (const name of ['out.csv', 'out.csv.gz']) {
+    test(`every row of every batch arrives intact (${name})`, async () => {
+      const folder = await freshFolder();
+      const path = join(folder, name);
+      await runOrThrow(pipeline().from(fromBatches(batches)).to(toCsv(path)));
+      const bytes = await readFile(path);
+      const text = (name.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+      assert.deepEqual(text.split('\n'), ['text,n', ...expected, '']);
+    });
+  }
+
+  test('the encoder hands out a released buffer again, and never one still lent', async () => {
+    const { RowTextEncoder } = await import('../../src/sinks/format.ts');
+    const encoder = new RowTextEncoder({ json: false, delimiter: 0x2c, quote: (text) => text });
+    const prefixes = [new Uint8Array(0), Uint8Array.of(0x2c)];
+    const newline = Uint8Array.of(0x0a);
+    const first = encoder.encode(textBatch(['a', 'b', 'c']), prefixes, newline);
+    const second = encoder.encode(textBatch(['d']), prefixes, newline);
+    assert.notEqual(second.buffer, first.buffer, 'a buffer still lent is not handed out again');
+    encoder.release(first);
+    const third = encoder.encode(textBatch(['e', 'f']), prefixes, newline);
+    assert.equal(third.buffer, first.buffer, 'a released buffer large enough is reused');
+    assert.equal(Buffer.from(third).toString(), 'e,0\nf,1\n');
+    assert.equal(Buffer.from(second).toString(), 'd,0\n');
+  });
+});
+
 describe('toNdjson', () => {
   test('writes one JSON object per row with JSON types; NaN and Infinity become null', async () => {
     const folder = await freshFolder();

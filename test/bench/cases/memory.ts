@@ -115,9 +115,13 @@ export async function run({ values, log }: BenchOptions): Promise<BenchResult[]>
       }
     }
 
-    log('idle baseline: etl run on a tiny file');
-    const idle = await etlRun(tiny, join(dir, 'out-tiny.csv'), join(dir, 'tiny.json'), memory);
-    add('idle baseline RSS (tiny file)', mb(idle.peakRss), 'MB', 'etl run of the same pipeline on 64 KB; the OS figure');
+    // The idle peak moves by several MB from one start to the next (code loaded, heap sized): the median
+    // of a few runs, so one lucky or unlucky start does not shift every figure above it.
+    log(`idle baseline: etl run on a tiny file, ${IDLE_RUNS} times`);
+    const idlePeaks: number[] = [];
+    for (let k = 0; k < IDLE_RUNS; k++) idlePeaks.push((await etlRun(tiny, join(dir, 'out-tiny.csv'), join(dir, 'tiny.json'), memory)).peakRss);
+    const idle = { peakRss: median(idlePeaks) };
+    add('idle baseline RSS (tiny file)', mb(idle.peakRss), 'MB', `median of ${idlePeaks.map(mb).join(', ')} MB: etl run of the same pipeline on 64 KB; the OS figure`);
 
     const aboveIdle: number[] = [];
     let first: (Measured & { summary: RunSummary }) | undefined;
@@ -196,6 +200,14 @@ function parseSizes(values: BenchOptions['values']): number[] {
   const list = values.sizes !== undefined ? String(values.sizes).split(',') : [String(values.size ?? '128MB')];
   const sizes = list.map((item) => parseBytes(item.trim(), values.sizes !== undefined ? '--sizes' : '--size'));
   return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+const IDLE_RUNS = 3;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function ratio(estimate: number, measured: number): string {
