@@ -34,7 +34,8 @@ Cases (all of them when none is named): ${available.join(', ')}
                                            as a reference when @duckdb/node-api is installed (npm install --no-save)
   memory    --size 1GB --keep              peak RSS of a run under --memory 128MB vs the naive read; 8 runs under one budget
             --sizes 1GB,8GB                runs on each size and prints how far the peaks above idle are apart
-                                           (acceptance ≤ 10%); --naive-max 2GB: no naive read above it
+                                           (acceptance ≤ 10%); --repeat 3: median of 3 runs per size;
+                                           --naive-max 2GB: no naive read above it
   postgres  --rows 1000000                 psql \\copy and pg-query-stream baselines vs Sluice's source and sink
 Every case runs its baseline in the same invocation, so figures are ratios. --json prints one object per line.
 `);
