@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { SluiceError } from '../errors.ts';
 import { formatBytes, parseBytes } from '../scheduler/bytes.ts';
-import { type MemoryEstimate, profile, type ProfileReport } from '../report/profile.ts';
+import { type MemoryEstimate, profile, type ProfileOptions, type ProfileReport } from '../report/profile.ts';
 import { EXIT } from './exit-codes.ts';
 import { type CommandIO, registerCommand } from './main.ts';
 
@@ -15,6 +15,9 @@ Options:
   --memory <size>     Budget to suggest a batch size for (default 256MB).
   --batch-rows <n>    Estimate a run at this many rows per batch (default: what the run picks).
   --sample <n>        Rows to sample from the first file (default 10000).
+  --delimiter <c>     CSV field delimiter (default ,); --delimiter tab for tabs.
+  --quote <c>         CSV quote character (default ").
+  --encoding <name>   CSV encoding: utf8 (default) or latin1.
   --json              The report as JSON.
   -h, --help          This help.`;
 
@@ -26,6 +29,9 @@ export async function profileCommand(argv: string[], io: CommandIO): Promise<num
       memory: { type: 'string' },
       'batch-rows': { type: 'string' },
       sample: { type: 'string' },
+      delimiter: { type: 'string' },
+      quote: { type: 'string' },
+      encoding: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -42,6 +48,9 @@ export async function profileCommand(argv: string[], io: CommandIO): Promise<num
     memory,
     batchRows: wholeNumber(values['batch-rows'], '--batch-rows'),
     sample: wholeNumber(values.sample, '--sample'),
+    delimiter: values.delimiter === 'tab' ? '\t' : values.delimiter,
+    quote: values.quote,
+    encoding: values.encoding as ProfileOptions['encoding'],
     signal: io.signal,
   });
   io.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${formatProfile(report)}\n`);

@@ -22,6 +22,10 @@ export interface ProfileOptions {
   sample?: number;
   /** The pipeline's schema, to profile the columns as the run will type them; inferred without it. */
   schema?: z.ZodObject;
+  /** CSV dialect, as for `csv()`. @default ',', '"' and 'utf8' */
+  delimiter?: string;
+  quote?: string;
+  encoding?: 'utf8' | 'latin1';
   signal?: AbortSignal;
 }
 
@@ -111,7 +115,8 @@ export async function profile(path: string | readonly string[], options: Profile
   const signal = options.signal ?? new AbortController().signal;
   const files = await expandInputs(path);
   const format = formatOf(files[0]);
-  const { names, rows } = format === 'csv' ? await sampleCsv(files[0], sampleLimit, signal) : await sampleNdjson(files[0], sampleLimit, signal);
+  const dialect = { delimiter: options.delimiter, quote: options.quote, encoding: options.encoding };
+  const { names, rows } = format === 'csv' ? await sampleCsv(files[0], sampleLimit, signal, dialect) : await sampleNdjson(files[0], sampleLimit, signal);
   if (rows.length === 0) throw new SluiceError('CSV_PARSE', `${files[0]} has no rows to profile.`, { file: files[0] });
 
   const inferred = inferColumns(names, rows);
@@ -196,8 +201,13 @@ function formatOf(file: string): 'csv' | 'ndjson' {
   return 'csv';
 }
 
-async function sampleCsv(file: string, limit: number, signal: AbortSignal): Promise<{ names: string[]; rows: string[][] }> {
-  const options = resolveCsvOptions({ engine: 'csv-parse' }, false);
+async function sampleCsv(
+  file: string,
+  limit: number,
+  signal: AbortSignal,
+  dialect: Pick<ProfileOptions, 'delimiter' | 'quote' | 'encoding'>,
+): Promise<{ names: string[]; rows: string[][] }> {
+  const options = resolveCsvOptions({ engine: 'csv-parse', ...dialect }, false);
   let names: string[] | undefined;
   const rows: string[][] = [];
   for await (const records of parseRecords(file, options, signal)) {

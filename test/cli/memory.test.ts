@@ -33,3 +33,28 @@ test('etl profile prints the columns, a zod schema and an estimate; --json for m
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /Expected `--sample` to be a whole number/);
 });
+
+test('etl profile reads other CSV dialects: --delimiter (tab), --quote, --encoding latin1', async () => {
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-profile-'));
+  const semicolons = join(dir, 'people.csv');
+  await writeFile(semicolons, Buffer.from("id;name;city\n1;'Zoë';'Köln; Mitte'\n2;'Ana';'Lyon'\n3;'Bo';'Köln; Mitte'\n", 'latin1'));
+  const result = etl('profile', semicolons, '--delimiter', ';', '--quote', "'", '--encoding', 'latin1', '--json');
+  assert.equal(result.status, 0, result.stderr);
+  const report = JSON.parse(result.stdout);
+  assert.deepEqual(report.columns.map((column: { name: string }) => column.name), ['id', 'name', 'city']);
+  assert.match(report.zod, /city/);
+  assert.equal(report.columns.find((column: { name: string }) => column.name === 'city').distinct, 2);
+
+  const tabs = join(dir, 'tabs.tsv');
+  await writeFile(tabs, 'id\tscore\n1\t0.5\n2\t1.5\n');
+  const tabbed = etl('profile', tabs, '--delimiter', 'tab', '--json');
+  assert.equal(tabbed.status, 0, tabbed.stderr);
+  assert.deepEqual(JSON.parse(tabbed.stdout).columns.map((column: { name: string; dtype: string }) => `${column.name}:${column.dtype}`), ['id:uint8', 'score:float64']);
+
+  const bad = etl('profile', semicolons, '--encoding', 'utf16');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /Expected `encoding` to be 'utf8' or 'latin1'/);
+});
