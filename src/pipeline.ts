@@ -202,6 +202,12 @@ export type StateOptions =
       connection: PgConnectionOptions;
       /** Schema of the `sluice_runs` and `sluice_state` tables, created when missing. @default 'sluice' */
       schema?: string;
+      /**
+       * Runs kept in `sluice_runs` per pipeline: older ones are deleted as new ones are recorded, so a
+       * pipeline scheduled every minute does not grow the table forever (a state folder rotates its file
+       * instead). @default 20000
+       */
+      keepRuns?: number;
     };
 
 /** A whole pipeline: what a pipeline file default-exports. */

@@ -77,6 +77,9 @@ export function recordFromSummary(summary: RunSummary, extra: Partial<RunRecord>
   };
 }
 
+/** Runs of one pipeline kept in `sluice_runs` by default: about what a state folder's two files hold. */
+export const HISTORY_KEEP_RUNS = 20_000;
+
 /** Size past which `runs.ndjson` is rotated to `runs.1.ndjson`: some 10,000 runs a file. */
 export const HISTORY_ROTATE_BYTES = 4 * 1024 * 1024;
 

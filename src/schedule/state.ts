@@ -12,7 +12,7 @@ import { SluiceError } from '../errors.ts';
 import type { SinkTransaction, StateOptions } from '../pipeline.ts';
 import { createPoolRegistry, resolveConnection, wrapPgError, type PgConnectionOptions } from '../postgres/connection.ts';
 import { quoteIdent } from '../postgres/identifiers.ts';
-import { appendRecord, findTickRun, historyTableSql, HISTORY_ROTATE_BYTES, insertRecord, readRecords, selectRecords, type HistoryQuery, type RunRecord } from './history.ts';
+import { appendRecord, findTickRun, HISTORY_KEEP_RUNS, historyTableSql, HISTORY_ROTATE_BYTES, insertRecord, readRecords, selectRecords, type HistoryQuery, type RunRecord } from './history.ts';
 import { acquireAdvisoryLock, acquireFileLock, type LockAttempt } from './lock.ts';
 
 export type PipelineState = Record<string, unknown>;
@@ -44,7 +44,9 @@ export const DEFAULT_STATE_FOLDER = '.sluice';
 /** Opens the store a pipeline's `state` option names; `pipelineFile` anchors a relative folder. */
 export function openStateStore(options: StateOptions | undefined, pipelineFile?: string): StateStore {
   const base = pipelineFile === undefined ? process.cwd() : dirname(resolve(pipelineFile));
-  if (options !== undefined && 'connection' in options) return new PostgresStateStore(options.connection, options.schema ?? 'sluice');
+  if (options !== undefined && 'connection' in options) {
+    return new PostgresStateStore(options.connection, options.schema ?? 'sluice', options.keepRuns ?? HISTORY_KEEP_RUNS);
+  }
   const folder = options?.folder ?? DEFAULT_STATE_FOLDER;
   return new FolderStateStore(isAbsolute(folder) ? folder : join(base, folder));
 }
@@ -129,7 +131,11 @@ export class PostgresStateStore implements StateStore {
   constructor(
     private readonly connection: PgConnectionOptions,
     readonly schema: string,
+    private readonly keepRuns = HISTORY_KEEP_RUNS,
   ) {
+    if (!Number.isInteger(keepRuns) || keepRuns < 1) {
+      throw new SluiceError('INVALID_OPTION', `Expected \`state.keepRuns\` to be a whole number from 1 and up; got ${String(keepRuns)}.`);
+    }
     const resolved = resolveConnection(connection);
     this.description = `PostgreSQL ${resolved.description}, schema ${schema}`;
     this.runs = `${quoteIdent(schema)}.${quoteIdent('sluice_runs')}`;
@@ -185,6 +191,12 @@ export class PostgresStateStore implements StateStore {
     await this.ensure();
     try {
       await insertRecord(this.pool, this.runs, { host: hostname(), ...record });
+      // Keep the newest runs of this pipeline: one walk of the (pipeline, started_at desc) index.
+      await this.pool.query(
+        `delete from ${this.runs} where pipeline = $1 and started_at <
+           (select started_at from ${this.runs} where pipeline = $1 order by started_at desc offset $2 limit 1)`,
+        [record.pipeline, this.keepRuns - 1],
+      );
     } catch (error) {
       throw wrapPgError(error, { operation: 'query', connection: this.connection });
     }

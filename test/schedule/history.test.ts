@@ -7,7 +7,8 @@ import { appendFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { findTickRun, type RunRecord } from '../../src/schedule/history.ts';
-import { FolderStateStore } from '../../src/schedule/state.ts';
+import { FolderStateStore, openStateStore } from '../../src/schedule/state.ts';
+import { testSchema } from '../support/db.ts';
 import { tempDir } from '../support/fakes.ts';
 
 const MINUTE = 60_000;
@@ -67,5 +68,33 @@ describe('run history in a state folder', () => {
     assert.deepEqual(kept.map((entry) => entry.tick), written.slice(-kept.length).reverse().map((entry) => entry.tick));
     assert.equal(await store.ranTick('p', kept.at(-1)!.tick!), true, 'a tick in runs.1.ndjson');
     assert.equal(await store.ranTick('p', written[0].tick!), false, 'dropped with the rotation before');
+  });
+});
+
+describe('run history in PostgreSQL', () => {
+  test('sluice_runs keeps the newest keepRuns runs of each pipeline, other pipelines untouched', async () => {
+    const db = await testSchema('history_keep');
+    const store = openStateStore({ connection: db.url, schema: db.schema, keepRuns: 5 });
+    try {
+      const now = Date.now();
+      for (let k = 0; k < 12; k++) await store.record(record('busy', now - (12 - k) * MINUTE));
+      for (let k = 0; k < 3; k++) await store.record(record('quiet', now - (3 - k) * MINUTE));
+      const busy = await store.history({ pipeline: 'busy', limit: 100 });
+      assert.equal(busy.length, 5);
+      // The newest five, newest first.
+      assert.deepEqual(
+        busy.map((run) => new Date(run.startedAt).getTime()),
+        [1, 2, 3, 4, 5].map((k) => now - k * MINUTE),
+      );
+      assert.equal((await store.history({ pipeline: 'quiet', limit: 100 })).length, 3);
+      const { rows } = await db.query<{ count: string }>(`select count(*) from ${db.schema}.sluice_runs`);
+      assert.equal(Number(rows[0].count), 8);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('keepRuns must be a whole number from 1', () => {
+    assert.throws(() => openStateStore({ connection: 'postgres://localhost/x', keepRuns: 0 }), /state\.keepRuns/);
   });
 });
