@@ -66,8 +66,8 @@ export class RowTextEncoder {
   private readonly dictionaries = new Map<Dictionary, (Uint8Array | undefined)[]>();
   /**
    * Output buffers given back by {@link release} once written, reused by the next batches. A fresh
-   * megabyte-sized buffer per batch is what glibc malloc turns into heap growth over a long run (its
-   * mmap threshold rises to the size of the buffers freed, and later ones come from a fragmenting heap).
+   * megabyte-sized buffer per batch churns malloc over a long run (glibc raises its mmap threshold to
+   * the size of the buffers freed, so later ones come from a heap that can fragment and keep pages).
    */
   private readonly spare: ArrayBuffer[] = [];
 
