@@ -165,6 +165,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     if (bytes <= 0) return;
     state.reservedByRun -= bytes;
     budget.release(bytes);
+    watch.released(bytes);
   };
 
   const sourceContext: SourceContext = {

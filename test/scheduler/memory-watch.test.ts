@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { MemoryBudget } from '../../src/index.ts';
 import { MemoryWatch } from '../../src/scheduler/memory-watch.ts';
 
@@ -40,4 +41,20 @@ test('above baseline + budget the watch sets pressure on the budget, and clears 
   assert.equal(granted, true);
   budget.release(2000);
   assert.equal(budget.reserved, 0);
+});
+
+test('batches given back to the budget are collected soon: released() asks for a young-generation collection', () => {
+  const watch = new MemoryWatch(64 * 1024 * 1024);
+  const newSpace = () => getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')!.space_used_size;
+  let sink = 0;
+  for (let round = 0; round < 5; round++) {
+    // Garbage in the young generation, like the small objects that hold written batches' columns.
+    for (let i = 0; i < 2000; i++) sink += [i, i + 1, i + 2].length;
+    const before = newSpace();
+    watch.released(1024 * 1024); // under the threshold: nothing asked
+    watch.released(8 * 1024 * 1024);
+    const after = newSpace();
+    assert.ok(after < before, `round ${round}: new space ${before} → ${after} bytes`);
+  }
+  assert.ok(sink > 0);
 });
