@@ -8,19 +8,10 @@
  * `YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM[:SS]]][ BC]`. pg's own parsers are not used: they turn dates into
  * local-time Date objects and int8 into strings.
  */
+import { daysFromCivil } from '../batch/civil.ts';
 
 const MS_PER_DAY = 86_400_000;
 const DIGIT_0 = 0x30;
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yearOfEra = y - era * 400;
-  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
-  return era * 146097 + dayOfEra - 719468;
-}
 
 // Rows of one result often share a day: the last date parsed is remembered.
 let lastDateKey = -1;

@@ -1,4 +1,5 @@
 /** Parsing typed values from text: the path for csv-parse records, NDJSON strings and inference. */
+import { daysInMonth } from '../batch/civil.ts';
 
 const INTEGER = /^[+-]?\d+$/;
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -27,11 +28,6 @@ export function parseBooleanText(text: string): number {
 }
 
 const MS_PER_DAY = 86_400_000;
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
 
 /** Days since the Unix epoch for `YYYY-MM-DD`, or NaN. */
 export function parseDateText(text: string): number {

@@ -5,6 +5,7 @@
  *
  * No parser trims spaces: `" 12"` is not an integer. Trimming is a column option, not a guess.
  */
+import { daysFromCivil, daysInMonth } from '../../batch/civil.ts';
 
 const DIGIT_0 = 0x30;
 const PLUS = 0x2b;
@@ -242,21 +243,6 @@ export function parseBoolean(buf: Uint8Array, start: number, end: number): numbe
 }
 
 const MS_PER_DAY = 86_400_000;
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yearOfEra = y - era * 400;
-  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
-  return era * 146097 + dayOfEra - 719468;
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
 
 /** Two ASCII digits at `i` as a number, or -1. */
 function twoDigits(buf: Uint8Array, i: number): number {
