@@ -288,7 +288,7 @@ for (let d = 0; d <= 9; d++) DIGIT_VALUE[DIGIT_0 + d] = d;
  * `YYYY-MM-DDTHH:MM:SSZ`, the layout most machine-written timestamps use (20 bytes, checked by the
  * caller): → ms since the epoch, or NaN. One digit check for all 14 digits, the month from the cache.
  */
-function scanUtcSecondsTimestamp(buf: Uint8Array, start: number): void {
+export function scanUtcSecondsTimestamp(buf: Uint8Array, start: number): void {
   const y0 = DIGIT_VALUE[buf[start]];
   const y1 = DIGIT_VALUE[buf[start + 1]];
   const y2 = DIGIT_VALUE[buf[start + 2]];

@@ -14,10 +14,8 @@
  */
 import { open } from 'node:fs/promises';
 import type { Batch } from '../../batch/batch.ts';
-import { bitmapBytes } from '../../batch/bitmap.ts';
 import type { ColumnBuilder } from '../../batch/builder.ts';
-import type { Dictionary } from '../../batch/dictionary.ts';
-import { INTEGER_RANGE, isIntegerDType, type TypedArray } from '../../batch/dtype.ts';
+import type { TypedArray } from '../../batch/dtype.ts';
 import { SluiceError } from '../../errors.ts';
 import type { SourceContext } from '../../pipeline.ts';
 import { RowDecoder } from '../../schema/decode.ts';
@@ -27,9 +25,6 @@ import { Utf8Validator } from '../utf8.ts';
 import {
   ByteDictionary,
   StringCache,
-  collapseQuotes,
-  decodeLatin1,
-  decodeUtf8,
   parseBoolean,
   parseDate,
   parseInteger,
@@ -38,6 +33,20 @@ import {
   scanFloat64,
   scanTimestamp,
 } from './bytes.ts';
+import {
+  byteDictionaryOf,
+  byteLoopsApply,
+  FieldText,
+  nullsAllowed,
+  numericRange,
+  rollBack,
+  setNull,
+  shapeOf,
+  type PatternShape,
+  YEAR_100_DAYS,
+  YEAR_100_MS,
+} from './column-rules.ts';
+import { FUSED_BLOCK_ROWS, FusedRecords } from './fused.ts';
 import { fieldCountError, positionsOf } from './header.ts';
 import type { ResolvedCsvOptions } from './options.ts';
 import { CsvScanner, FieldTable, type FieldSink } from './scanner.ts';
@@ -46,34 +55,21 @@ export const fastEngineAvailable = true;
 
 /** Rows converted column by column before committing: bounds the work redone after a slow value. */
 const BLOCK_ROWS = 1024;
-/** `Date.UTC` maps years 0-99 to 1900-1999; the text path follows it, so the byte path leaves them to it. */
-const YEAR_100_MS = -59_011_459_200_000;
-const YEAR_100_DAYS = YEAR_100_MS / 86_400_000;
-
 const QUOTED = 1;
 const ESCAPED = 2;
+const LF = 0x0a;
 
-/** The byte keys of each run's dictionaries (keyed by the plan's Dictionary, shared across files). */
-const byteDictionaries = new WeakMap<Dictionary, ByteDictionary>();
-
-function byteDictionaryOf(dictionary: Dictionary): ByteDictionary {
-  let bytes = byteDictionaries.get(dictionary);
-  if (bytes === undefined) {
-    bytes = new ByteDictionary(Math.min(dictionary.cap, 1024));
-    byteDictionaries.set(dictionary, bytes);
-  }
-  return bytes;
-}
-
-/** One buffer's complete records, as the scanner left them. */
+/** Records of a buffer, as the scanner left them. */
 interface ScannedBuffer {
   buf: Uint8Array;
   /** Input offset of buf[0]. */
   base: number;
   table: FieldTable;
-  /** The scanner error that ended the input after the table's records, if any. */
-  error: unknown;
 }
+
+/** Records per scanner step between tries of the fused loop: doubles while the fused loop takes none, up to the chunk. */
+const FIRST_SCANNER_STEP = 16;
+const LAST_SCANNER_STEP = 1 << 16;
 
 const NO_SINK: FieldSink = { field() {}, endRecord() {} };
 
@@ -132,22 +128,35 @@ async function openBytes(file: string, validator: Utf8Validator | null): Promise
 }
 
 /**
- * Reads `file` into field tables, one per input chunk. Reads go into one buffer reused for the whole
- * file (each chunk after the incomplete record the previous one ended with, moved to the front), so
- * reading allocates nothing per chunk; the buffer grows only for a record longer than half a chunk
- * (the scanner fails past maxRecordBytes). Nothing that outlives a chunk's conversion points into the
- * buffer: strings are copied out (see decodeUtf8), dictionary keys too. UTF-8 is validated per chunk
- * before it is scanned, as the csv-parse engine does, so both report the same first error. A scanner
- * error is yielded with the records completed before it, then thrown by the caller.
+ * One read of the input: `buf` holds the incomplete record the previous chunk ended with, then the bytes
+ * read. The consumer takes the complete records from `position` on and sets `rest` to where the
+ * incomplete record at the end starts (`buf.length` when there is none); the reader carries it over.
  */
-async function* scanFile(
+interface Chunk {
+  buf: Uint8Array;
+  /** Input offset of buf[0]. */
+  base: number;
+  /** Where records start: 0, or 3 after a UTF-8 BOM at the start of the input. */
+  position: number;
+  /** The chunk ends the input: a last record without a line break is complete. */
+  final: boolean;
+  rest: number;
+}
+
+/**
+ * Reads `file` in chunks into one buffer reused for the whole file (each read after the incomplete
+ * record the previous chunk ended with, moved to the front), so reading allocates nothing per chunk;
+ * the buffer grows only for a record longer than half a chunk (the scanner fails past
+ * maxRecordBytes). Nothing that outlives a chunk's conversion points into the buffer: strings are
+ * copied out (see decodeUtf8 in bytes.ts), dictionary keys too. UTF-8 is validated per chunk before it
+ * is scanned, as the csv-parse engine does, so both report the same first error.
+ */
+async function* readChunks(
   file: string,
   options: ResolvedCsvOptions,
   signal: AbortSignal,
-  table: FieldTable,
-  scanner: CsvScanner,
   onProgress?: (diskBytes: number) => void,
-): AsyncGenerator<ScannedBuffer> {
+): AsyncGenerator<Chunk> {
   const validator = options.encoding === 'utf8' ? new Utf8Validator(file) : null;
   let input: ByteReader | undefined;
   // The scanner and the value parsers must see one array class (see CsvScanner.push): a plain Uint8Array.
@@ -156,24 +165,14 @@ async function* scanFile(
   let filled = 0;
   let base = 0;
   let bomChecked = false;
-  const scan = (end: number, final: boolean): ScannedBuffer => {
-    const view = end === buffer.length ? buffer : buffer.subarray(0, end);
+  const chunkOf = (end: number, final: boolean): Chunk => {
+    const buf = end === buffer.length ? buffer : buffer.subarray(0, end);
     let position = 0;
     if (!bomChecked) {
       bomChecked = true;
-      if (end >= 3 && view[0] === 0xef && view[1] === 0xbb && view[2] === 0xbf) position = 3;
+      if (end >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) position = 3;
     }
-    table.reset();
-    let error: unknown = null;
-    let rest = end;
-    try {
-      rest = scanner.scanTable(view, position, base, final, table);
-    } catch (caught) {
-      error = caught;
-    }
-    base += rest;
-    filled = end - rest;
-    return { buf: view, base: base - rest, table, error };
+    return { buf, base, position, final, rest: end };
   };
   try {
     input = await openBytes(file, validator);
@@ -191,15 +190,16 @@ async function* scanFile(
         filled = end;
         continue;
       }
-      const scanned = scan(end, false);
+      const chunk = chunkOf(end, false);
       onProgress?.(input.diskBytes());
-      yield scanned;
-      if (scanned.error !== null) return;
+      yield chunk;
       // The chunk's records are converted: move the incomplete record to the front.
-      if (filled > 0) buffer.copyWithin(0, end - filled, end);
+      base += chunk.rest;
+      filled = end - chunk.rest;
+      if (filled > 0) buffer.copyWithin(0, chunk.rest, end);
     }
     validator?.end();
-    if (filled > 0) yield scan(filled, true);
+    if (filled > 0) yield chunkOf(filled, true);
   } catch (error) {
     throw readError(file, error);
   } finally {
@@ -215,26 +215,9 @@ function withPrefix(file: string, error: unknown): unknown {
   return new SluiceError(error.code, `${file}:${line}${column === undefined ? '' : `:${column}`}: ${error.message}`, error.details);
 }
 
-/** The text of field `k` (an index into the table's field arrays), quotes collapsed. */
-class FieldText {
-  private scratch = new Uint8Array(4096);
-  constructor(
-    private readonly latin1: boolean,
-    private readonly quote: number,
-  ) {}
-
-  of(buf: Uint8Array, table: FieldTable, k: number): string {
-    let start = table.starts[k];
-    let end = table.ends[k];
-    let source = buf;
-    if ((table.flags[k] & ESCAPED) !== 0) {
-      if (this.scratch.length < end - start) this.scratch = new Uint8Array(end - start);
-      end = collapseQuotes(buf, start, end, this.scratch, this.quote);
-      start = 0;
-      source = this.scratch;
-    }
-    return this.latin1 ? decodeLatin1(source, start, end) : decodeUtf8(source, start, end);
-  }
+/** The text of field `k` of a table (an index into its field arrays), quotes collapsed. */
+function fieldText(text: FieldText, buf: Uint8Array, table: FieldTable, k: number): string {
+  return text.of(buf, table.starts[k], table.ends[k], (table.flags[k] & ESCAPED) !== 0);
 }
 
 /** The field-count error of record `r`, located like the scanner's errors (code points from the line start). */
@@ -274,14 +257,22 @@ export async function findStructuralError(file: string, options: ResolvedCsvOpti
   const scanner = newScanner(file, options);
   let expected = options.header === true ? -1 : options.header.length;
   try {
-    for await (const scanned of scanFile(file, options, signal, table, scanner)) {
+    for await (const chunk of readChunks(file, options, signal)) {
+      table.reset();
+      let error: unknown = null;
+      try {
+        chunk.rest = scanner.scanTable(chunk.buf, chunk.position, chunk.base, chunk.final, table);
+      } catch (caught) {
+        error = caught;
+      }
+      const scanned = { buf: chunk.buf, base: chunk.base, table };
       for (let r = 0; r < table.length; r++) {
         if (expected < 0) expected = table.fieldCount[r];
         else if (table.fieldCount[r] !== expected) return fieldCountAt(file, scanner, scanned, r, expected);
       }
-      if (scanned.error !== null) {
-        const error = withPrefix(file, scanned.error);
-        return error instanceof SluiceError ? error : null;
+      if (error !== null) {
+        const located = withPrefix(file, error);
+        return located instanceof SluiceError ? located : null;
       }
     }
   } catch (error) {
@@ -298,11 +289,7 @@ export async function* readFastBatches(
   progress: (bytes: number) => void,
 ): AsyncGenerator<Batch> {
   const reader = new FastReader(file, plans, options, context);
-  const table = new FieldTable();
-  for await (const scanned of scanFile(file, options, context.signal, table, reader.scanner, progress)) {
-    yield* reader.convert(scanned);
-    if (scanned.error !== null) throw withPrefix(file, scanned.error);
-  }
+  for await (const chunk of readChunks(file, options, context.signal, progress)) yield* reader.read(chunk);
   const last = reader.finish();
   if (last !== null) yield last;
 }
@@ -318,16 +305,18 @@ class FastReader {
   private readonly values: unknown[];
   private readonly widen: (column: string, from: string, to: string, value: string, line?: number) => void;
   private readonly quote: number;
+  /** The fused record loop, once the header (the field count) is known. */
+  private fused: FusedRecords | null = null;
+  /** The scanner's output for the records the fused loop leaves. */
+  private readonly table = new FieldTable();
 
   constructor(
     private readonly file: string,
     private readonly plans: ColumnPlan[],
-    options: ResolvedCsvOptions,
+    private readonly options: ResolvedCsvOptions,
     private readonly context: SourceContext,
   ) {
     this.scanner = newScanner(file, options);
-    this.header = options.header === true ? undefined : options.header;
-    if (this.header !== undefined) this.positions = positionsOf(file, plans, this.header);
     this.widen = (column, from, to, value, line) =>
       context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file}${line ? `:${line}` : ''})`);
     this.decoder = new RowDecoder(plans, context.batchRows(), this.widen);
@@ -335,22 +324,87 @@ class FastReader {
     this.text = new FieldText(options.encoding === 'latin1', this.quote);
     this.strings = plans.map(() => new StringCache());
     this.values = new Array(plans.length);
+    if (options.header !== true) this.setHeader(options.header);
   }
 
-  /** Converts every record of one scanned buffer; yields each batch as it fills. */
-  async *convert(scanned: ScannedBuffer): AsyncGenerator<Batch> {
+  private setHeader(header: readonly string[]): void {
+    this.header = header;
+    this.positions = positionsOf(this.file, this.plans, header);
+    const dialect = { delimiter: this.options.delimiter.charCodeAt(0), quote: this.quote, maxRecordBytes: this.options.maxRecordBytes };
+    this.fused = new FusedRecords(this.plans, this.positions, header.length, dialect, this.text, this.strings);
+  }
+
+  /**
+   * Converts the complete records of one chunk and sets its `rest`; yields each batch as it fills. The
+   * fused loop takes what it can; the scanner and the column loops take the header, the records it
+   * stops at (a few at a time, then it tries again) and the tail after the last line feed.
+   */
+  async *read(chunk: Chunk): AsyncGenerator<Batch> {
+    const { buf, base, final } = chunk;
+    const limit = buf.lastIndexOf(LF) + 1;
+    let position = chunk.position;
+    let step = FIRST_SCANNER_STEP;
+    for (;;) {
+      this.context.signal.throwIfAborted();
+      const fused = this.fused !== null && position < limit && this.fused.prepare(this.decoder.builders);
+      if (fused) {
+        const decoder = this.decoder;
+        const room = Math.min(decoder.capacity - decoder.length, FUSED_BLOCK_ROWS);
+        const rows = this.fused!.run(buf, position, limit, this.scanner.line, decoder.builders, decoder.lines, decoder.length, room);
+        if (rows > 0) {
+          decoder.commitRows(rows);
+          position = this.fused!.position;
+          this.scanner.advance(this.fused!.line, base + position);
+          step = FIRST_SCANNER_STEP;
+          if (decoder.full) yield this.flush();
+          continue;
+        }
+      }
+      const table = this.table;
+      table.reset();
+      const maxRecords = this.header === undefined ? 1 : fused ? step : Infinity;
+      let error: unknown = null;
+      let rest = position;
+      try {
+        rest = this.scanner.scanTable(buf, position, base, final, table, maxRecords);
+      } catch (caught) {
+        error = caught;
+      }
+      yield* this.convert({ buf, base, table });
+      if (error !== null) throw withPrefix(this.file, error);
+      if (table.length < maxRecords) {
+        chunk.rest = rest;
+        return;
+      }
+      position = rest;
+      step = Math.min(step * 2, LAST_SCANNER_STEP);
+    }
+  }
+
+  /** The batch filled so far; the next one gets fresh builders. */
+  private flush(): Batch {
+    const batch = this.decoder.flush({ file: this.file });
+    // flush() left fresh builders; a new decoder only when the budget changed the batch size.
+    const rows = this.context.batchRows();
+    if (rows !== this.decoder.capacity) this.decoder = new RowDecoder(this.plans, rows, this.widen);
+    return batch;
+  }
+
+  /** Converts every record of a scanner table; yields each batch as it fills. */
+  private async *convert(scanned: ScannedBuffer): AsyncGenerator<Batch> {
     const { table, buf } = scanned;
     let r = 0;
-    if (this.header === undefined) {
+    let header = this.header;
+    if (header === undefined) {
       if (table.length === 0) return;
-      const header: string[] = [];
+      const names: string[] = [];
       const first = table.fieldBase[0];
-      for (let k = 0; k < table.fieldCount[0]; k++) header.push(this.text.of(buf, table, first + k));
-      this.header = header;
-      this.positions = positionsOf(this.file, this.plans, header);
+      for (let k = 0; k < table.fieldCount[0]; k++) names.push(fieldText(this.text, buf, table, first + k));
+      this.setHeader(names);
+      header = names;
       r = 1;
     }
-    const expected = this.header.length;
+    const expected = header.length;
     const fieldCount = table.fieldCount;
     while (r < table.length) {
       this.context.signal.throwIfAborted();
@@ -372,12 +426,7 @@ class FastReader {
         }
       }
       if (bad >= 0) throw fieldCountAt(this.file, this.scanner, scanned, bad, expected);
-      if (this.decoder.full) {
-        yield this.decoder.flush({ file: this.file });
-        // flush() left fresh builders; a new decoder only when the budget changed the batch size.
-        const rows = this.context.batchRows();
-        if (rows !== this.decoder.capacity) this.decoder = new RowDecoder(this.plans, rows, this.widen);
-      }
+      if (this.decoder.full) yield this.flush();
     }
   }
 
@@ -391,7 +440,7 @@ class FastReader {
     const first = table.fieldBase[r];
     const positions = this.positions;
     const values = this.values;
-    for (let c = 0; c < positions.length; c++) values[c] = this.text.of(buf, table, first + positions[c]);
+    for (let c = 0; c < positions.length; c++) values[c] = fieldText(this.text, buf, table, first + positions[c]);
     const line = table.line[r];
     const violation = this.decoder.append(values, line);
     if (violation !== null) {
@@ -449,19 +498,6 @@ class FastReader {
   }
 }
 
-/** Undo what the column loops wrote past the committed rows: the row path appends there next. */
-function rollBack(builder: ColumnBuilder, from: number, to: number): void {
-  const validity = builder.validity;
-  if (validity !== null) for (let i = from; i < to; i++) validity[i >>> 3] |= 1 << (i & 7);
-  if (builder.strings !== null) for (let i = from; i < to; i++) builder.strings[i] = undefined as unknown as string;
-  else if (builder.dtype !== 'string') builder.values.fill(0, from, Math.min(to, builder.values.length));
-}
-
-function setNull(builder: ColumnBuilder, index: number): void {
-  if (builder.validity === null) builder.validity = new Uint8Array(bitmapBytes(builder.capacity)).fill(0xff);
-  builder.validity[index >>> 3] &= ~(1 << (index & 7));
-}
-
 /**
  * Converts rows [from, to) of one column into `builder` at `out` onwards; returns the first row whose
  * value must take the row path (or `to`). One loop per kind of column, so each stays monomorphic.
@@ -478,18 +514,13 @@ function convertColumn(
   text: FieldText,
   strings: StringCache,
 ): number {
-  // Anything zod or a default decides is the row path's.
-  if (plan.zod !== undefined || plan.storesZodOutput) return from;
-  if (plan.pattern !== undefined && plan.dtype !== 'timestamp' && plan.dtype !== 'date') return from;
-  const nullable = plan.nullable && plan.defaultValue === undefined;
-  const dtype = plan.dtype;
-  if (builder.dtype !== dtype) return from;
-  switch (dtype) {
+  if (!byteLoopsApply(plan, builder)) return from;
+  const nullable = nullsAllowed(plan);
+  switch (plan.dtype) {
     case 'string':
       return convertStrings(plan, builder, position, table, buf, from, to, out, nullable, text, strings);
     case 'dictionary':
-      if (plan.dictionary === undefined) return from;
-      return convertDictionary(byteDictionaryOf(plan.dictionary), builder, position, table, buf, from, to, out, nullable);
+      return convertDictionary(byteDictionaryOf(plan.dictionary!), builder, position, table, buf, from, to, out, nullable);
     case 'bool':
       return convertBooleans(builder, position, table, buf, from, to, out, nullable);
     case 'timestamp':
@@ -497,28 +528,7 @@ function convertColumn(
     case 'date':
       return convertDates(builder, position, table, buf, from, to, out, nullable, shapeOf(plan));
     default: {
-      let lo = -Infinity;
-      let hi = Infinity;
-      let loStrict = false;
-      let hiStrict = false;
-      const bounds = plan.bounds;
-      if (bounds !== undefined) {
-        if (bounds.min !== undefined) {
-          lo = bounds.min;
-          loStrict = bounds.minInclusive === false;
-        }
-        if (bounds.max !== undefined) {
-          hi = bounds.max;
-          hiStrict = bounds.maxInclusive === false;
-        }
-      }
-      const integer = bounds?.integer === true || isIntegerDType(dtype);
-      if (plan.origin === 'inferred' && isIntegerDType(dtype)) {
-        // Inferred columns widen instead of rejecting: leave values outside the dtype to the row path.
-        const [min, max] = INTEGER_RANGE[dtype];
-        if (min > lo || (min === lo && loStrict)) [lo, loStrict] = [min, false];
-        if (max < hi || (max === hi && hiStrict)) [hi, hiStrict] = [max, false];
-      }
+      const { integer, lo, hi, loStrict, hiStrict } = numericRange(plan);
       if (!integer && builder.values instanceof Float64Array) {
         return convertFloats(builder, position, table, buf, from, to, out, nullable, lo, hi, loStrict, hiStrict);
       }
@@ -711,61 +721,6 @@ function convertDates(
   return to;
 }
 
-/**
- * zod's ISO date and date-time formats come with a regex the text must match (`plan.pattern`). Running
- * it per value needs a string per value. The regexes check the layout of the text (which characters,
- * how many digits) and the ranges of month, day (leap years included), hour, minute, second and offset,
- * and parseDate/parseTimestamp check those same ranges. So once the regex accepted one value, any value
- * with the same layout (digits as 0, other bytes as they are) that the byte parser accepts matches too.
- * Files hold one or two layouts per column: the regex runs once per layout, not per value.
- */
-class PatternShape {
-  private readonly known: Uint8Array[] = [];
-  /**
-   * Whether the pattern accepts `YYYY-MM-DDTHH:MM:SSZ`. scanTimestamp parses a 20-byte value ending in Z
-   * with a T at 10 only when it has exactly that layout (digits, dashes, colons checked), so for such a
-   * value this flag is the layout check, without comparing its bytes.
-   */
-  readonly utcSeconds: boolean;
-  constructor(private readonly pattern: RegExp) {
-    this.utcSeconds = pattern.test('2000-01-01T00:00:00Z');
-  }
-
-  accepts(buf: Uint8Array, start: number, end: number): boolean {
-    const length = end - start;
-    for (const known of this.known) {
-      if (known.length !== length) continue;
-      let k = 0;
-      for (; k < length; k++) {
-        const c = buf[start + k];
-        if ((c >= 0x30 && c <= 0x39 ? 0x30 : c) !== known[k]) break;
-      }
-      if (k === length) return true;
-    }
-    if (this.known.length >= 8 || !this.pattern.test(decodeLatin1(buf, start, end))) return false;
-    const layout = new Uint8Array(length);
-    for (let k = 0; k < length; k++) {
-      const c = buf[start + k];
-      layout[k] = c >= 0x30 && c <= 0x39 ? 0x30 : c;
-    }
-    this.known.push(layout);
-    return true;
-  }
-}
-
-const shapes = new WeakMap<RegExp, PatternShape>();
-
-function shapeOf(plan: ColumnPlan): PatternShape | null {
-  const pattern = plan.pattern;
-  if (pattern === undefined) return null;
-  let shape = shapes.get(pattern);
-  if (shape === undefined) {
-    shape = new PatternShape(pattern);
-    shapes.set(pattern, shape);
-  }
-  return shape;
-}
-
 function convertStrings(
   plan: ColumnPlan,
   builder: ColumnBuilder,
@@ -785,7 +740,6 @@ function convertStrings(
   const ends = table.ends;
   const minLength = plan.minLength ?? 0;
   const maxLength = plan.maxLength ?? Infinity;
-  if (plan.enumValues !== undefined) return from;
   for (let r = from; r < to; r++) {
     const k = fieldBase[r] + position;
     const index = out + r - from;
@@ -800,7 +754,7 @@ function convertStrings(
     const end = ends[k];
     let value = cache.get(buf, start, end);
     if (value === undefined) {
-      value = text.of(buf, table, k);
+      value = fieldText(text, buf, table, k);
       cache.set(buf, start, end, value);
     }
     if (value.length < minLength || value.length > maxLength) return r;

@@ -168,8 +168,9 @@ export class CsvScanner {
   private ended = false;
   /** Where the unclosed quoted field of an incomplete record opened (index in its buffer), or -1. */
   private openQuote = -1;
-  /** Set during {@link scanTable}: records go to the table instead of the sink. */
+  /** Set during {@link scanTable}: records go to the table instead of the sink, at most maxRecords. */
   private table: FieldTable | null = null;
+  private maxRecords = Infinity;
 
   // The record being reported, for locate(): valid during sink callbacks and while building errors.
   private recordBuf: Uint8Array = new Uint8Array(0);
@@ -299,16 +300,27 @@ export class CsvScanner {
    * and CR/LF pairs split across buffers are handled here; the BOM and the carry are the caller's
    * (push/end must not be mixed with this). Throws the scanner's errors; the records completed before
    * the error are in the table. A tail longer than `maxRecordBytes` fails with CSV_RECORD_TOO_LARGE.
+   * With `maxRecords`, stops once the table holds that many records and returns where the next starts.
    */
-  scanTable(buf: Uint8Array, position: number, base: number, final: boolean, table: FieldTable): number {
+  scanTable(buf: Uint8Array, position: number, base: number, final: boolean, table: FieldTable, maxRecords = Infinity): number {
     this.table = table;
+    this.maxRecords = maxRecords;
     try {
       const rest = this.scan(buf, position, buf.length, base, final);
-      if (rest < buf.length && buf.length - rest > this.maxRecordBytes) this.throwTooLarge(buf, base, rest, this.nextLine);
+      if (table.length < maxRecords && rest < buf.length && buf.length - rest > this.maxRecordBytes) this.throwTooLarge(buf, base, rest, this.nextLine);
       return rest;
     } finally {
       this.table = null;
     }
+  }
+
+  /**
+   * Records up to input offset `consumed` were read by someone else (the fast engine's fused loop, which
+   * takes only records that end in a line break); the next record starts on `line`.
+   */
+  advance(line: number, consumed: number): void {
+    this.nextLine = line;
+    this.consumed = consumed;
   }
 
   /** Line, column and byte offset of `buf[position]` in the record of `table` that starts at `recordStart` on `recordLine`. */
@@ -538,6 +550,7 @@ export class CsvScanner {
       const count = f - fieldBase;
       if (table !== null) {
         table.commit(count, recordLine, recordStart);
+        if (table.length >= this.maxRecords) return i;
         fieldBase = f;
         continue records;
       }

@@ -1,0 +1,396 @@
+/**
+ * The fast engine's first try on every record: one pass over a record's bytes that finds its fields and
+ * parses each into its column at once, with no field table in between. It takes the records most files
+ * are made of (fields unquoted or simply quoted, values the column loops would settle) and stops at the
+ * first record it does not take; that record goes through the scanner and the column loops of
+ * fast-engine.ts, which own every other case (empty lines, lone CRs, invalid quotes, field counts,
+ * violations, new dictionary entries, widening). So it adds speed and no behaviour: a record taken here
+ * gives the values the column loops would give, and anything else is left to them whole.
+ *
+ * A record is all or nothing: a field it cannot settle undoes the record's earlier fields. Numbers,
+ * timestamps, dates, booleans and dictionary codes go into one Float64Array per column first (one store
+ * site, one array kind), then into the column's own typed array with one `set` per block; strings and
+ * nulls go straight into the builder.
+ */
+import type { ColumnBuilder } from '../../batch/builder.ts';
+import type { ColumnPlan } from '../../schema/plan.ts';
+import { type ByteDictionary, PARSED, parseBoolean, parseDate, scanTimestamp, scanUtcSecondsTimestamp, type StringCache } from './bytes.ts';
+import {
+  byteDictionaryOf,
+  byteLoopsApply,
+  type FieldText,
+  nullsAllowed,
+  numericRange,
+  type PatternShape,
+  setNull,
+  shapeOf,
+  YEAR_100_DAYS,
+  YEAR_100_MS,
+} from './column-rules.ts';
+
+/** Rows per run: the size of the per-column staging arrays. */
+export const FUSED_BLOCK_ROWS = 1024;
+
+// What the loop does with each field of a record.
+const SKIP = 0;
+const INTEGER = 1;
+const DECIMAL = 2;
+const TIMESTAMP = 3;
+const DATE = 4;
+const BOOLEAN = 5;
+const DICTIONARY = 6;
+const STRING = 7;
+
+const LF = 0x0a;
+const CR = 0x0d;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const LETTER_T = 0x54;
+const LETTER_Z = 0x5a;
+
+/** Exact powers of ten up to 10^15: a decimal of at most 15 digits is `digits / 10^fraction`, one rounding. */
+const POWERS_OF_TEN = new Float64Array(16);
+for (let k = 0, p = 1; k < 16; k++, p *= 10) POWERS_OF_TEN[k] = p;
+
+export interface FusedOptions {
+  delimiter: number;
+  quote: number;
+  maxRecordBytes: number;
+}
+
+export class FusedRecords {
+  /** Per field of a record: its kind, and the planned column it fills (-1 when skipped). */
+  private readonly kinds: Uint8Array;
+  private readonly columnOf: Int32Array;
+  // Per planned column.
+  private readonly staged: Float64Array[];
+  private readonly lo: Float64Array;
+  private readonly hi: Float64Array;
+  private readonly loStrict: Uint8Array;
+  private readonly hiStrict: Uint8Array;
+  private readonly nullable: Uint8Array;
+  private readonly minLength: Float64Array;
+  private readonly maxLength: Float64Array;
+  /** Timestamp columns whose pattern (if any) accepts `YYYY-MM-DDTHH:MM:SSZ`: that layout needs no shape check. */
+  private readonly utcSeconds: Uint8Array;
+  private readonly shapes: (PatternShape | null)[];
+  private readonly dictionaries: (ByteDictionary | null)[];
+  /** 1 for the bytes that end an unquoted field: delimiter, quote, CR, LF. */
+  private readonly stop = new Uint8Array(256);
+  private readonly delimiter: number;
+  private readonly quote: number;
+  private readonly maxRecordBytes: number;
+
+  /** Where the last run stopped: the first record it did not take, and its line. */
+  position = 0;
+  line = 1;
+
+  constructor(
+    private readonly plans: ColumnPlan[],
+    /** Field index of each planned column. */
+    private readonly positions: number[],
+    fieldCount: number,
+    options: FusedOptions,
+    private readonly text: FieldText,
+    private readonly strings: StringCache[],
+  ) {
+    const columns = plans.length;
+    this.kinds = new Uint8Array(fieldCount);
+    this.columnOf = new Int32Array(fieldCount).fill(-1);
+    for (let c = 0; c < columns; c++) this.columnOf[positions[c]] = c;
+    this.staged = plans.map(() => new Float64Array(FUSED_BLOCK_ROWS));
+    this.lo = new Float64Array(columns);
+    this.hi = new Float64Array(columns);
+    this.loStrict = new Uint8Array(columns);
+    this.hiStrict = new Uint8Array(columns);
+    this.nullable = new Uint8Array(columns);
+    this.minLength = new Float64Array(columns);
+    this.maxLength = new Float64Array(columns);
+    this.utcSeconds = new Uint8Array(columns);
+    this.shapes = new Array<PatternShape | null>(columns).fill(null);
+    this.dictionaries = new Array<ByteDictionary | null>(columns).fill(null);
+    this.delimiter = options.delimiter;
+    this.quote = options.quote;
+    this.maxRecordBytes = options.maxRecordBytes;
+    for (const byte of [options.delimiter, options.quote, CR, LF]) this.stop[byte] = 1;
+  }
+
+  /**
+   * Sets up the kinds for the batch being filled; false when some column's values are never settled
+   * from bytes (zod, a default, a widened builder), so every record would stop the loop anyway.
+   * Cheap: called once per run, as plans and builders change during a run (dictionary overflow, widening).
+   */
+  prepare(builders: ColumnBuilder[]): boolean {
+    const plans = this.plans;
+    for (let c = 0; c < plans.length; c++) {
+      const plan = plans[c];
+      if (!byteLoopsApply(plan, builders[c])) return false;
+      const field = this.positions[c];
+      this.nullable[c] = nullsAllowed(plan) ? 1 : 0;
+      switch (plan.dtype) {
+        case 'string':
+          this.kinds[field] = STRING;
+          this.minLength[c] = plan.minLength ?? 0;
+          this.maxLength[c] = plan.maxLength ?? Infinity;
+          break;
+        case 'dictionary':
+          this.kinds[field] = DICTIONARY;
+          this.dictionaries[c] = byteDictionaryOf(plan.dictionary!);
+          break;
+        case 'bool':
+          this.kinds[field] = BOOLEAN;
+          break;
+        case 'timestamp':
+        case 'date': {
+          const shape = shapeOf(plan);
+          this.kinds[field] = plan.dtype === 'date' ? DATE : TIMESTAMP;
+          this.shapes[c] = shape;
+          this.utcSeconds[c] = shape === null || shape.utcSeconds ? 1 : 0;
+          break;
+        }
+        default: {
+          const range = numericRange(plan);
+          this.kinds[field] = range.integer ? INTEGER : DECIMAL;
+          this.lo[c] = range.lo;
+          this.hi[c] = range.hi;
+          this.loStrict[c] = range.loStrict ? 1 : 0;
+          this.hiStrict[c] = range.hiStrict ? 1 : 0;
+        }
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Takes records from `buf[position, limit)` into rows `out…` of `builders` (and their lines into
+   * `lines`), at most `maxRows` (≤ FUSED_BLOCK_ROWS), stopping at the first record it does not take.
+   * `buf[limit - 1]` must be a line feed: every loop then stops at a byte it checks, without a bounds
+   * check per byte. `line` is the line `position` is on. Returns the rows taken; {@link position} and
+   * {@link line} say where it stopped. The caller commits the rows.
+   */
+  run(buf: Uint8Array, position: number, limit: number, line: number, builders: ColumnBuilder[], lines: Int32Array, out: number, maxRows: number): number {
+    const kinds = this.kinds;
+    const columnOf = this.columnOf;
+    const fieldCount = kinds.length;
+    const last = fieldCount - 1;
+    const delimiter = this.delimiter;
+    const quote = this.quote;
+    const stop = this.stop;
+    const staged = this.staged;
+    const nullable = this.nullable;
+    let i = position;
+    let row = 0;
+    while (row < maxRows && i < limit) {
+      const recordStart = i;
+      const recordLine = line;
+      const index = out + row;
+      let recordEnd = -1;
+      let b = buf[i];
+      // An empty line is the scanner's to skip.
+      if (b === LF || b === CR) break;
+      let f = 0;
+      fields: for (; f < fieldCount; f++) {
+        const kind = kinds[f];
+        const c = columnOf[f];
+        b = buf[i];
+        if (b === delimiter || b === LF || b === CR) {
+          if (kind !== SKIP) {
+            if (nullable[c] === 0) break fields;
+            setNull(builders[c], index);
+            if (kind !== STRING) staged[c][row] = 0;
+          }
+        } else if (b === quote) {
+          if (kind !== STRING && kind !== SKIP) break fields;
+          const start = ++i;
+          let escaped = false;
+          for (;;) {
+            while (i < limit && (b = buf[i]) !== quote) {
+              if (b === LF || (b === CR && buf[i + 1] !== LF)) line++;
+              i++;
+            }
+            if (i >= limit) break fields;
+            // buf[limit - 1] is a line feed, so the byte after a quote is in the buffer.
+            if (buf[i + 1] !== quote) break;
+            escaped = true;
+            i += 2;
+          }
+          const end = i++;
+          if (kind === STRING) {
+            // As in the column loops: `""` is an empty field, null (the row path makes it "" where nulls are not allowed).
+            if (start === end) {
+              if (nullable[c] === 0) break fields;
+              setNull(builders[c], index);
+            } else if (!this.string(buf, start, end, escaped, c, builders[c], index)) break fields;
+          }
+        } else {
+          switch (kind) {
+            case INTEGER: {
+              let negative = false;
+              if (b === MINUS) {
+                negative = true;
+                b = buf[++i];
+              }
+              const digitsStart = i;
+              let value = 0;
+              while (b >= DIGIT_0 && b <= DIGIT_9) {
+                value = value * 10 + (b - DIGIT_0);
+                b = buf[++i];
+              }
+              const digits = i - digitsStart;
+              if (digits === 0 || digits > 15) break fields;
+              if (negative) value = -value;
+              if (!this.inRange(c, value)) break fields;
+              staged[c][row] = value;
+              break;
+            }
+            case DECIMAL: {
+              // `-?digits(.digits)?` of at most 15 digits: what scanFloat64 computes the same way.
+              let negative = false;
+              if (b === MINUS) {
+                negative = true;
+                b = buf[++i];
+              }
+              const digitsStart = i;
+              let mantissa = 0;
+              while (b >= DIGIT_0 && b <= DIGIT_9) {
+                mantissa = mantissa * 10 + (b - DIGIT_0);
+                b = buf[++i];
+              }
+              const whole = i - digitsStart;
+              if (whole === 0) break fields;
+              let fraction = 0;
+              if (b === DOT) {
+                b = buf[++i];
+                const fractionStart = i;
+                while (b >= DIGIT_0 && b <= DIGIT_9) {
+                  mantissa = mantissa * 10 + (b - DIGIT_0);
+                  b = buf[++i];
+                }
+                fraction = i - fractionStart;
+                if (fraction === 0) break fields;
+              }
+              if (whole + fraction > 15) break fields;
+              let value = fraction === 0 ? mantissa : mantissa / POWERS_OF_TEN[fraction];
+              if (negative) value = -value;
+              if (!this.inRange(c, value)) break fields;
+              staged[c][row] = value;
+              break;
+            }
+            case TIMESTAMP: {
+              if (this.utcSeconds[c] === 1 && i + 20 < limit && buf[i + 19] === LETTER_Z && buf[i + 10] === LETTER_T) {
+                // Every byte of that layout is a digit, '-', ':', 'T' or 'Z' (checked by the parse): the field ends at i + 20.
+                scanUtcSecondsTimestamp(buf, i);
+                const value = PARSED[0];
+                if (!(value >= YEAR_100_MS)) break fields;
+                staged[c][row] = value;
+                i += 20;
+                break;
+              }
+              const start = i;
+              while (stop[b] === 0) b = buf[++i];
+              scanTimestamp(buf, start, i);
+              const value = PARSED[0];
+              if (!(value >= YEAR_100_MS)) break fields;
+              const shape = this.shapes[c];
+              if (shape !== null && !shape.accepts(buf, start, i)) break fields;
+              staged[c][row] = value;
+              break;
+            }
+            case DATE: {
+              const start = i;
+              while (stop[b] === 0) b = buf[++i];
+              const value = parseDate(buf, start, i);
+              if (!(value >= YEAR_100_DAYS)) break fields;
+              const shape = this.shapes[c];
+              if (shape !== null && !shape.accepts(buf, start, i)) break fields;
+              staged[c][row] = value;
+              break;
+            }
+            case BOOLEAN: {
+              const start = i;
+              while (stop[b] === 0) b = buf[++i];
+              const value = parseBoolean(buf, start, i);
+              if (value < 0) break fields;
+              staged[c][row] = value;
+              break;
+            }
+            case DICTIONARY: {
+              const start = i;
+              while (stop[b] === 0) b = buf[++i];
+              const code = this.dictionaries[c]!.lookup(buf, start, i);
+              if (code < 0) break fields;
+              staged[c][row] = code;
+              break;
+            }
+            case STRING: {
+              const start = i;
+              while (stop[b] === 0) b = buf[++i];
+              if (!this.string(buf, start, i, false, c, builders[c], index)) break fields;
+              break;
+            }
+            default:
+              while (stop[b] === 0) b = buf[++i];
+          }
+        }
+        // What ends the field: a delimiter before the last field, a line break after it; anything else
+        // (a quote inside an unquoted field, text after a closing quote, a field count off) is the scanner's.
+        b = buf[i];
+        if (f < last) {
+          if (b !== delimiter) break fields;
+          i++;
+        } else {
+          recordEnd = i;
+          if (b === LF) i++;
+          else if (b === CR && buf[i + 1] === LF) i += 2;
+          else break fields;
+          line++;
+        }
+      }
+      if (f < fieldCount || recordEnd - recordStart > this.maxRecordBytes) {
+        this.undo(builders, index);
+        i = recordStart;
+        line = recordLine;
+        break;
+      }
+      lines[index] = recordLine;
+      row++;
+    }
+    for (let c = 0; c < staged.length; c++) {
+      if (this.plans[c].dtype !== 'string') builders[c].values.set(staged[c].subarray(0, row), out);
+    }
+    this.position = i;
+    this.line = line;
+    return row;
+  }
+
+  private inRange(c: number, value: number): boolean {
+    // NaN fails `value >= lo`.
+    const lo = this.lo[c];
+    const hi = this.hi[c];
+    return value >= lo && value <= hi && !(this.loStrict[c] === 1 && value === lo) && !(this.hiStrict[c] === 1 && value === hi);
+  }
+
+  /** A string column's value: the string made for these bytes last time, else decoded; length rules checked. */
+  private string(buf: Uint8Array, start: number, end: number, escaped: boolean, c: number, builder: ColumnBuilder, index: number): boolean {
+    // Keyed by the raw bytes (doubled quotes included): with the reader's quote and encoding fixed, they determine the text.
+    const cache = this.strings[c];
+    let value = cache.get(buf, start, end);
+    if (value === undefined) {
+      value = this.text.of(buf, start, end, escaped);
+      cache.set(buf, start, end, value);
+    }
+    if (value.length < this.minLength[c] || value.length > this.maxLength[c]) return false;
+    builder.strings![index] = value;
+    return true;
+  }
+
+  /** Takes back the nulls and strings a record wrote before a field stopped it. */
+  private undo(builders: ColumnBuilder[], index: number): void {
+    for (const builder of builders) {
+      if (builder.validity !== null) builder.validity[index >>> 3] |= 1 << (index & 7);
+      if (builder.strings !== null) builder.strings[index] = undefined as unknown as string;
+    }
+  }
+}
