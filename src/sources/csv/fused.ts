@@ -14,7 +14,17 @@
  */
 import type { ColumnBuilder } from '../../batch/builder.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
-import { type ByteDictionary, PARSED, parseBoolean, parseDate, scanTimestamp, scanUtcSecondsTimestamp, type StringCache } from './bytes.ts';
+import {
+  type ByteDictionary,
+  PARSED,
+  parseBoolean,
+  parseDate,
+  parseInteger,
+  scanFloat64,
+  scanTimestamp,
+  scanUtcSecondsTimestamp,
+  type StringCache,
+} from './bytes.ts';
 import {
   byteDictionaryOf,
   byteLoopsApply,
@@ -202,7 +212,6 @@ export class FusedRecords {
             if (kind !== STRING) staged[c][row] = 0;
           }
         } else if (b === quote) {
-          if (kind !== STRING && kind !== SKIP) break fields;
           const start = ++i;
           let escaped = false;
           for (;;) {
@@ -217,12 +226,15 @@ export class FusedRecords {
             i += 2;
           }
           const end = i++;
-          if (kind === STRING) {
-            // As in the column loops: `""` is an empty field, null (the row path makes it "" where nulls are not allowed).
+          if (kind !== SKIP) {
             if (start === end) {
+              // As in the column loops: `""` is an empty field, null (the row path makes it "" where nulls are not allowed).
               if (nullable[c] === 0) break fields;
               setNull(builders[c], index);
-            } else if (!this.string(buf, start, end, escaped, c, builders[c], index)) break fields;
+              if (kind !== STRING) staged[c][row] = 0;
+            } else if (kind === STRING) {
+              if (!this.string(buf, start, end, escaped, c, builders[c], index)) break fields;
+            } else if (escaped || !this.quoted(kind, c, buf, start, end, row)) break fields;
           }
         } else {
           switch (kind) {
@@ -363,6 +375,51 @@ export class FusedRecords {
     this.position = i;
     this.line = line;
     return row;
+  }
+
+  /**
+   * A quoted value of a column that is not a string (files that quote every field, or every non-number):
+   * parsed from the bytes between the quotes by the column loops' own parsers, so it settles exactly
+   * what they settle. Off the unquoted fast path, but still no string per value.
+   */
+  private quoted(kind: number, c: number, buf: Uint8Array, start: number, end: number, row: number): boolean {
+    let value: number;
+    switch (kind) {
+      case INTEGER:
+        value = parseInteger(buf, start, end);
+        if (!this.inRange(c, value)) return false;
+        break;
+      case DECIMAL:
+        scanFloat64(buf, start, end);
+        value = PARSED[0];
+        if (!this.inRange(c, value)) return false;
+        break;
+      case TIMESTAMP: {
+        scanTimestamp(buf, start, end);
+        value = PARSED[0];
+        if (!(value >= YEAR_100_MS)) return false;
+        const shape = this.shapes[c];
+        const utcSeconds = end - start === 20 && buf[start + 19] === LETTER_Z && buf[start + 10] === LETTER_T && this.utcSeconds[c] === 1;
+        if (shape !== null && !utcSeconds && !shape.accepts(buf, start, end)) return false;
+        break;
+      }
+      case DATE: {
+        value = parseDate(buf, start, end);
+        if (!(value >= YEAR_100_DAYS)) return false;
+        const shape = this.shapes[c];
+        if (shape !== null && !shape.accepts(buf, start, end)) return false;
+        break;
+      }
+      case BOOLEAN:
+        value = parseBoolean(buf, start, end);
+        if (value < 0) return false;
+        break;
+      default:
+        value = this.dictionaries[c]!.lookup(buf, start, end);
+        if (value < 0) return false;
+    }
+    this.staged[c][row] = value;
+    return true;
   }
 
   private inRange(c: number, value: number): boolean {

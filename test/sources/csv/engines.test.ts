@@ -116,7 +116,7 @@ function quoteCell(next: () => number, value: string, rate: number): string {
   return value;
 }
 
-function generate(seed: number, options: { rows: number; badRate: number; raggedRate: number; quoteError?: boolean; plain?: boolean }): string {
+function generate(seed: number, options: { rows: number; badRate: number; raggedRate: number; quoteError?: boolean; plain?: boolean; quoteRate?: number }): string {
   const next = random(seed);
   const columns = ['id', 'price', 'ok', 'at', 'status', 'name', 'note', 'qty', 'extra'];
   const lineBreak = next() < 0.5 ? '\n' : '\r\n';
@@ -126,7 +126,7 @@ function generate(seed: number, options: { rows: number; badRate: number; ragged
   const badRow = next() < 0.5 ? options.rows - 1 : Math.floor(next() * options.rows);
   for (let r = 0; r < options.rows; r++) {
     const bad = next() < options.badRate;
-    let fields = columns.map((column) => quoteCell(next, cell(next, column === 'extra' ? 'qty' : column, bad, options.plain), options.plain ? 0.01 : 0.15));
+    let fields = columns.map((column) => quoteCell(next, cell(next, column === 'extra' ? 'qty' : column, bad, options.plain), options.quoteRate ?? (options.plain ? 0.01 : 0.15)));
     if (next() < options.raggedRate) fields = next() < 0.5 ? fields.slice(0, 1 + Math.floor(next() * 7)) : [...fields, 'surplus'];
     if (options.quoteError && r === badRow) fields[6] = `"unclosed ${fields[6]}`;
     text += fields.join(',') + (next() < 0.05 ? '\n' : lineBreak);
@@ -169,6 +169,8 @@ describe('csv engines agree (whole source, generated files)', () => {
       const path = await file(text);
       assert.equal(await assertSameOutcome(path, { schema: Row }, `seed ${seed} (chunks)`, 1000), 'ok');
     }
+    const quotedAll = await file(generate(404, { rows: 40_000, badRate: 0.003, raggedRate: 0, plain: true, quoteRate: 1 }));
+    assert.equal(await assertSameOutcome(quotedAll, { schema: Row }, 'seed 404 (every field quoted, chunks)', 1000), 'ok');
     const ragged = await file(generate(403, { rows: 40_000, badRate: 0, raggedRate: 0.0001, plain: true }));
     assert.equal(await assertSameOutcome(ragged, { schema: Row }, 'seed 403 (ragged, chunks)'), 'CSV_FIELD_COUNT');
   });

@@ -103,6 +103,18 @@ describe('fused record loop', () => {
     assert.deepEqual([0, 1, 2, 3].map((row) => value(taken, 'note', row)), [null, 'say "hi"', 'two\nlines', 'plain']);
   });
 
+  test('takes files that quote every field, with the values of the unquoted form', () => {
+    const quoted = '"7","12.5","2025-01-02T03:04:05Z","shipped","false","n"\n"8","0.25","2025-01-02T03:04:05.250Z","paid","1",""\n';
+    const taken = take(quoted);
+    assert.equal(taken.rows, 2);
+    assert.deepEqual([value(taken, 'id', 0), value(taken, 'id', 1)], [7, 8]);
+    assert.deepEqual([value(taken, 'price', 0), value(taken, 'price', 1)], [12.5, 0.25]);
+    assert.deepEqual([value(taken, 'at', 0), value(taken, 'at', 1)], [Date.UTC(2025, 0, 2, 3, 4, 5), Date.UTC(2025, 0, 2, 3, 4, 5, 250)]);
+    assert.deepEqual([value(taken, 'status', 0), value(taken, 'status', 1)], [1, 0], 'dictionary codes of shipped, paid');
+    assert.deepEqual([value(taken, 'gift', 0), value(taken, 'gift', 1)], [0, 1]);
+    assert.deepEqual([value(taken, 'note', 0), value(taken, 'note', 1)], ['n', null]);
+  });
+
   test('decimals are the doubles Number() gives', () => {
     const prices = ['0.1', '0.3', '123456.789', '99999999999.9999', '0.00000000000001', '7', '-0.0'];
     const plans = compileSchema(z.object({ price: z.number() })).columns;
@@ -121,8 +133,9 @@ describe('fused record loop', () => {
     ['too many fields', '2,1,2025-01-01T10:00:00Z,paid,true,x,y\n'],
     ['a quote inside an unquoted field', '2,1,2025-01-01T10:00:00Z,paid,true,a"b\n'],
     ['text after a closing quote', '2,1,2025-01-01T10:00:00Z,paid,true,"a"b\n'],
-    ['a quoted number', '"2",1,2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['a quoted dictionary value', '2,1,2025-01-01T10:00:00Z,"paid",true,x\n'],
+    ['a quoted number with a doubled quote', '"2""",1,2025-01-01T10:00:00Z,paid,true,x\n'],
+    ['a quoted empty value in a column that is not nullable', '2,"",2025-01-01T10:00:00Z,paid,true,x\n'],
+    ['a quoted value its column refuses', '2,1,"2025-01-01 10:00:00",paid,true,x\n'],
     ['an unknown dictionary value', '2,1,2025-01-01T10:00:00Z,refunded,true,x\n'],
     ['a value below the minimum', '-2,1,2025-01-01T10:00:00Z,paid,true,x\n'],
     ['a plus sign', '+2,1,2025-01-01T10:00:00Z,paid,true,x\n'],
