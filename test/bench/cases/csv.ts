@@ -49,7 +49,7 @@ const NOTES = ['', '', '', '', 'gift wrap', 'leave at door', '"call ""before"" d
 
 
 /** The orders file: the same bytes for the same size on every machine. */
-async function generate(path: string, targetBytes: number): Promise<void> {
+export async function generate(path: string, targetBytes: number): Promise<void> {
   const next = random(7);
   const out = createWriteStream(path);
   let size = HEADER.length;
