@@ -10,7 +10,8 @@
  * A record is all or nothing: a field it cannot settle undoes the record's earlier fields. Numbers,
  * timestamps, dates, booleans and dictionary codes go into one Float64Array per column first (one store
  * site, one array kind), then into the column's own typed array with one `set` per block; strings and
- * nulls go straight into the builder.
+ * nulls go straight into the builder. The loop itself is generated per record layout (record-loop.ts);
+ * this class keeps the run's state and settles what the loop hands back (quoted fields, strings).
  */
 import type { ColumnBuilder } from '../../batch/builder.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
@@ -22,9 +23,24 @@ import {
   parseInteger,
   scanFloat64,
   scanTimestamp,
-  scanUtcSecondsTimestamp,
   type StringCache,
 } from './bytes.ts';
+import {
+  BOOLEAN,
+  DATE,
+  DECIMAL,
+  DICTIONARY,
+  type FieldLayout,
+  INTEGER,
+  layoutKey,
+  type RecordLayout,
+  type RecordLoop,
+  type RecordLoopHost,
+  recordLoopFor,
+  SKIP,
+  STRING,
+  TIMESTAMP,
+} from './record-loop.ts';
 import {
   byteDictionaryOf,
   byteLoopsApply,
@@ -41,28 +57,10 @@ import {
 /** Rows per run: the size of the per-column staging arrays. */
 export const FUSED_BLOCK_ROWS = 1024;
 
-// What the loop does with each field of a record.
-const SKIP = 0;
-const INTEGER = 1;
-const DECIMAL = 2;
-const TIMESTAMP = 3;
-const DATE = 4;
-const BOOLEAN = 5;
-const DICTIONARY = 6;
-const STRING = 7;
-
 const LF = 0x0a;
 const CR = 0x0d;
-const MINUS = 0x2d;
-const DOT = 0x2e;
-const DIGIT_0 = 0x30;
-const DIGIT_9 = 0x39;
 const LETTER_T = 0x54;
 const LETTER_Z = 0x5a;
-
-/** Exact powers of ten up to 10^15: a decimal of at most 15 digits is `digits / 10^fraction`, one rounding. */
-const POWERS_OF_TEN = new Float64Array(16);
-for (let k = 0, p = 1; k < 16; k++, p *= 10) POWERS_OF_TEN[k] = p;
 
 export interface FusedOptions {
   delimiter: number;
@@ -70,12 +68,12 @@ export interface FusedOptions {
   maxRecordBytes: number;
 }
 
-export class FusedRecords {
+export class FusedRecords implements RecordLoopHost {
   /** Per field of a record: its kind, and the planned column it fills (-1 when skipped). */
   private readonly kinds: Uint8Array;
   private readonly columnOf: Int32Array;
   // Per planned column.
-  private readonly staged: Float64Array[];
+  readonly staged: Float64Array[];
   private readonly lo: Float64Array;
   private readonly hi: Float64Array;
   private readonly loStrict: Uint8Array;
@@ -85,13 +83,17 @@ export class FusedRecords {
   private readonly maxLength: Float64Array;
   /** Timestamp columns whose pattern (if any) accepts `YYYY-MM-DDTHH:MM:SSZ`: that layout needs no shape check. */
   private readonly utcSeconds: Uint8Array;
-  private readonly shapes: (PatternShape | null)[];
-  private readonly dictionaries: (ByteDictionary | null)[];
+  readonly shapes: (PatternShape | null)[];
+  readonly dictionaries: (ByteDictionary | null)[];
   /** 1 for the bytes that end an unquoted field: delimiter, quote, CR, LF. */
-  private readonly stop = new Uint8Array(256);
+  readonly stop = new Uint8Array(256);
   private readonly delimiter: number;
   private readonly quote: number;
-  private readonly maxRecordBytes: number;
+  readonly maxRecordBytes: number;
+  quotedLines = 0;
+  /** The generated loop for the current layout, and the layout's key. */
+  private loop: RecordLoop | null = null;
+  private layoutKey = '';
 
   /** Where the last run stopped: the first record it did not take, and its line. */
   position = 0;
@@ -170,7 +172,34 @@ export class FusedRecords {
         }
       }
     }
+    const layout = this.layout();
+    const key = layoutKey(layout);
+    if (key !== this.layoutKey) {
+      this.loop = recordLoopFor(layout, key);
+      this.layoutKey = key;
+    }
     return true;
+  }
+
+  private layout(): RecordLayout {
+    const fields: FieldLayout[] = [];
+    for (let f = 0; f < this.kinds.length; f++) {
+      const c = this.columnOf[f];
+      const kind = c < 0 ? SKIP : this.kinds[f];
+      const numeric = kind === INTEGER || kind === DECIMAL;
+      fields.push({
+        kind,
+        column: c,
+        nullable: c >= 0 && this.nullable[c] === 1,
+        lo: numeric ? this.lo[c] : -Infinity,
+        hi: numeric ? this.hi[c] : Infinity,
+        loStrict: numeric && this.loStrict[c] === 1,
+        hiStrict: numeric && this.hiStrict[c] === 1,
+        utcSeconds: kind === TIMESTAMP && this.utcSeconds[c] === 1,
+        shape: (kind === TIMESTAMP || kind === DATE) && this.shapes[c] !== null,
+      });
+    }
+    return { delimiter: this.delimiter, quote: this.quote, fields };
   }
 
   /**
@@ -181,200 +210,56 @@ export class FusedRecords {
    * {@link line} say where it stopped. The caller commits the rows.
    */
   run(buf: Uint8Array, position: number, limit: number, line: number, builders: ColumnBuilder[], lines: Int32Array, out: number, maxRows: number): number {
-    const kinds = this.kinds;
-    const columnOf = this.columnOf;
-    const fieldCount = kinds.length;
-    const last = fieldCount - 1;
-    const delimiter = this.delimiter;
-    const quote = this.quote;
-    const stop = this.stop;
+    return this.loop!(this, buf, position, limit, line, builders, lines, out, maxRows);
+  }
+
+  /** The generated loop is done: staged values into their columns, and where it stopped. */
+  finish(builders: ColumnBuilder[], out: number, rows: number, position: number, line: number): void {
     const staged = this.staged;
-    const nullable = this.nullable;
-    let i = position;
-    let row = 0;
-    while (row < maxRows && i < limit) {
-      const recordStart = i;
-      const recordLine = line;
-      const index = out + row;
-      let recordEnd = -1;
-      let b = buf[i];
-      // An empty line is the scanner's to skip.
-      if (b === LF || b === CR) break;
-      let f = 0;
-      fields: for (; f < fieldCount; f++) {
-        const kind = kinds[f];
-        const c = columnOf[f];
-        b = buf[i];
-        if (b === delimiter || b === LF || b === CR) {
-          if (kind !== SKIP) {
-            if (nullable[c] === 0) break fields;
-            setNull(builders[c], index);
-            if (kind !== STRING) staged[c][row] = 0;
-          }
-        } else if (b === quote) {
-          const start = ++i;
-          let escaped = false;
-          for (;;) {
-            while (i < limit && (b = buf[i]) !== quote) {
-              if (b === LF || (b === CR && buf[i + 1] !== LF)) line++;
-              i++;
-            }
-            if (i >= limit) break fields;
-            // buf[limit - 1] is a line feed, so the byte after a quote is in the buffer.
-            if (buf[i + 1] !== quote) break;
-            escaped = true;
-            i += 2;
-          }
-          const end = i++;
-          if (kind !== SKIP) {
-            if (start === end) {
-              // As in the column loops: `""` is an empty field, null (the row path makes it "" where nulls are not allowed).
-              if (nullable[c] === 0) break fields;
-              setNull(builders[c], index);
-              if (kind !== STRING) staged[c][row] = 0;
-            } else if (kind === STRING) {
-              if (!this.string(buf, start, end, escaped, c, builders[c], index)) break fields;
-            } else if (escaped || !this.quoted(kind, c, buf, start, end, row)) break fields;
-          }
-        } else {
-          switch (kind) {
-            case INTEGER: {
-              let negative = false;
-              if (b === MINUS) {
-                negative = true;
-                b = buf[++i];
-              }
-              const digitsStart = i;
-              let value = 0;
-              while (b >= DIGIT_0 && b <= DIGIT_9) {
-                value = value * 10 + (b - DIGIT_0);
-                b = buf[++i];
-              }
-              const digits = i - digitsStart;
-              if (digits === 0 || digits > 15) break fields;
-              if (negative) value = -value;
-              if (!this.inRange(c, value)) break fields;
-              staged[c][row] = value;
-              break;
-            }
-            case DECIMAL: {
-              // `-?digits(.digits)?` of at most 15 digits: what scanFloat64 computes the same way.
-              let negative = false;
-              if (b === MINUS) {
-                negative = true;
-                b = buf[++i];
-              }
-              const digitsStart = i;
-              let mantissa = 0;
-              while (b >= DIGIT_0 && b <= DIGIT_9) {
-                mantissa = mantissa * 10 + (b - DIGIT_0);
-                b = buf[++i];
-              }
-              const whole = i - digitsStart;
-              if (whole === 0) break fields;
-              let fraction = 0;
-              if (b === DOT) {
-                b = buf[++i];
-                const fractionStart = i;
-                while (b >= DIGIT_0 && b <= DIGIT_9) {
-                  mantissa = mantissa * 10 + (b - DIGIT_0);
-                  b = buf[++i];
-                }
-                fraction = i - fractionStart;
-                if (fraction === 0) break fields;
-              }
-              if (whole + fraction > 15) break fields;
-              let value = fraction === 0 ? mantissa : mantissa / POWERS_OF_TEN[fraction];
-              if (negative) value = -value;
-              if (!this.inRange(c, value)) break fields;
-              staged[c][row] = value;
-              break;
-            }
-            case TIMESTAMP: {
-              if (this.utcSeconds[c] === 1 && i + 20 < limit && buf[i + 19] === LETTER_Z && buf[i + 10] === LETTER_T) {
-                // Every byte of that layout is a digit, '-', ':', 'T' or 'Z' (checked by the parse): the field ends at i + 20.
-                scanUtcSecondsTimestamp(buf, i);
-                const value = PARSED[0];
-                if (!(value >= YEAR_100_MS)) break fields;
-                staged[c][row] = value;
-                i += 20;
-                break;
-              }
-              const start = i;
-              while (stop[b] === 0) b = buf[++i];
-              scanTimestamp(buf, start, i);
-              const value = PARSED[0];
-              if (!(value >= YEAR_100_MS)) break fields;
-              const shape = this.shapes[c];
-              if (shape !== null && !shape.accepts(buf, start, i)) break fields;
-              staged[c][row] = value;
-              break;
-            }
-            case DATE: {
-              const start = i;
-              while (stop[b] === 0) b = buf[++i];
-              const value = parseDate(buf, start, i);
-              if (!(value >= YEAR_100_DAYS)) break fields;
-              const shape = this.shapes[c];
-              if (shape !== null && !shape.accepts(buf, start, i)) break fields;
-              staged[c][row] = value;
-              break;
-            }
-            case BOOLEAN: {
-              const start = i;
-              while (stop[b] === 0) b = buf[++i];
-              const value = parseBoolean(buf, start, i);
-              if (value < 0) break fields;
-              staged[c][row] = value;
-              break;
-            }
-            case DICTIONARY: {
-              const start = i;
-              while (stop[b] === 0) b = buf[++i];
-              const code = this.dictionaries[c]!.lookup(buf, start, i);
-              if (code < 0) break fields;
-              staged[c][row] = code;
-              break;
-            }
-            case STRING: {
-              const start = i;
-              while (stop[b] === 0) b = buf[++i];
-              if (!this.string(buf, start, i, false, c, builders[c], index)) break fields;
-              break;
-            }
-            default:
-              while (stop[b] === 0) b = buf[++i];
-          }
-        }
-        // What ends the field: a delimiter before the last field, a line break after it; anything else
-        // (a quote inside an unquoted field, text after a closing quote, a field count off) is the scanner's.
-        b = buf[i];
-        if (f < last) {
-          if (b !== delimiter) break fields;
-          i++;
-        } else {
-          recordEnd = i;
-          if (b === LF) i++;
-          else if (b === CR && buf[i + 1] === LF) i += 2;
-          else break fields;
-          line++;
-        }
-      }
-      if (f < fieldCount || recordEnd - recordStart > this.maxRecordBytes) {
-        this.undo(builders, index);
-        i = recordStart;
-        line = recordLine;
-        break;
-      }
-      lines[index] = recordLine;
-      row++;
-    }
     for (let c = 0; c < staged.length; c++) {
-      if (this.plans[c].dtype !== 'string') builders[c].values.set(staged[c].subarray(0, row), out);
+      if (this.plans[c].dtype !== 'string') builders[c].values.set(staged[c].subarray(0, rows), out);
     }
-    this.position = i;
+    this.position = position;
     this.line = line;
-    return row;
+  }
+
+  /**
+   * The quoted field opening at `i` (field `field` of the record at row `row`): finds its end, counting
+   * the line breaks inside into {@link quotedLines}, and settles its value as the loop would settle it
+   * unquoted. Returns the index after the closing quote, or -1 when the record must go to the scanner
+   * (not closed before `limit`, a value not settled here).
+   */
+  quotedField(buf: Uint8Array, i: number, limit: number, field: number, row: number, index: number, builders: ColumnBuilder[]): number {
+    const quote = this.quote;
+    let lines = 0;
+    const start = ++i;
+    let escaped = false;
+    for (;;) {
+      let b = 0;
+      while (i < limit && (b = buf[i]) !== quote) {
+        if (b === LF || (b === CR && buf[i + 1] !== LF)) lines++;
+        i++;
+      }
+      if (i >= limit) return -1;
+      // buf[limit - 1] is a line feed, so the byte after a quote is in the buffer.
+      if (buf[i + 1] !== quote) break;
+      escaped = true;
+      i += 2;
+    }
+    const end = i++;
+    this.quotedLines = lines;
+    const c = this.columnOf[field];
+    if (c < 0) return i;
+    const kind = this.kinds[field];
+    if (start === end) {
+      // As in the column loops: `""` is an empty field, null (the row path makes it "" where nulls are not allowed).
+      if (this.nullable[c] === 0) return -1;
+      setNull(builders[c], index);
+      if (kind !== STRING) this.staged[c][row] = 0;
+      return i;
+    }
+    if (kind === STRING) return this.string(buf, start, end, escaped, c, builders[c], index) ? i : -1;
+    return !escaped && this.quoted(kind, c, buf, start, end, row) ? i : -1;
   }
 
   /**
@@ -430,7 +315,7 @@ export class FusedRecords {
   }
 
   /** A string column's value: the string made for these bytes last time, else decoded; length rules checked. */
-  private string(buf: Uint8Array, start: number, end: number, escaped: boolean, c: number, builder: ColumnBuilder, index: number): boolean {
+  string(buf: Uint8Array, start: number, end: number, escaped: boolean, c: number, builder: ColumnBuilder, index: number): boolean {
     // Keyed by the raw bytes (doubled quotes included): with the reader's quote and encoding fixed, they determine the text.
     const cache = this.strings[c];
     let value = cache.get(buf, start, end);
@@ -444,7 +329,7 @@ export class FusedRecords {
   }
 
   /** Takes back the nulls and strings a record wrote before a field stopped it. */
-  private undo(builders: ColumnBuilder[], index: number): void {
+  undo(builders: ColumnBuilder[], index: number): void {
     for (const builder of builders) {
       if (builder.validity !== null) builder.validity[index >>> 3] |= 1 << (index & 7);
       if (builder.strings !== null) builder.strings[index] = undefined as unknown as string;

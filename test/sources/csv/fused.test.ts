@@ -201,6 +201,20 @@ describe('fused record loop', () => {
     assert.equal(value(taken, 'note', 0), 'a\rb\r\nc');
   });
 
+  test('bounds are kept as the schema gives them: inclusive, exclusive, negative, open', () => {
+    const Bounded = z.object({ small: z.int().min(-5).max(5), open: z.number().gt(0).lt(10), big: z.number().max(1e21), any: z.number().nullable() });
+    const plans = compileSchema(Bounded).columns;
+    const takes = (record: string): number => {
+      const fused = new FusedRecords(plans, [0, 1, 2, 3], 4, { delimiter: 0x2c, quote: 0x22, maxRecordBytes: 1 << 20 }, new FieldText(false, 0x22), plans.map(() => new StringCache()));
+      const builders = plans.map((plan) => new ColumnBuilder(plan.dtype, 4));
+      assert.equal(fused.prepare(builders), true);
+      const buf = new Uint8Array(Buffer.from(record));
+      return fused.run(buf, 0, buf.length, 1, builders, new Int32Array(4), 0, 4);
+    };
+    for (const record of ['-5,0.5,1,\n', '5,9.99,-123456789012345,7\n', '0,5,999999999999999,-0.5\n']) assert.equal(takes(record), 1, record);
+    for (const record of ['-6,1,1,1\n', '6,1,1,1\n', '0,0,1,1\n', '0,10,1,1\n', '0,-1,1,1\n']) assert.equal(takes(record), 0, record);
+  });
+
   test('does not run for a column zod decides', () => {
     const plans = compileSchema(z.object({ id: z.int().refine((n) => n % 2 === 0) })).columns;
     const fused = new FusedRecords(plans, [0], 1, { delimiter: 0x2c, quote: 0x22, maxRecordBytes: 1 << 20 }, new FieldText(false, 0x22), [new StringCache()]);
