@@ -7,11 +7,9 @@
  * violations, new dictionary entries, widening). So it adds speed and no behaviour: a record taken here
  * gives the values the column loops would give, and anything else is left to them whole.
  *
- * A record is all or nothing: a field it cannot settle undoes the record's earlier fields. Numbers,
- * timestamps, dates, booleans and dictionary codes go into one Float64Array per column first (one store
- * site, one array kind), then into the column's own typed array with one `set` per block; strings and
- * nulls go straight into the builder. The loop itself is generated per record layout (record-loop.ts);
- * this class keeps the run's state and settles what the loop hands back (quoted fields, strings).
+ * A record is all or nothing: a field it cannot settle undoes the record's earlier fields. Values go
+ * straight into the builders. The loop itself is generated per record layout (record-loop.ts); this
+ * class keeps the run's state and settles what the loop hands to it (quoted fields, strings).
  */
 import type { ColumnBuilder } from '../../batch/builder.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
@@ -54,7 +52,7 @@ import {
   YEAR_100_MS,
 } from './column-rules.ts';
 
-/** Rows per run: the size of the per-column staging arrays. */
+/** Rows per run at most: between runs the reader checks for an abort and whether the batch is full. */
 export const FUSED_BLOCK_ROWS = 1024;
 
 const LF = 0x0a;
@@ -73,7 +71,6 @@ export class FusedRecords implements RecordLoopHost {
   private readonly kinds: Uint8Array;
   private readonly columnOf: Int32Array;
   // Per planned column.
-  readonly staged: Float64Array[];
   private readonly lo: Float64Array;
   private readonly hi: Float64Array;
   private readonly loStrict: Uint8Array;
@@ -91,9 +88,14 @@ export class FusedRecords implements RecordLoopHost {
   private readonly quote: number;
   readonly maxRecordBytes: number;
   quotedLines = 0;
+  quotedValue = 0;
   /** The generated loop for the current layout, and the layout's key. */
   private loop: RecordLoop | null = null;
   private layoutKey = '';
+  /** What the layout was computed from, per column: prepare() redoes it only when one of these moved. */
+  private readonly seenPlanDtypes: string[] = [];
+  private readonly seenBuilderDtypes: string[] = [];
+  private readonly seenArrays: unknown[] = [];
 
   /** Where the last run stopped: the first record it did not take, and its line. */
   position = 0;
@@ -112,7 +114,6 @@ export class FusedRecords implements RecordLoopHost {
     this.kinds = new Uint8Array(fieldCount);
     this.columnOf = new Int32Array(fieldCount).fill(-1);
     for (let c = 0; c < columns; c++) this.columnOf[positions[c]] = c;
-    this.staged = plans.map(() => new Float64Array(FUSED_BLOCK_ROWS));
     this.lo = new Float64Array(columns);
     this.hi = new Float64Array(columns);
     this.loStrict = new Uint8Array(columns);
@@ -136,6 +137,13 @@ export class FusedRecords implements RecordLoopHost {
    */
   prepare(builders: ColumnBuilder[]): boolean {
     const plans = this.plans;
+    if (this.loop !== null && this.unchanged(builders)) return true;
+    this.loop = null;
+    for (let c = 0; c < plans.length; c++) {
+      this.seenPlanDtypes[c] = plans[c].dtype;
+      this.seenBuilderDtypes[c] = builders[c].dtype;
+      this.seenArrays[c] = builders[c].values.constructor;
+    }
     for (let c = 0; c < plans.length; c++) {
       const plan = plans[c];
       if (!byteLoopsApply(plan, builders[c])) return false;
@@ -172,7 +180,7 @@ export class FusedRecords implements RecordLoopHost {
         }
       }
     }
-    const layout = this.layout();
+    const layout = this.layout(builders);
     const key = layoutKey(layout);
     if (key !== this.layoutKey) {
       this.loop = recordLoopFor(layout, key);
@@ -181,7 +189,17 @@ export class FusedRecords implements RecordLoopHost {
     return true;
   }
 
-  private layout(): RecordLayout {
+  /** Plans and builders as the last prepare() saw them (a dictionary overflow or a widening changes a dtype). */
+  private unchanged(builders: ColumnBuilder[]): boolean {
+    const plans = this.plans;
+    for (let c = 0; c < plans.length; c++) {
+      const builder = builders[c];
+      if (plans[c].dtype !== this.seenPlanDtypes[c] || builder.dtype !== this.seenBuilderDtypes[c] || builder.values.constructor !== this.seenArrays[c]) return false;
+    }
+    return true;
+  }
+
+  private layout(builders: ColumnBuilder[]): RecordLayout {
     const fields: FieldLayout[] = [];
     for (let f = 0; f < this.kinds.length; f++) {
       const c = this.columnOf[f];
@@ -197,6 +215,7 @@ export class FusedRecords implements RecordLoopHost {
         hiStrict: numeric && this.hiStrict[c] === 1,
         utcSeconds: kind === TIMESTAMP && this.utcSeconds[c] === 1,
         shape: (kind === TIMESTAMP || kind === DATE) && this.shapes[c] !== null,
+        array: c >= 0 && kind !== STRING ? builders[c].values.constructor.name : '',
       });
     }
     return { delimiter: this.delimiter, quote: this.quote, fields };
@@ -213,23 +232,20 @@ export class FusedRecords implements RecordLoopHost {
     return this.loop!(this, buf, position, limit, line, builders, lines, out, maxRows);
   }
 
-  /** The generated loop is done: staged values into their columns, and where it stopped. */
-  finish(builders: ColumnBuilder[], out: number, rows: number, position: number, line: number): void {
-    const staged = this.staged;
-    for (let c = 0; c < staged.length; c++) {
-      if (this.plans[c].dtype !== 'string') builders[c].values.set(staged[c].subarray(0, rows), out);
-    }
+  /** The generated loop is done: where it stopped. */
+  finish(position: number, line: number): void {
     this.position = position;
     this.line = line;
   }
 
   /**
-   * The quoted field opening at `i` (field `field` of the record at row `row`): finds its end, counting
-   * the line breaks inside into {@link quotedLines}, and settles its value as the loop would settle it
-   * unquoted. Returns the index after the closing quote, or -1 when the record must go to the scanner
-   * (not closed before `limit`, a value not settled here).
+   * The quoted field opening at `i` (field `field` of a record, a skipped one or a column that is not a
+   * string): finds its end, counting the line breaks inside into {@link quotedLines}, and settles its value
+   * into {@link quotedValue} as the loop would settle it unquoted (a null: setNull, and 0). Returns the
+   * index after the closing quote, or -1 when the record must go to the scanner (not closed before
+   * `limit`, a value not settled here). The loop stores the value: its stores see one array class each.
    */
-  quotedField(buf: Uint8Array, i: number, limit: number, field: number, row: number, index: number, builders: ColumnBuilder[]): number {
+  quotedField(buf: Uint8Array, i: number, limit: number, field: number, index: number, builders: ColumnBuilder[]): number {
     const quote = this.quote;
     let lines = 0;
     const start = ++i;
@@ -250,16 +266,14 @@ export class FusedRecords implements RecordLoopHost {
     this.quotedLines = lines;
     const c = this.columnOf[field];
     if (c < 0) return i;
-    const kind = this.kinds[field];
     if (start === end) {
-      // As in the column loops: `""` is an empty field, null (the row path makes it "" where nulls are not allowed).
+      // As in the column loops: `""` is an empty field, null.
       if (this.nullable[c] === 0) return -1;
       setNull(builders[c], index);
-      if (kind !== STRING) this.staged[c][row] = 0;
+      this.quotedValue = 0;
       return i;
     }
-    if (kind === STRING) return this.string(buf, start, end, escaped, c, builders[c], index) ? i : -1;
-    return !escaped && this.quoted(kind, c, buf, start, end, row) ? i : -1;
+    return !escaped && this.quoted(this.kinds[field], c, buf, start, end) ? i : -1;
   }
 
   /**
@@ -267,7 +281,7 @@ export class FusedRecords implements RecordLoopHost {
    * parsed from the bytes between the quotes by the column loops' own parsers, so it settles exactly
    * what they settle. Off the unquoted fast path, but still no string per value.
    */
-  private quoted(kind: number, c: number, buf: Uint8Array, start: number, end: number, row: number): boolean {
+  private quoted(kind: number, c: number, buf: Uint8Array, start: number, end: number): boolean {
     let value: number;
     switch (kind) {
       case INTEGER:
@@ -303,7 +317,7 @@ export class FusedRecords implements RecordLoopHost {
         value = this.dictionaries[c]!.lookup(buf, start, end);
         if (value < 0) return false;
     }
-    this.staged[c][row] = value;
+    this.quotedValue = value;
     return true;
   }
 
@@ -328,11 +342,12 @@ export class FusedRecords implements RecordLoopHost {
     return true;
   }
 
-  /** Takes back the nulls and strings a record wrote before a field stopped it. */
+  /** Takes back what a record wrote before a field stopped it: nulls, strings, values (0, as under a null). */
   undo(builders: ColumnBuilder[], index: number): void {
     for (const builder of builders) {
       if (builder.validity !== null) builder.validity[index >>> 3] |= 1 << (index & 7);
       if (builder.strings !== null) builder.strings[index] = undefined as unknown as string;
+      else builder.values[index] = 0;
     }
   }
 }

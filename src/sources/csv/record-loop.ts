@@ -38,6 +38,11 @@ export interface FieldLayout {
   utcSeconds: boolean;
   /** Timestamps and dates: a zod pattern the value's layout must pass (host.shapes). */
   shape: boolean;
+  /**
+   * The class of the column's typed array. Not used in the code, but part of the layout: each store in
+   * the loop then sees one array class, the condition for V8 to store without boxing.
+   */
+  array: string;
 }
 
 export interface RecordLayout {
@@ -49,17 +54,17 @@ export interface RecordLayout {
 /** What the generated loop reads from, and calls back into, its FusedRecords. */
 export interface RecordLoopHost {
   readonly stop: Uint8Array;
-  readonly staged: Float64Array[];
   readonly dictionaries: (ByteDictionary | null)[];
   readonly shapes: (PatternShape | null)[];
   readonly maxRecordBytes: number;
-  /** Line breaks inside the last quoted field {@link quotedField} took. */
+  /** Line breaks inside the last quoted field {@link quotedField} took, and its value (0 for null). */
   quotedLines: number;
-  /** Settles the quoted field opening at `i`; returns the index after its closing quote, or -1 to stop. */
-  quotedField(buf: Uint8Array, i: number, limit: number, field: number, row: number, index: number, builders: ColumnBuilder[]): number;
+  quotedValue: number;
+  /** Settles the quoted field of a non-string column opening at `i`; returns the index after its closing quote, or -1 to stop. */
+  quotedField(buf: Uint8Array, i: number, limit: number, field: number, index: number, builders: ColumnBuilder[]): number;
   string(buf: Uint8Array, start: number, end: number, escaped: boolean, column: number, builder: ColumnBuilder, index: number): boolean;
   undo(builders: ColumnBuilder[], index: number): void;
-  finish(builders: ColumnBuilder[], out: number, rows: number, position: number, line: number): void;
+  finish(position: number, line: number): void;
 }
 
 export type RecordLoop = (
@@ -123,7 +128,7 @@ function valueCode(field: FieldLayout): string {
         if (i === start || i - start > 15) break fields;
         if (negative) value = -value;
         ${rangeCheck(field)}
-        staged${c}[row] = value;`;
+        values${c}[index] = value;`;
     case DECIMAL:
       // `-?digits(.digits)?` of at most 15 digits: what scanFloat64 computes, the same way.
       return `let negative = false;
@@ -145,21 +150,21 @@ function valueCode(field: FieldLayout): string {
         let value = fraction === 0 ? mantissa : mantissa / POWERS_OF_TEN[fraction];
         if (negative) value = -value;
         ${rangeCheck(field)}
-        staged${c}[row] = value;`;
+        values${c}[index] = value;`;
     case TIMESTAMP: {
       const general = `${untilStop}
         scanTimestamp(buf, start, i);
         const value = PARSED[0];
         if (!(value >= ${literal(YEAR_100_MS)})) break fields;
         ${field.shape ? `if (!shape${c}.accepts(buf, start, i)) break fields;` : ''}
-        staged${c}[row] = value;`;
+        values${c}[index] = value;`;
       if (!field.utcSeconds) return general;
       // Every byte of that layout is a digit, '-', ':', 'T' or 'Z' (the parse checks): the field ends at i + 20.
       return `if (i + 20 < limit && buf[i + 19] === 0x5a && buf[i + 10] === 0x54) {
           scanUtcSecondsTimestamp(buf, i);
           const value = PARSED[0];
           if (!(value >= ${literal(YEAR_100_MS)})) break fields;
-          staged${c}[row] = value;
+          values${c}[index] = value;
           i += 20;
           b = buf[i];
         } else {
@@ -171,17 +176,17 @@ function valueCode(field: FieldLayout): string {
         const value = parseDate(buf, start, i);
         if (!(value >= ${literal(YEAR_100_DAYS)})) break fields;
         ${field.shape ? `if (!shape${c}.accepts(buf, start, i)) break fields;` : ''}
-        staged${c}[row] = value;`;
+        values${c}[index] = value;`;
     case BOOLEAN:
       return `${untilStop}
         const value = parseBoolean(buf, start, i);
         if (value < 0) break fields;
-        staged${c}[row] = value;`;
+        values${c}[index] = value;`;
     case DICTIONARY:
       return `${untilStop}
         const code = dictionary${c}.lookup(buf, start, i);
         if (code < 0) break fields;
-        staged${c}[row] = code;`;
+        values${c}[index] = code;`;
     case STRING:
       return `${untilStop}
         if (!host.string(buf, start, i, false, ${c}, builder${c}, index)) break fields;`;
@@ -190,12 +195,43 @@ function valueCode(field: FieldLayout): string {
   }
 }
 
+/** Code for a quoted field at `i` (`b` is the quote); leaves `i` after the closing quote, its byte in `b`. */
+function quotedCode(field: FieldLayout, f: number, layout: RecordLayout, empty: string): string {
+  const c = field.column;
+  if (field.kind !== STRING) {
+    return `i = host.quotedField(buf, i, limit, ${f}, index, builders);
+      if (i < 0) break fields;
+      line += host.quotedLines;
+      ${field.kind === SKIP ? '' : `values${c}[index] = host.quotedValue;`}
+      b = buf[i];`;
+  }
+  // Strings are the fields most often quoted: found in line. Line breaks inside count. As in the column
+  // loops, `""` is an empty field: null (the row path makes it "" where nulls are not allowed).
+  const quote = literal(layout.quote);
+  return `const start = ++i;
+      let escaped = false;
+      for (;;) {
+        while (i < limit && (b = buf[i]) !== ${quote}) {
+          if (b === 0x0a || (b === 0x0d && buf[i + 1] !== 0x0a)) line++;
+          i++;
+        }
+        if (i >= limit) break fields;
+        if (buf[i + 1] !== ${quote}) break;
+        escaped = true;
+        i += 2;
+      }
+      const end = i++;
+      if (start === end) { ${empty} }
+      else if (!host.string(buf, start, end, escaped, ${c}, builder${c}, index)) break fields;
+      b = buf[i];`;
+}
+
 function fieldCode(field: FieldLayout, f: number, last: boolean, layout: RecordLayout): string {
   const c = field.column;
   let empty = '';
   if (field.kind !== SKIP) {
     if (!field.nullable) empty = 'break fields;';
-    else empty = `setNull(builder${c}, index);${field.kind === STRING ? '' : ` staged${c}[row] = 0;`}`;
+    else empty = `setNull(builder${c}, index);${field.kind === STRING ? '' : ` values${c}[index] = 0;`}`;
   }
   // What ends the field: a delimiter before the last field, a line break after it; anything else (a quote
   // inside an unquoted field, text after a closing quote, a field count off) is the scanner's to report.
@@ -211,10 +247,7 @@ function fieldCode(field: FieldLayout, f: number, last: boolean, layout: RecordL
     if (b === ${literal(layout.delimiter)} || b === 0x0a || b === 0x0d) {
       ${empty}
     } else if (b === ${literal(layout.quote)}) {
-      i = host.quotedField(buf, i, limit, ${f}, row, index, builders);
-      if (i < 0) break fields;
-      line += host.quotedLines;
-      b = buf[i];
+      ${quotedCode(field, f, layout, empty)}
     } else {
       ${valueCode(field)}
     }
@@ -227,7 +260,8 @@ function compile(layout: RecordLayout): RecordLoop {
   for (const field of fields) {
     const c = field.column;
     if (field.kind === SKIP) continue;
-    locals.push(`const staged${c} = host.staged[${c}], builder${c} = builders[${c}];`);
+    locals.push(`const builder${c} = builders[${c}];`);
+    if (field.kind !== STRING) locals.push(`const values${c} = builder${c}.values;`);
     if (field.kind === DICTIONARY) locals.push(`const dictionary${c} = host.dictionaries[${c}];`);
     if (field.shape) locals.push(`const shape${c} = host.shapes[${c}];`);
   }
@@ -261,7 +295,7 @@ function compile(layout: RecordLayout): RecordLoop {
         line = recordLine;
         break;
       }
-      host.finish(builders, out, row, i, line);
+      host.finish(i, line);
       return row;
     };`;
   return new Function('helpers', source)(helpers) as RecordLoop;

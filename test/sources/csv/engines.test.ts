@@ -175,6 +175,16 @@ describe('csv engines agree (whole source, generated files)', () => {
     assert.equal(await assertSameOutcome(ragged, { schema: Row }, 'seed 403 (ragged, chunks)'), 'CSV_FIELD_COUNT');
   });
 
+  test('a dictionary column that overflows its cap mid-file becomes strings the same way in both engines', async () => {
+    const lines = ['id,tag,amount'];
+    for (let i = 0; i < 60_000; i++) lines.push(`${i},${i < 30_000 ? ['red', 'green', 'blue'][i % 3] : `tag-${i}`},${(i % 1000) / 4}`);
+    const path = await file(`${lines.join('\n')}\n`);
+    const outcome = await assertSameOutcome(path, { sampleRows: 1000, dictionaryCap: 100 }, 'dictionary overflow', 5000);
+    assert.equal(outcome, 'ok');
+    const fast = await readWith('fast', path, { sampleRows: 1000, dictionaryCap: 100 }, 5000);
+    assert.deepEqual(new Set(fast.dtypes.map((dtypes) => dtypes.split(',')[1])), new Set(['dictionary', 'string']), 'the file has batches of both kinds');
+  });
+
   test('ragged rows and unclosed quotes give the same error in both engines', async () => {
     const codes = new Set<string>();
     for (let seed = 300; seed <= 340; seed++) {

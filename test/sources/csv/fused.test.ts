@@ -81,6 +81,7 @@ function assertStoppedAfterFirst(taken: Taken, label: string): void {
   for (const builder of taken.builders) {
     if (builder.validity !== null) assert.equal(builder.validity[0] & 0b10, 0b10, `${label}: no null left for the record`);
     if (builder.strings !== null) assert.equal(builder.strings[1], undefined, `${label}: no string left for the record`);
+    else assert.equal(builder.values[1], 0, `${label}: no value left for the record`);
   }
 }
 
