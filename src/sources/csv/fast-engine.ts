@@ -143,13 +143,17 @@ interface Chunk {
   rest: number;
 }
 
+/** Room before each read for the incomplete record carried over; a longer one is copied with the read into a new buffer. */
+const CARRY_BYTES = 64 * 1024;
+
 /**
- * Reads `file` in chunks into one buffer reused for the whole file (each read after the incomplete
- * record the previous chunk ended with, moved to the front), so reading allocates nothing per chunk;
- * the buffer grows only for a record longer than half a chunk (the scanner fails past
- * maxRecordBytes). Nothing that outlives a chunk's conversion points into the buffer: strings are
- * copied out (see decodeUtf8 in bytes.ts), dictionary keys too. UTF-8 is validated per chunk before it
- * is scanned, as the csv-parse engine does, so both report the same first error.
+ * Reads `file` in chunks. Two buffers take turns: while the consumer converts one chunk, the next read
+ * fills the other (so the disk and the parser work at once), behind room for the incomplete record the
+ * chunk will end with, which is copied there before the next chunk is handed out. Reading allocates
+ * nothing per chunk, except for records longer than that room. Nothing that outlives a chunk's
+ * conversion points into the buffers: strings are copied out (see decodeUtf8 in bytes.ts), dictionary
+ * keys too. UTF-8 is validated per read before it is scanned, as the csv-parse engine does, so both
+ * report the same first error.
  */
 async function* readChunks(
   file: string,
@@ -160,49 +164,63 @@ async function* readChunks(
   const validator = options.encoding === 'utf8' ? new Utf8Validator(file) : null;
   let input: ByteReader | undefined;
   // The scanner and the value parsers must see one array class (see CsvScanner.push): a plain Uint8Array.
-  let buffer = new Uint8Array(READ_BYTES);
-  /** Bytes of buffer in use: the carried incomplete record. */
-  let filled = 0;
+  const buffers = [new Uint8Array(CARRY_BYTES + READ_BYTES), new Uint8Array(CARRY_BYTES + READ_BYTES)];
+  let turn = 0;
+  /** The incomplete record carried over (a view of the previous chunk), and its input offset. */
+  let carried: Uint8Array = new Uint8Array(0);
   let base = 0;
   let bomChecked = false;
-  const chunkOf = (end: number, final: boolean): Chunk => {
-    const buf = end === buffer.length ? buffer : buffer.subarray(0, end);
+  let pending: Promise<number> | null = null;
+  const readAhead = (reader: ByteReader): Promise<number> => {
+    const read = reader.read(buffers[turn], CARRY_BYTES, READ_BYTES);
+    // Awaited before the next chunk, or in finally when the consumer stops first: never unhandled.
+    read.catch(() => {});
+    return read;
+  };
+  const chunkOf = (buf: Uint8Array, final: boolean): Chunk => {
     let position = 0;
     if (!bomChecked) {
       bomChecked = true;
-      if (end >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) position = 3;
+      if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) position = 3;
     }
-    return { buf, base, position, final, rest: end };
+    return { buf, base, position, final, rest: buf.length };
   };
   try {
     input = await openBytes(file, validator);
+    pending = readAhead(input);
     for (;;) {
       signal.throwIfAborted();
-      if (buffer.length - filled < READ_BYTES / 2) {
-        const grown = new Uint8Array(Math.max(buffer.length * 2, filled + READ_BYTES));
-        grown.set(buffer.subarray(0, filled), 0);
-        buffer = grown;
-      }
-      const read = await input.read(buffer, filled, buffer.length - filled);
+      const read = await pending;
+      pending = null;
       if (read === 0) break;
-      const end = filled + read;
-      if (!bomChecked && end < 3) {
-        filled = end;
+      const target = buffers[turn];
+      let buf: Uint8Array;
+      if (carried.length <= CARRY_BYTES) {
+        target.set(carried, CARRY_BYTES - carried.length);
+        buf = target.subarray(CARRY_BYTES - carried.length, CARRY_BYTES + read);
+      } else {
+        buf = new Uint8Array(carried.length + read);
+        buf.set(carried, 0);
+        buf.set(target.subarray(CARRY_BYTES, CARRY_BYTES + read), carried.length);
+      }
+      turn ^= 1;
+      pending = readAhead(input);
+      if (!bomChecked && buf.length < 3) {
+        carried = buf;
         continue;
       }
-      const chunk = chunkOf(end, false);
+      const chunk = chunkOf(buf, false);
       onProgress?.(input.diskBytes());
       yield chunk;
-      // The chunk's records are converted: move the incomplete record to the front.
+      carried = buf.subarray(chunk.rest);
       base += chunk.rest;
-      filled = end - chunk.rest;
-      if (filled > 0) buffer.copyWithin(0, chunk.rest, end);
     }
     validator?.end();
-    if (filled > 0) yield chunkOf(filled, true);
+    if (carried.length > 0) yield chunkOf(carried, true);
   } catch (error) {
     throw readError(file, error);
   } finally {
+    if (pending !== null) await pending.catch(() => {});
     await input?.close();
   }
 }

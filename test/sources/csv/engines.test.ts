@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
@@ -173,6 +174,28 @@ describe('csv engines agree (whole source, generated files)', () => {
     assert.equal(await assertSameOutcome(quotedAll, { schema: Row }, 'seed 404 (every field quoted, chunks)', 1000), 'ok');
     const ragged = await file(generate(403, { rows: 40_000, badRate: 0, raggedRate: 0.0001, plain: true }));
     assert.equal(await assertSameOutcome(ragged, { schema: Row }, 'seed 403 (ragged, chunks)'), 'CSV_FIELD_COUNT');
+  });
+
+  test('records longer than a read (long quoted fields), plain and gzipped, read the same in both engines', async () => {
+    const next = random(77);
+    const lines = ['id,note,qty'];
+    for (let i = 0; i < 4000; i++) {
+      const long = i % 500 === 7;
+      const note = long ? `"${'long "" text,\n'.repeat(20_000 + Math.floor(next() * 20_000))}"` : next() < 0.5 ? 'short' : '"a, b"';
+      lines.push(`${i},${note},${Math.floor(next() * 100)}`);
+    }
+    const text = `${lines.join('\r\n')}\r\n`;
+    assert.ok(Buffer.byteLength(text) > 3 * 1024 * 1024, 'several reads, records of 300 KB and more');
+    const path = await file(text);
+    const gzipped = join(dir, `input-${++files}.csv.gz`);
+    await writeFile(gzipped, gzipSync(text));
+    const Notes = z.object({ id: z.int(), note: z.string(), qty: z.int().nullable() });
+    assert.equal(await assertSameOutcome(path, { schema: Notes }, 'long records', 1000), 'ok');
+    assert.equal(await assertSameOutcome(gzipped, { schema: Notes }, 'long records, gzipped', 1000), 'ok');
+    const plain = await readWith('fast', path, { schema: Notes });
+    const unzipped = await readWith('fast', gzipped, { schema: Notes });
+    assert.deepEqual(unzipped.rows, plain.rows);
+    assert.equal(plain.rows.length, 4000);
   });
 
   test('a dictionary column that overflows its cap mid-file becomes strings the same way in both engines', async () => {
