@@ -63,8 +63,8 @@ export interface SourceContext extends RunContext {
   reject(violation: Violation, location: ErrorLocation): Promise<void>;
   /** Bytes of input consumed so far, and the total when known (for progress and MB/s). */
   progress(bytesRead: number, totalBytes?: number): void;
-  /** Which reader ran (for the summary). */
-  engine(name: string): void;
+  /** Which reader ran, and how it went (e.g. the share of records on its fast path), for the summary. */
+  engine(name: string, detail?: string): void;
 }
 
 /** A plan of the source for `--dry-run` and the summary. */

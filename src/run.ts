@@ -133,6 +133,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   let lastPeak = 0;
   const state = {
     engine: undefined as string | undefined,
+    engineDetail: undefined as string | undefined,
     bytesRead: 0,
     totalBytes: undefined as number | undefined,
     rowsSourced: 0,
@@ -189,8 +190,9 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
         elapsedMs: Date.now() - startedAt.getTime(),
       });
     },
-    engine(engineName) {
+    engine(engineName, detail) {
       state.engine = engineName;
+      state.engineDetail = detail;
     },
   };
 
@@ -275,7 +277,12 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   const elapsedMs = endedAt.getTime() - startedAt.getTime();
   const read = state.rowsSourced + rejects.count;
   const dropped = stageStats.reduce((sum, stage) => sum + Math.max(0, stage.rowsIn - stage.rowsOut - (stage.rowsInFlight ?? 0)), 0);
-  const sourceDescription = { kind: pipeline.source.kind, location: pipeline.source.location, engine: state.engine };
+  const sourceDescription = {
+    kind: pipeline.source.kind,
+    location: pipeline.source.location,
+    engine: state.engine,
+    ...(state.engineDetail === undefined ? {} : { engineDetail: state.engineDetail }),
+  };
   const summary: RunSummary & { cause?: unknown } = {
     pipeline: name,
     status: error === undefined ? 'succeeded' : 'failed',

@@ -21,7 +21,8 @@ export function formatSummary(summary: RunSummary): string {
   const { read, written, dropped, rejected } = summary.rows;
   const inFlight = summary.rows.inFlight ? `, in flight when it stopped ${number.format(summary.rows.inFlight)}` : '';
   lines.push(`  rows       read ${number.format(read)}, written ${number.format(written)}, dropped ${number.format(dropped)}, rejected ${number.format(rejected)}${inFlight}`);
-  lines.push(`  source     ${summary.source.kind} ${summary.source.location}${summary.source.engine ? ` [${summary.source.engine}]` : ''}`);
+  const { engine, engineDetail } = summary.source;
+  lines.push(`  source     ${summary.source.kind} ${summary.source.location}${engine ? ` [${engine}${engineDetail ? `: ${engineDetail}` : ''}]` : ''}`);
   for (const stage of summary.stages) {
     lines.push(`  stage      ${stage.name.padEnd(12)} in ${number.format(stage.rowsIn)}, out ${number.format(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}`);
   }

@@ -17,7 +17,8 @@ export interface RunSummary {
   startedAt: string;
   endedAt: string;
   elapsedMs: number;
-  source: { kind: string; location: string; engine?: string };
+  /** `engineDetail`: how the reader went, e.g. the share of CSV records it read in one pass. */
+  source: { kind: string; location: string; engine?: string; engineDetail?: string };
   sink: { kind: string; location: string };
   rows: {
     read: number;

@@ -299,14 +299,21 @@ export async function findStructuralError(file: string, options: ResolvedCsvOpti
   return null;
 }
 
+/** Records the fast engine read (header excluded), and how many of them the fused loop took. */
+export interface FastTally {
+  records: number;
+  fused: number;
+}
+
 export async function* readFastBatches(
   file: string,
   plans: ColumnPlan[],
   options: ResolvedCsvOptions,
   context: SourceContext,
   progress: (bytes: number) => void,
+  tally: FastTally = { records: 0, fused: 0 },
 ): AsyncGenerator<Batch> {
-  const reader = new FastReader(file, plans, options, context);
+  const reader = new FastReader(file, plans, options, context, tally);
   for await (const chunk of readChunks(file, options, context.signal, progress)) yield* reader.read(chunk);
   const last = reader.finish();
   if (last !== null) yield last;
@@ -333,6 +340,7 @@ class FastReader {
     private readonly plans: ColumnPlan[],
     private readonly options: ResolvedCsvOptions,
     private readonly context: SourceContext,
+    private readonly tally: FastTally,
   ) {
     this.scanner = newScanner(file, options);
     this.widen = (column, from, to, value, line) =>
@@ -371,6 +379,8 @@ class FastReader {
         const rows = this.fused!.run(buf, position, limit, this.scanner.line, decoder.builders, decoder.lines, decoder.length, room);
         if (rows > 0) {
           decoder.commitRows(rows);
+          this.tally.fused += rows;
+          this.tally.records += rows;
           position = this.fused!.position;
           this.scanner.advance(this.fused!.line, base + position);
           step = FIRST_SCANNER_STEP;
@@ -422,6 +432,7 @@ class FastReader {
       header = names;
       r = 1;
     }
+    this.tally.records += table.length - r;
     const expected = header.length;
     const fieldCount = table.fieldCount;
     while (r < table.length) {

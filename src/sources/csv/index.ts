@@ -8,7 +8,7 @@ import { inferColumns } from '../../schema/infer.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { expandInputs, totalSize, withLineOf } from '../files.ts';
 import { unfinishedFiles } from '../finished-files.ts';
-import { fastEngineAvailable, findStructuralError, readFastBatches } from './fast-engine.ts';
+import { fastEngineAvailable, type FastTally, findStructuralError, readFastBatches } from './fast-engine.ts';
 import { type CsvOptions, resolveCsvOptions, type ResolvedCsvOptions } from './options.ts';
 import { fieldCountError, missingColumn, positionsOf } from './header.ts';
 import { parseRecords } from './parse-engine.ts';
@@ -74,12 +74,13 @@ class CsvSource implements Source<AnyRow> {
     let rowsLeft = context.limit ?? Infinity;
     const progress = await unfinishedFiles(prepared.files, context, this.options.incremental);
     let yielded = false;
+    const tally: FastTally = { records: 0, fused: 0 };
     for (const file of progress.files) {
       if (rowsLeft <= 0) break;
       const onBytes = (bytes: number) => context.progress(doneBytes + bytes, prepared.totalBytes);
       const batches =
         prepared.options.engine === 'fast'
-          ? readFastBatches(file, prepared.plans, prepared.options, context, onBytes)
+          ? readFastBatches(file, prepared.plans, prepared.options, context, onBytes, tally)
           : readParsedBatches(file, prepared.plans, prepared.options, context, onBytes);
       let whole = true;
       try {
@@ -105,6 +106,7 @@ class CsvSource implements Source<AnyRow> {
       doneBytes += (await totalSize([file]));
       context.progress(doneBytes, prepared.totalBytes);
     }
+    if (tally.records > 0) context.engine(engineLabel(prepared.options), quickShare(tally));
     if (!yielded) yield emptyBatch(prepared.plans);
   }
 
@@ -165,6 +167,13 @@ class CsvSource implements Source<AnyRow> {
     }
     return plans;
   }
+}
+
+/** How much of the input the fast engine read on its quick path (the fused loop): for the summary. */
+function quickShare(tally: FastTally): string {
+  if (tally.fused === tally.records) return 'all records on the quick path';
+  // Rounded down: "100%" only when it is.
+  return `${Math.floor((tally.fused / tally.records) * 1000) / 10}% of records on the quick path`;
 }
 
 function engineLabel(options: ResolvedCsvOptions): string {

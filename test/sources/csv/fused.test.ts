@@ -2,17 +2,22 @@
  * The fused record loop takes the records it can settle and stops at the first it cannot, leaving that
  * record whole (nothing written for it) and pointing at it, so the scanner and the column loops take it
  * from exactly there. The whole source is compared with the csv-parse engine in engines.test.ts; here,
- * each kind of record the loop must leave is checked on its own.
+ * each kind of record the loop must leave is checked on its own, and the summary's account of it.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
+import { csv, pipeline, runOrThrow } from '../../../src/index.ts';
+import { formatSummary } from '../../../src/report/format.ts';
 import { ColumnBuilder } from '../../../src/batch/builder.ts';
 import { compileSchema } from '../../../src/schema/compile.ts';
 import type { ColumnPlan } from '../../../src/schema/plan.ts';
 import { StringCache } from '../../../src/sources/csv/bytes.ts';
 import { byteDictionaryOf, FieldText } from '../../../src/sources/csv/column-rules.ts';
 import { FUSED_BLOCK_ROWS, FusedRecords } from '../../../src/sources/csv/fused.ts';
+import { collect, tempDir } from '../../support/fakes.ts';
 
 const Order = z.object({
   id: z.int().min(0),
@@ -220,5 +225,30 @@ describe('fused record loop', () => {
     const plans = compileSchema(z.object({ id: z.int().refine((n) => n % 2 === 0) })).columns;
     const fused = new FusedRecords(plans, [0], 1, { delimiter: 0x2c, quote: 0x22, maxRecordBytes: 1 << 20 }, new FieldText(false, 0x22), [new StringCache()]);
     assert.equal(fused.prepare([new ColumnBuilder(plans[0].dtype, 4)]), false);
+  });
+});
+
+describe('the run summary says how much of a CSV the fast engine read on its quick path', () => {
+  const Numbers = z.object({ id: z.int(), price: z.number() });
+  async function summaryOf(text: string) {
+    const path = join(await tempDir('sluice-fused-'), 'input.csv');
+    await writeFile(path, text);
+    const summary = await runOrThrow(pipeline().from(csv(path, { schema: Numbers })).to(collect()));
+    assert.equal(summary.source.engine, 'fast');
+    return summary;
+  }
+  const rows = (price: (i: number) => string) => `id,price\n${Array.from({ length: 200 }, (_, i) => `${i},${price(i)}`).join('\n')}\n`;
+
+  test('all of a plain file', async () => {
+    const summary = await summaryOf(rows((i) => `${i}.5`));
+    assert.equal(summary.source.engineDetail, 'all records on the quick path');
+    assert.match(formatSummary(summary), /source {5}csv .*input\.csv \[fast: all records on the quick path\]/);
+  });
+
+  test('part of a file with some exponents, none of one with only exponents', async () => {
+    const some = (await summaryOf(rows((i) => (i % 50 === 0 ? `${i}e2` : `${i}.5`)))).source.engineDetail!;
+    const share = Number(/^([\d.]+)% of records on the quick path$/.exec(some)?.[1]);
+    assert.ok(share > 0 && share < 100, some);
+    assert.equal((await summaryOf(rows((i) => `${i}e2`))).source.engineDetail, '0% of records on the quick path');
   });
 });
