@@ -67,9 +67,16 @@ interface ScannedBuffer {
   table: FieldTable;
 }
 
-/** Records per scanner step between tries of the fused loop: doubles while the fused loop takes none, up to the chunk. */
-const FIRST_SCANNER_STEP = 16;
+/**
+ * Records the scanner takes each time the fused loop stops, before the loop tries again. Switching costs
+ * about as much as the fused loop saves on 6 records (measured: ~1.5 us a switch, ~0.25 us saved a
+ * record), so after a run of fewer than WORTH_ROWS records the scanner takes twice as many next time,
+ * up to LAST_SCANNER_STEP; a longer run sets it back to one. A file with one hard record in ten stays
+ * ~90% on the fused loop; one that alternates goes to the scanner instead of switching every record.
+ */
+const FIRST_SCANNER_STEP = 1;
 const LAST_SCANNER_STEP = 1 << 16;
+const WORTH_ROWS = 8;
 
 const NO_SINK: FieldSink = { field() {}, endRecord() {} };
 
@@ -332,8 +339,9 @@ class FastReader {
   private readonly quote: number;
   /** The fused record loop, once the header (the field count) is known. */
   private fused: FusedRecords | null = null;
-  /** The scanner's output for the records the fused loop leaves. */
+  /** The scanner's output for the records the fused loop leaves, and how many it takes next (see FIRST_SCANNER_STEP). */
   private readonly table = new FieldTable();
+  private step = FIRST_SCANNER_STEP;
 
   constructor(
     private readonly file: string,
@@ -369,7 +377,6 @@ class FastReader {
     const { buf, base, final } = chunk;
     const limit = buf.lastIndexOf(LF) + 1;
     let position = chunk.position;
-    let step = FIRST_SCANNER_STEP;
     for (;;) {
       this.context.signal.throwIfAborted();
       const fused = this.fused !== null && position < limit && this.fused.prepare(this.decoder.builders);
@@ -383,14 +390,14 @@ class FastReader {
           this.tally.records += rows;
           position = this.fused!.position;
           this.scanner.advance(this.fused!.line, base + position);
-          step = FIRST_SCANNER_STEP;
+          if (rows >= WORTH_ROWS) this.step = FIRST_SCANNER_STEP;
           if (decoder.full) yield this.flush();
           continue;
         }
       }
       const table = this.table;
       table.reset();
-      const maxRecords = this.header === undefined ? 1 : fused ? step : Infinity;
+      const maxRecords = this.header === undefined ? 1 : fused ? this.step : Infinity;
       let error: unknown = null;
       let rest = position;
       try {
@@ -405,7 +412,7 @@ class FastReader {
         return;
       }
       position = rest;
-      step = Math.min(step * 2, LAST_SCANNER_STEP);
+      this.step = Math.min(this.step * 2, LAST_SCANNER_STEP);
     }
   }
 

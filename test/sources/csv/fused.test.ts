@@ -251,4 +251,14 @@ describe('the run summary says how much of a CSV the fast engine read on its qui
     assert.ok(share > 0 && share < 100, some);
     assert.equal((await summaryOf(rows((i) => `${i}e2`))).source.engineDetail, '0% of records on the quick path');
   });
+
+  test('one hard record in ten leaves the rest on the quick path; alternating ones go to the scanner instead of switching each record', async () => {
+    const shareOf = async (hard: (i: number) => boolean) => {
+      const text = `id,price\n${Array.from({ length: 5000 }, (_, i) => `${i},${hard(i) ? `${i}e2` : `${i}.5`}`).join('\n')}\n`;
+      const detail = (await summaryOf(text)).source.engineDetail!;
+      return Number(/^([\d.]+)%/.exec(detail)?.[1]);
+    };
+    assert.ok((await shareOf((i) => i % 10 === 9)) >= 85, 'one in ten');
+    assert.ok((await shareOf((i) => i % 2 === 1)) <= 5, 'every other record');
+  });
 });
