@@ -53,7 +53,18 @@ export interface NumericRange {
   hiStrict: boolean;
 }
 
+/** Per plan, its range for the dtype it had then: the column loops ask once per scanner step. */
+const ranges = new WeakMap<ColumnPlan, { dtype: string; range: NumericRange }>();
+
 export function numericRange(plan: ColumnPlan): NumericRange {
+  const known = ranges.get(plan);
+  if (known !== undefined && known.dtype === plan.dtype) return known.range;
+  const range = computeRange(plan);
+  ranges.set(plan, { dtype: plan.dtype, range });
+  return range;
+}
+
+function computeRange(plan: ColumnPlan): NumericRange {
   const dtype = plan.dtype;
   let lo = -Infinity;
   let hi = Infinity;

@@ -15,9 +15,9 @@
  * engine would hand it over. So both engines give the same batches, rejects and warnings.
  */
 import type { Batch } from '../../batch/batch.ts';
-import { SluiceError } from '../../errors.ts';
+import { type ErrorLocation, SluiceError } from '../../errors.ts';
 import type { SourceContext } from '../../pipeline.ts';
-import { RowDecoder } from '../../schema/decode.ts';
+import { RowDecoder, type Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { StringCache } from './bytes.ts';
 import { type Chunk, readChunks } from './chunks.ts';
@@ -45,14 +45,14 @@ interface ScannedBuffer {
 
 /**
  * Records the scanner takes each time the fused loop stops, before the loop tries again. Switching costs
- * about as much as the fused loop saves on 6 records (measured: ~1.5 us a switch, ~0.25 us saved a
+ * about as much as the fused loop saves on 4 records (measured: ~1.1 us a switch, ~0.25 us saved a
  * record), so after a run of fewer than WORTH_ROWS records the scanner takes twice as many next time,
  * up to LAST_SCANNER_STEP; a longer run sets it back to one. A file with one hard record in ten stays
  * ~90% on the fused loop; one that alternates goes to the scanner instead of switching every record.
  */
 const FIRST_SCANNER_STEP = 1;
 const LAST_SCANNER_STEP = 1 << 16;
-const WORTH_ROWS = 8;
+const WORTH_ROWS = 4;
 
 const NO_SINK: FieldSink = { field() {}, endRecord() {} };
 
@@ -161,6 +161,8 @@ class FastReader {
   /** The scanner's output for the records the fused loop leaves, and how many it takes next (see FIRST_SCANNER_STEP). */
   private readonly table = new FieldTable();
   private step = FIRST_SCANNER_STEP;
+  /** A row the column loops rejected, to be written by the async part of the conversion. */
+  private rejected: { violation: Violation; location: ErrorLocation } | null = null;
 
   constructor(
     private readonly file: string,
@@ -224,7 +226,8 @@ class FastReader {
       } catch (caught) {
         error = caught;
       }
-      yield* this.convert({ buf, base, table });
+      const pending = this.convertTable({ buf, base, table });
+      if (pending !== null) yield* pending;
       if (error !== null) throw withPrefix(this.file, error);
       if (table.length < maxRecords) {
         chunk.rest = rest;
@@ -244,22 +247,47 @@ class FastReader {
     return batch;
   }
 
-  /** Converts every record of a scanner table; yields each batch as it fills. */
-  private async *convert(scanned: ScannedBuffer): AsyncGenerator<Batch> {
+  /**
+   * Converts every record of a scanner table. Synchronously as far as it can: a generator (and its
+   * promises) per scanner step cost more than the few records a step takes after the fused loop stops;
+   * only a reject to write or a full batch to hand on goes through {@link convertRest}.
+   */
+  private convertTable(scanned: ScannedBuffer): AsyncGenerator<Batch> | null {
     const { table, buf } = scanned;
     let r = 0;
-    let header = this.header;
-    if (header === undefined) {
-      if (table.length === 0) return;
+    if (this.header === undefined) {
+      if (table.length === 0) return null;
       const names: string[] = [];
       const first = table.fieldBase[0];
       for (let k = 0; k < table.fieldCount[0]; k++) names.push(fieldText(this.text, buf, table, first + k));
       this.setHeader(names);
-      header = names;
       r = 1;
     }
     this.tally.records += table.length - r;
-    const expected = header.length;
+    r = this.convertRows(scanned, r);
+    return r < table.length || this.rejected !== null || this.decoder.full ? this.convertRest(scanned, r) : null;
+  }
+
+  private async *convertRest(scanned: ScannedBuffer, r: number): AsyncGenerator<Batch> {
+    for (;;) {
+      if (this.rejected !== null) {
+        const { violation, location } = this.rejected;
+        this.rejected = null;
+        await this.context.reject(violation, location);
+      }
+      if (this.decoder.full) yield this.flush();
+      if (r >= scanned.table.length) return;
+      r = this.convertRows(scanned, r);
+    }
+  }
+
+  /**
+   * Converts table records from `r` on until the end, a full batch, or a rejected row (left in
+   * {@link rejected} for the caller to write); returns the next record to convert.
+   */
+  private convertRows(scanned: ScannedBuffer, r: number): number {
+    const table = scanned.table;
+    const expected = this.header!.length;
     const fieldCount = table.fieldCount;
     while (r < table.length) {
       this.context.signal.throwIfAborted();
@@ -276,21 +304,26 @@ class FastReader {
       while (r < end) {
         r = this.fastRows(scanned, r, end);
         if (r < end) {
-          await this.slowRow(scanned, r);
+          this.slowRow(scanned, r);
           r++;
+          if (this.rejected !== null) return r;
         }
       }
       if (bad >= 0) throw fieldCountAt(this.file, this.scanner, scanned, bad, expected);
-      if (this.decoder.full) yield this.flush();
+      if (this.decoder.full) return r;
     }
+    return r;
   }
 
   finish(): Batch | null {
     return this.decoder.length > 0 ? this.decoder.flush({ file: this.file }) : null;
   }
 
-  /** One row through RowDecoder as text: the csv-parse engine's path, for values the byte loops leave. */
-  private async slowRow(scanned: ScannedBuffer, r: number): Promise<void> {
+  /**
+   * One row through RowDecoder as text: the csv-parse engine's path, for values the byte loops leave. A
+   * row that breaks its rule is left in {@link rejected}.
+   */
+  private slowRow(scanned: ScannedBuffer, r: number): void {
     const { table, buf } = scanned;
     const first = table.fieldBase[r];
     const positions = this.positions;
@@ -299,7 +332,7 @@ class FastReader {
     const line = table.line[r];
     const violation = this.decoder.append(values, line);
     if (violation !== null) {
-      await this.context.reject(violation, { file: this.file, line, column: violation.column });
+      this.rejected = { violation, location: { file: this.file, line, column: violation.column } };
       return;
     }
     // Remember new dictionary entries by their bytes, so the next occurrences take the byte path.
