@@ -1,7 +1,7 @@
 /**
- * What the fast CSV engine's byte loops (the column loops of fast-engine.ts and the record loop of
+ * What the fast CSV engine's byte loops (the column loops of column-loops.ts and the record loop of
  * fused.ts) share about a column: which values they may settle from bytes, and the per-run state they
- * keep for it (byte dictionaries, accepted timestamp layouts, recently decoded strings).
+ * keep for it (byte dictionaries, accepted timestamp layouts), and how a field's bytes become text.
  */
 import { bitmapBytes } from '../../batch/bitmap.ts';
 import type { ColumnBuilder } from '../../batch/builder.ts';

@@ -2,10 +2,11 @@
  * The fast engine's first try on every record: one pass over a record's bytes that finds its fields and
  * parses each into its column at once, with no field table in between. It takes the records most files
  * are made of (fields unquoted or simply quoted, values the column loops would settle) and stops at the
- * first record it does not take; that record goes through the scanner and the column loops of
- * fast-engine.ts, which own every other case (empty lines, lone CRs, invalid quotes, field counts,
- * violations, new dictionary entries, widening). So it adds speed and no behaviour: a record taken here
- * gives the values the column loops would give, and anything else is left to them whole.
+ * first record it does not take; that record goes through the scanner, the column loops
+ * (column-loops.ts) and the row path, which own every other case (empty lines, lone CRs, invalid
+ * quotes, field counts, violations, new dictionary entries, widening). So it adds speed and no
+ * behaviour: a record taken here gives the values the column loops would give, and anything else is
+ * left to them whole.
  *
  * A record is all or nothing: a field it cannot settle undoes the record's earlier fields. Values go
  * straight into the builders. The loop itself is generated per record layout (record-loop.ts); this
