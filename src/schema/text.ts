@@ -73,6 +73,8 @@ export function formatTimestamp(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+/** `YYYY-MM-DD`; outside years 0000-9999, `±YYYYYY-MM-DD` as toISOString writes the year. */
 export function formatDate(days: number): string {
-  return new Date(days * MS_PER_DAY).toISOString().slice(0, 10);
+  const iso = new Date(days * MS_PER_DAY).toISOString();
+  return iso.slice(0, iso.indexOf('T'));
 }
