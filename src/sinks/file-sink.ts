@@ -5,9 +5,12 @@ import { AtomicFile } from './atomic-file.ts';
 /** Encodes batches to bytes for a file sink. `begin` sees the first batch (headers); `end` may close a document. */
 export interface BatchEncoder {
   begin?(batch: Batch<unknown>): string;
-  /** Text, or bytes the encoder hands over (written as they are; the encoder touches them again only after `release`). */
-  encode(batch: Batch<unknown>): string | Uint8Array;
-  /** Called with the bytes `encode` returned once they are written, so the encoder may reuse their memory. */
+  /**
+   * Text, or bytes the encoder hands over, in one piece or in chunks written in order (written as they
+   * are; the encoder touches them again only after `release`).
+   */
+  encode(batch: Batch<unknown>): string | Uint8Array | Uint8Array[];
+  /** Called with each piece of bytes `encode` returned once it is written, so the encoder may reuse its memory. */
   release?(bytes: Uint8Array): void;
 }
 
@@ -38,7 +41,7 @@ export function fileSink<R = AnyRow>(kind: string, path: string, makeEncoder: ()
           first = false;
           const body = encoder.encode(batch as Batch<unknown>);
           if (typeof body === 'string') await output.write(Buffer.from(body, 'utf8'));
-          else await output.write(body, encoder.release === undefined ? undefined : () => encoder.release!(body));
+          else for (const bytes of Array.isArray(body) ? body : [body]) await output.write(bytes, encoder.release === undefined ? undefined : () => encoder.release!(bytes));
           rowsWritten += batch.length;
         }
         await output.commit();
