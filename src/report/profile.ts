@@ -82,7 +82,7 @@ export interface ProfileReport {
 }
 
 const ENUM_LIMIT = 32;
-/** Buffers a CSV run keeps whatever the batch size: 1 MB read chunks, csv-parse's buffer, 1 MB write buffer. */
+/** Buffers a CSV run keeps whatever the batch size: two 1 MB read buffers (read-ahead), and about as much in spare write chunks. */
 const IO_BUFFER_BYTES = 3 * 1024 * 1024;
 /**
  * V8's young generation at full size. Node 22 on 64-bit: semi-spaces of 16 MB, a from- and a to-space.
