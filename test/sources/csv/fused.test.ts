@@ -16,7 +16,7 @@ import { compileSchema } from '../../../src/schema/compile.ts';
 import type { ColumnPlan } from '../../../src/schema/plan.ts';
 import { StringCache } from '../../../src/sources/csv/bytes.ts';
 import { byteDictionaryOf, FieldText } from '../../../src/sources/csv/column-rules.ts';
-import { FUSED_BLOCK_ROWS, FusedRecords } from '../../../src/sources/csv/fused.ts';
+import { FUSED_BLOCK_ROWS, FusedRecords, MAX_FUSED_FIELDS } from '../../../src/sources/csv/fused.ts';
 import { collect, tempDir } from '../../support/fakes.ts';
 
 const Order = z.object({
@@ -250,6 +250,20 @@ describe('the run summary says how much of a CSV the fast engine read on its qui
     const share = Number(/^([\d.]+)% of records on the quick path$/.exec(some)?.[1]);
     assert.ok(share > 0 && share < 100, some);
     assert.equal((await summaryOf(rows((i) => `${i}e2`))).source.engineDetail, '0% of records on the quick path');
+  });
+
+  test(`records of more than ${MAX_FUSED_FIELDS} fields go to the scanner, where the generated loop would be slower`, async () => {
+    const wide = async (fields: number) => {
+      const path = join(await tempDir('sluice-fused-'), 'wide.csv');
+      const header = Array.from({ length: fields }, (_, f) => `c${f}`).join(',');
+      await writeFile(path, `${header}\n${Array.from({ length: 50 }, (_, r) => Array.from({ length: fields }, (_, f) => r * f).join(',')).join('\n')}\n`);
+      const sink = collect();
+      const summary = await runOrThrow(pipeline().from(csv(path)).to(sink));
+      assert.equal((sink.rows[49] as Record<string, number>)[`c${fields - 1}`], 49 * (fields - 1));
+      return summary.source.engineDetail;
+    };
+    assert.equal(await wide(MAX_FUSED_FIELDS), 'all records on the quick path');
+    assert.equal(await wide(MAX_FUSED_FIELDS + 1), '0% of records on the quick path');
   });
 
   test('one hard record in ten leaves the rest on the quick path; alternating ones go to the scanner instead of switching each record', async () => {
