@@ -172,28 +172,9 @@ export function writeCsvString(bytes: Buffer, at: number, value: string, style: 
   return at;
 }
 
-/**
- * A float64 as `String(value)` writes it, short decimals by digit loops: the row writers' compact form
- * (wide rows) of the case they otherwise have in line. A double passed here is boxed; in line it is not.
- */
+/** A float64 as `String(value)` writes it: the row writers' compact form (wide rows) of the case they otherwise have in line. */
 export function writeFloat64(bytes: Buffer, at: number, value: number, json: boolean): number {
-  if ((value | 0) === value) return writeInt32(bytes, at, value | 0);
-  const magnitude = value < 0 ? -value : value;
-  const scaled = Math.round(magnitude * 10_000);
-  if (magnitude < 2e9 && scaled / 10_000 === magnitude) {
-    const whole = Math.floor(scaled / 10_000) | 0;
-    let fraction = (scaled - whole * 10_000) | 0;
-    let places = 4;
-    while (fraction % 10 === 0) {
-      fraction = (fraction / 10) | 0;
-      places--;
-    }
-    if (value < 0) bytes[at++] = MINUS;
-    at = writeInt32(bytes, at, whole);
-    bytes[at++] = 0x2e;
-    return writeDigits(bytes, at, fraction, places);
-  }
-  return writeNumber(bytes, at, value, json);
+  return (value | 0) === value ? writeInt32(bytes, at, value | 0) : writeNumber(bytes, at, value, json);
 }
 
 /** ISO 8601 `YYYY-MM-DDTHH:MM:SS.sssZ` (as `toISOString`) of `ms`, quoted for JSON: the row writers' compact form. Needs 30 bytes. */
