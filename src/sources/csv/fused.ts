@@ -56,11 +56,12 @@ import {
 /** Rows per run at most: between runs the reader checks for an abort and whether the batch is full. */
 export const FUSED_BLOCK_ROWS = 1024;
 /**
- * Widest record the generated loop takes. Its code grows with the fields, and past this V8 optimizes it
- * poorly or not at all: on all-number files, the loop is 1.3x the scanner's speed at 16 fields, even at
- * 32, 0.9x at 64-100 and 0.3x at 300. Wider files go to the scanner and the column loops.
+ * Widest record the generated loop takes. Up to 32 fields it is one function; wider records are read by
+ * functions of 24 fields each (record-loop.ts), as one function that large is optimized poorly. Against
+ * the scanner path, on all-number files with a schema: 1.4x its speed at 32 fields, 1.2x at 48 and 64,
+ * even at 100, 0.95x at 300. Wider files go to the scanner and the column loops.
  */
-export const MAX_FUSED_FIELDS = 40;
+export const MAX_FUSED_FIELDS = 80;
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -96,6 +97,8 @@ export class FusedRecords implements RecordLoopHost {
   readonly maxRecordBytes: number;
   quotedLines = 0;
   quotedValue = 0;
+  segmentLine = 0;
+  recordEnd = 0;
   /** The generated loop for the current layout, and the layout's key. */
   private loop: RecordLoop | null = null;
   private layoutKey = '';

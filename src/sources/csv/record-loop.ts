@@ -60,6 +60,9 @@ export interface RecordLoopHost {
   /** Line breaks inside the last quoted field {@link quotedField} took, and its value (0 for null). */
   quotedLines: number;
   quotedValue: number;
+  /** Wide records (read in segments): the line a segment reached, and where the record's last field ended. */
+  segmentLine: number;
+  recordEnd: number;
   /** Settles the quoted field of a non-string column opening at `i`; returns the index after its closing quote, or -1 to stop. */
   quotedField(buf: Uint8Array, i: number, limit: number, field: number, index: number, builders: ColumnBuilder[]): number;
   string(buf: Uint8Array, start: number, end: number, escaped: boolean, column: number, builder: ColumnBuilder, index: number): boolean;
@@ -78,6 +81,9 @@ export type RecordLoop = (
   out: number,
   maxRows: number,
 ) => number;
+
+const LF = 0x0a;
+const CR = 0x0d;
 
 const helpers = { setNull, PARSED, parseBoolean, parseDate, scanTimestamp, scanUtcSecondsTimestamp };
 
@@ -254,8 +260,8 @@ function fieldCode(field: FieldLayout, f: number, last: boolean, layout: RecordL
     ${end}`;
 }
 
-function compile(layout: RecordLayout): RecordLoop {
-  const fields = layout.fields;
+/** The locals the code of `fields` reads: its columns' builders, arrays, dictionaries, shapes. */
+function localsOf(fields: readonly FieldLayout[]): string {
   const locals: string[] = [];
   for (const field of fields) {
     const c = field.column;
@@ -265,14 +271,27 @@ function compile(layout: RecordLayout): RecordLoop {
     if (field.kind === DICTIONARY) locals.push(`const dictionary${c} = host.dictionaries[${c}];`);
     if (field.shape) locals.push(`const shape${c} = host.shapes[${c}];`);
   }
+  return locals.join('\n');
+}
+
+const PRELUDE = `
+  const { setNull, PARSED, parseBoolean, parseDate, scanTimestamp, scanUtcSecondsTimestamp } = helpers;
+  const POWERS_OF_TEN = new Float64Array(16);
+  for (let k = 0, p = 1; k < 16; k++, p *= 10) POWERS_OF_TEN[k] = p;`;
+
+/** Records of more fields than this are read by several generated functions of SEGMENT_FIELDS fields each. */
+const WHOLE_FIELDS = 32;
+const SEGMENT_FIELDS = 24;
+
+function compile(layout: RecordLayout): RecordLoop {
+  const fields = layout.fields;
+  if (fields.length > WHOLE_FIELDS) return compileSegmented(layout);
   const body = fields.map((field, f) => `{ ${fieldCode(field, f, f === fields.length - 1, layout)} }`).join('\n');
   const source = `
-    const { setNull, PARSED, parseBoolean, parseDate, scanTimestamp, scanUtcSecondsTimestamp } = helpers;
-    const POWERS_OF_TEN = new Float64Array(16);
-    for (let k = 0, p = 1; k < 16; k++, p *= 10) POWERS_OF_TEN[k] = p;
+    ${PRELUDE}
     return function fusedRecords(host, buf, position, limit, line, builders, lines, out, maxRows) {
       const stop = host.stop;
-      ${locals.join('\n')}
+      ${localsOf(fields)}
       let i = position;
       let row = 0;
       rows: while (row < maxRows && i < limit) {
@@ -299,4 +318,67 @@ function compile(layout: RecordLayout): RecordLoop {
       return row;
     };`;
   return new Function('helpers', source)(helpers) as RecordLoop;
+}
+
+/** Reads fields [a, b) of the record at row `index` from `i`; returns the index after them, or -1 to stop. */
+type Segment = (host: RecordLoopHost, buf: Uint8Array, i: number, limit: number, line: number, builders: ColumnBuilder[], index: number) => number;
+
+/**
+ * A wide record: generated functions of SEGMENT_FIELDS fields each, called in turn for every record (one
+ * function for all the fields would be too large for V8 to optimize well). Each returns where it
+ * stopped and leaves the line it reached, and the record's end when it holds the last field, in
+ * `host.segmentLine` and `host.recordEnd`.
+ */
+function compileSegmented(layout: RecordLayout): RecordLoop {
+  const fields = layout.fields;
+  const segments: Segment[] = [];
+  for (let start = 0; start < fields.length; start += SEGMENT_FIELDS) {
+    const end = Math.min(start + SEGMENT_FIELDS, fields.length);
+    const part = fields.slice(start, end);
+    const body = part.map((field, k) => `{ ${fieldCode(field, start + k, start + k === fields.length - 1, layout)} }`).join('\n');
+    const source = `
+      ${PRELUDE}
+      return function fusedFields(host, buf, i, limit, line, builders, index) {
+        const stop = host.stop;
+        ${localsOf(part)}
+        let recordEnd = 0;
+        let b = buf[i];
+        fields: {
+          ${body}
+          host.segmentLine = line;
+          ${end === fields.length ? 'host.recordEnd = recordEnd;' : ''}
+          return i;
+        }
+        return -1;
+      };`;
+    segments.push(new Function('helpers', source)(helpers) as Segment);
+  }
+  return (host, buf, position, limit, line, builders, lines, out, maxRows) => {
+    let i = position;
+    let row = 0;
+    while (row < maxRows && i < limit) {
+      const recordStart = i;
+      const recordLine = line;
+      const index = out + row;
+      const first = buf[i];
+      // An empty line is the scanner's to skip.
+      if (first === LF || first === CR) break;
+      let at = i;
+      for (let s = 0; s < segments.length && at >= 0; s++) {
+        at = segments[s](host, buf, at, limit, line, builders, index);
+        line = host.segmentLine;
+      }
+      if (at < 0 || host.recordEnd - recordStart > host.maxRecordBytes) {
+        host.undo(builders, index);
+        i = recordStart;
+        line = recordLine;
+        break;
+      }
+      i = at;
+      lines[index] = recordLine;
+      row++;
+    }
+    host.finish(i, line);
+    return row;
+  };
 }

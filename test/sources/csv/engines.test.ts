@@ -176,6 +176,26 @@ describe('csv engines agree (whole source, generated files)', () => {
     assert.equal(await assertSameOutcome(ragged, { schema: Row }, 'seed 403 (ragged, chunks)'), 'CSV_FIELD_COUNT');
   });
 
+  test('wide records (read by the fused loop in segments) agree: 45 and 70 fields, quoting, line breaks, bad values', async () => {
+    for (const [seed, copies] of [
+      [500, 5],
+      [501, 8],
+    ] as const) {
+      const next = random(seed);
+      const columns = Array.from({ length: copies }, (_, k) => ['id', 'price', 'ok', 'at', 'status', 'name', 'note', 'qty', 'extra'].map((name) => `${name}_${k}`)).flat();
+      const shape: Record<string, z.ZodType> = {};
+      for (let k = 0; k < copies; k++) Object.assign(shape, Object.fromEntries(Object.entries(Row.shape).map(([name, type]) => [`${name}_${k}`, type])));
+      const Wide = z.object(shape);
+      let text = `${columns.join(',')}\n`;
+      for (let r = 0; r < 8000; r++) {
+        const bad = next() < 0.01;
+        text += `${columns.map((column) => quoteCell(next, cell(next, column.startsWith('extra') ? 'qty' : column.replace(/_\d+$/, ''), bad, true), 0.02)).join(',')}\n`;
+      }
+      const path = await file(text);
+      assert.equal(await assertSameOutcome(path, { schema: Wide }, `seed ${seed} (${columns.length} fields)`, 1000), 'ok');
+    }
+  });
+
   test('records longer than a read (long quoted fields), plain and gzipped, read the same in both engines', async () => {
     const next = random(77);
     const lines = ['id,note,qty'];
