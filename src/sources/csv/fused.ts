@@ -99,9 +99,8 @@ export class FusedRecords implements RecordLoopHost {
   quotedValue = 0;
   segmentLine = 0;
   recordEnd = 0;
-  /** The generated loop for the current layout, and the layout's key. */
+  /** The generated loop for the current layout; null until prepare() found one. */
   private loop: RecordLoop | null = null;
-  private layoutKey = '';
   /** What the layout was computed from, per column: prepare() redoes it only when one of these moved. */
   private readonly seenPlanDtypes: string[] = [];
   private readonly seenBuilderDtypes: string[] = [];
@@ -192,11 +191,7 @@ export class FusedRecords implements RecordLoopHost {
       }
     }
     const layout = this.layout(builders);
-    const key = layoutKey(layout);
-    if (key !== this.layoutKey) {
-      this.loop = recordLoopFor(layout, key);
-      this.layoutKey = key;
-    }
+    this.loop = recordLoopFor(layout, layoutKey(layout));
     return true;
   }
 

@@ -221,6 +221,20 @@ describe('fused record loop', () => {
     for (const record of ['-6,1,1,1\n', '6,1,1,1\n', '0,0,1,1\n', '0,10,1,1\n', '0,-1,1,1\n']) assert.equal(takes(record), 0, record);
   });
 
+  test('runs again after a batch it could not take (a widened builder), with the layout it had before', () => {
+    const plans = compileSchema(z.object({ id: z.int32() })).columns;
+    const fused = new FusedRecords(plans, [0], 1, { delimiter: 0x2c, quote: 0x22, maxRecordBytes: 1 << 20 }, new FieldText(false, 0x22), [new StringCache()]);
+    const buf = new Uint8Array(Buffer.from('1\n2\n'));
+    const takes = (builders: ColumnBuilder[]) => fused.run(buf, 0, buf.length, 1, builders, new Int32Array(4), 0, 4);
+    assert.equal(fused.prepare([new ColumnBuilder('int32', 4)]), true);
+    assert.equal(takes([new ColumnBuilder('int32', 4)]), 2);
+    assert.equal(fused.prepare([new ColumnBuilder('float64', 4)]), false, 'a builder that moved away from the plan');
+    const builders = [new ColumnBuilder('int32', 4)];
+    assert.equal(fused.prepare(builders), true);
+    assert.equal(takes(builders), 2);
+    assert.deepEqual([...builders[0].values.subarray(0, 2)], [1, 2]);
+  });
+
   test('does not run for a column zod decides', () => {
     const plans = compileSchema(z.object({ id: z.int().refine((n) => n % 2 === 0) })).columns;
     const fused = new FusedRecords(plans, [0], 1, { delimiter: 0x2c, quote: 0x22, maxRecordBytes: 1 << 20 }, new FieldText(false, 0x22), [new StringCache()]);
