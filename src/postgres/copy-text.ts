@@ -6,6 +6,7 @@
  *
  * The encoding is UTF-8: the COPY must run with client_encoding UTF8 (pg's default).
  */
+import { civilFromDays } from '../batch/civil.ts';
 import type { ByteWriter } from '../sinks/byte-writer.ts';
 
 const TAB = 0x09;
@@ -139,22 +140,18 @@ let cachedBc = false;
 /**
  * Writes YYYY-MM-DD of a day count (proleptic Gregorian calendar, as PostgreSQL uses). Returns true
  * when the year is before 1, so the caller appends ` BC` (PostgreSQL has no year 0: year 0 is 1 BC).
- * The conversion is Howard Hinnant's `civil_from_days`, in integer arithmetic.
+ * The conversion is Howard Hinnant's `civil_from_days` (civilFromDays).
  */
 function writeCivilDate(writer: ByteWriter, days: number): boolean {
   if (days === cachedDays) {
     writer.writeBytes(cachedDate);
     return cachedBc;
   }
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const dayOfEra = z - era * 146_097;
-  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
-  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
-  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
-  const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
-  const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
-  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const date = civilFromDays(days);
+  const year = Math.floor(date / 512);
+  const rest = date - year * 512;
+  const month = rest >> 5;
+  const day = rest & 31;
 
   const bc = year < 1;
   const shownYear = bc ? 1 - year : year;

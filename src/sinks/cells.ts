@@ -3,6 +3,7 @@
  * each function), returning the offset after it. No string is made for numbers, dates, timestamps or
  * plain-ASCII strings. The row writers (row-writer.ts) call these, or carry copies of their short cases.
  */
+import { civilFromDays } from '../batch/civil.ts';
 import type { TextStyle } from './format.ts';
 
 const DIGIT_0 = 0x30;
@@ -96,21 +97,15 @@ export function writeNumber(bytes: Buffer, at: number, value: number, json: bool
 
 /** `YYYY-MM-DD` of days since the epoch (Hinnant's civil_from_days); false (nothing written) outside years 0000-9999. */
 export function writeCivilDate(bytes: Buffer, at: number, days: number): boolean {
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const dayOfEra = z - era * 146097;
-  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36524) - Math.floor(dayOfEra / 146096)) / 365);
-  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
-  const mp = Math.floor((5 * dayOfYear + 2) / 153);
-  const day = dayOfYear - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const date = civilFromDays(days);
+  const year = Math.floor(date / 512);
+  const rest = date - year * 512;
   if (year < 0 || year > 9999) return false;
   writeDigits(bytes, at, year, 4);
   bytes[at + 4] = MINUS;
-  writeDigits(bytes, at + 5, month, 2);
+  writeDigits(bytes, at + 5, rest >> 5, 2);
   bytes[at + 7] = MINUS;
-  writeDigits(bytes, at + 8, day, 2);
+  writeDigits(bytes, at + 8, rest & 31, 2);
   return true;
 }
 

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { daysFromCivil } from '../../src/batch/civil.ts';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -54,6 +55,8 @@ test('booleans, numbers, dates and timestamps use the spellings PostgreSQL reads
   assert.equal(encode((w) => writeCopyDate(w, 0)), '1970-01-01');
   assert.equal(encode((w) => writeCopyDate(w, daysOf('2000-02-29'))), '2000-02-29');
   assert.equal(encode((w) => writeCopyDate(w, daysOf('0001-01-01') - 1)), '0001-12-31 BC');
+  // PostgreSQL's last date, far past int32 once packed as year * 512 + month * 32 + day.
+  assert.equal(encode((w) => writeCopyDate(w, daysFromCivil(5874897, 12, 31))), '5874897-12-31');
   assert.equal(encode((w) => writeCopyDate(w, -Infinity)), '-infinity');
   assert.throws(() => encode((w) => writeCopyTimestamp(w, NaN)), RangeError);
   assert.throws(() => encode((w) => writeCopyDate(w, 1.5)), RangeError);
