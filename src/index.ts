@@ -4,7 +4,7 @@ export { Batch, type AnyRow, type BatchOrigin, type RowView } from './batch/batc
 export { Column, columnFromValues } from './batch/column.ts';
 export { Dictionary } from './batch/dictionary.ts';
 export { DTYPES, type DType, type NumericDType } from './batch/dtype.ts';
-export { SluiceError, isSluiceError, formatLocation, type ErrorCode, type ErrorLocation, type SluiceErrorDetails } from './errors.ts';
+export { SluiceError, isSluiceError, formatLocation, type ErrorCode, type ErrorLocation, type SluiceErrorDetails } from './core/errors.ts';
 export {
   pipeline,
   definePipeline,
@@ -25,32 +25,32 @@ export {
   type RetryOptions,
   type SinkTransaction,
   type StateOptions,
-} from './pipeline.ts';
-export { run, runOrThrow, type ProgressEvent, type RunOptions, type RunStateStore } from './run.ts';
-export { runTracked, isTransientError, type TrackedRunOptions, type TrackedRunResult } from './schedule/tracked-run.ts';
-export type { RunRecord, RunStatus } from './schedule/history.ts';
-export type { RunSummary, StageSummary } from './report/summary.ts';
-export { profile, type ColumnProfile, type MemoryEstimate, type ProfileOptions, type ProfileReport } from './report/profile.ts';
-export { MemoryBudget } from './scheduler/budget.ts';
-export { orderedMap, type OrderedMapOptions } from './scheduler/ordered-map.ts';
-export { parseBytes, formatBytes } from './scheduler/bytes.ts';
+} from './runtime/pipeline.ts';
+export { run, runOrThrow, type ProgressEvent, type RunOptions, type RunStateStore } from './runtime/run.ts';
+export { runTracked, isTransientError, type TrackedRunOptions, type TrackedRunResult } from './ops/tracked-run.ts';
+export type { RunRecord, RunStatus } from './ops/history.ts';
+export type { RunSummary, StageSummary } from './runtime/summary.ts';
+export { profile, type ColumnProfile, type MemoryEstimate, type ProfileOptions, type ProfileReport } from './profile/profile.ts';
+export { MemoryBudget } from './runtime/budget.ts';
+export { orderedMap, type OrderedMapOptions } from './core/ordered-map.ts';
+export { parseBytes, formatBytes } from './core/bytes.ts';
 export { compileSchema, type CompileOptions } from './schema/compile.ts';
 export { inferColumns, type ColumnStats } from './schema/infer.ts';
 export type { ColumnPlan, SchemaPlan } from './schema/plan.ts';
-export { csv, type CsvOptions, type RowOf } from './sources/csv/index.ts';
-export { ndjson, type NdjsonOptions } from './sources/ndjson.ts';
+export { csv, type CsvOptions, type RowOf } from './connectors/csv/source.ts';
+export { ndjson, type NdjsonOptions } from './connectors/ndjson/source.ts';
 export {
   postgres,
   type PostgresInput,
   type PostgresQueryInput,
   type PostgresTableInput,
   type PostgresSourceOptions,
-} from './sources/postgres.ts';
-export { toPostgres, type PostgresSinkOptions } from './sinks/postgres.ts';
-export type { PgConnectionOptions, PgPoolOptions } from './postgres/connection.ts';
-export type { QualifiedName } from './postgres/identifiers.ts';
-export { toCsv, type CsvSinkOptions } from './sinks/csv.ts';
-export { toNdjson } from './sinks/ndjson.ts';
+} from './connectors/postgres/source.ts';
+export { toPostgres, type PostgresSinkOptions } from './connectors/postgres/sink.ts';
+export type { PgConnectionOptions, PgPoolOptions } from './connectors/postgres/connection.ts';
+export type { QualifiedName } from './connectors/postgres/identifiers.ts';
+export { toCsv, type CsvSinkOptions } from './connectors/csv/sink.ts';
+export { toNdjson } from './connectors/ndjson/sink.ts';
 export { filter } from './stages/filter.ts';
 export { map } from './stages/map.ts';
 export { derive, type Derivation, type Derivations, type Derived } from './stages/derive.ts';

@@ -1,4 +1,4 @@
-import { isSluiceError } from '../errors.ts';
+import { isSluiceError } from '../core/errors.ts';
 import { EXIT } from './exit-codes.ts';
 import { RUN_HELP, runCommand } from './run-command.ts';
 

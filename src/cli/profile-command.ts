@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { SluiceError } from '../errors.ts';
-import { formatBytes, parseBytes } from '../scheduler/bytes.ts';
-import { type MemoryEstimate, profile, type ProfileOptions, type ProfileReport } from '../report/profile.ts';
+import { SluiceError } from '../core/errors.ts';
+import { formatBytes, parseBytes } from '../core/bytes.ts';
+import { type MemoryEstimate, profile, type ProfileOptions, type ProfileReport } from '../profile/profile.ts';
 import { EXIT } from './exit-codes.ts';
 import { type CommandIO, registerCommand } from './main.ts';
 

@@ -1,15 +1,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SluiceError } from '../errors.ts';
-import { formatSummary } from '../report/format.ts';
-import { createProgress } from '../report/progress.ts';
-import { run, type ProgressEvent } from '../run.ts';
-import { runTracked } from '../schedule/tracked-run.ts';
-import { parseBytes } from '../scheduler/bytes.ts';
+import { SluiceError } from '../core/errors.ts';
+import { formatSummary } from '../runtime/format-summary.ts';
+import { createProgress } from '../runtime/progress.ts';
+import { run, type ProgressEvent } from '../runtime/run.ts';
+import { runTracked } from '../ops/tracked-run.ts';
+import { parseBytes } from '../core/bytes.ts';
 import { describePlan } from '../schema/plan.ts';
 import { EXIT } from './exit-codes.ts';
-import { loadPipeline } from './load.ts';
+import { loadPipeline } from '../runtime/load.ts';
 import { milliseconds } from './schedule-command.ts';
 import type { CommandIO } from './main.ts';
 

@@ -1,11 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SluiceError } from '../errors.ts';
-import type { StateOptions } from '../pipeline.ts';
-import { formatRecords } from '../schedule/history.ts';
-import { DEFAULT_STATE_FOLDER, openStateStore } from '../schedule/state.ts';
+import { SluiceError } from '../core/errors.ts';
+import type { StateOptions } from '../runtime/pipeline.ts';
+import { formatRecords } from '../ops/history.ts';
+import { DEFAULT_STATE_FOLDER, openStateStore } from '../ops/state.ts';
 import { EXIT } from './exit-codes.ts';
-import { loadPipeline } from './load.ts';
+import { loadPipeline } from '../runtime/load.ts';
 import type { CommandIO } from './main.ts';
 
 export const RUNS_HELP = `Usage: etl runs [pipeline] [options]

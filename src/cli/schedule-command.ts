@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { SluiceError } from '../errors.ts';
-import { parseBytes } from '../scheduler/bytes.ts';
-import { loadScheduled, nextRunTimes, Scheduler } from '../schedule/scheduler.ts';
+import { SluiceError } from '../core/errors.ts';
+import { parseBytes } from '../core/bytes.ts';
+import { loadScheduled, nextRunTimes, Scheduler } from '../ops/scheduler.ts';
 import { EXIT } from './exit-codes.ts';
 import type { CommandIO } from './main.ts';
 

@@ -1,6 +1,6 @@
 import { Dictionary } from '../batch/dictionary.ts';
 import { type DType, smallestIntegerDType } from '../batch/dtype.ts';
-import { SluiceError } from '../errors.ts';
+import { SluiceError } from '../core/errors.ts';
 import type { ColumnPlan, NumberBounds, SchemaPlan } from './plan.ts';
 
 /** Options that tune compilation. */

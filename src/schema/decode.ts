@@ -12,7 +12,7 @@ import {
   parseIntegerText,
   parseNumberText,
   parseTimestampText,
-} from './text.ts';
+} from '../codec/text.ts';
 
 /** A value that broke its column's rule. */
 export interface Violation {

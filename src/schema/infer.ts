@@ -1,7 +1,7 @@
 import { Dictionary } from '../batch/dictionary.ts';
 import { type DType, smallestIntegerDType } from '../batch/dtype.ts';
 import type { ColumnPlan } from './plan.ts';
-import { parseBooleanText, parseDateText, parseIntegerText, parseNumberText, parseTimestampText } from './text.ts';
+import { parseBooleanText, parseDateText, parseIntegerText, parseNumberText, parseTimestampText } from '../codec/text.ts';
 
 export interface InferOptions {
   /** Distinct values a dictionary column may hold before it falls back to plain strings. @default 65536 */

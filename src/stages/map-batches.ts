@@ -1,8 +1,8 @@
 import type { Batch } from '../batch/batch.ts';
-import { SluiceError } from '../errors.ts';
-import type { Stage, StageContext } from '../pipeline.ts';
-import { markDerived } from '../scheduler/lineage.ts';
-import { orderedMap } from '../scheduler/ordered-map.ts';
+import { SluiceError } from '../core/errors.ts';
+import type { Stage, StageContext } from '../runtime/pipeline.ts';
+import { markDerived } from '../contracts/lineage.ts';
+import { orderedMap } from '../core/ordered-map.ts';
 
 export interface MapBatchesOptions {
   /**

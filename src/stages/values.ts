@@ -1,7 +1,7 @@
 import { bitmapBytes, setBit } from '../batch/bitmap.ts';
 import { Column } from '../batch/column.ts';
 import { type DType, NUMERIC_ARRAY, type TypedArray } from '../batch/dtype.ts';
-import { SluiceError } from '../errors.ts';
+import { SluiceError } from '../core/errors.ts';
 
 /** The dtype a computed JS value is stored as when the user did not name one. */
 export function dtypeOfValue(value: unknown): DType | undefined {

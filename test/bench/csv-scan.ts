@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
-import { CsvScanner, type FieldSink } from '../../src/sources/csv/scanner.ts';
+import { CsvScanner, type FieldSink } from '../../src/connectors/csv/scanner.ts';
 import {
   ByteDictionary,
   collapseQuotes,
@@ -21,7 +21,7 @@ import {
   parseFloat64,
   parseInteger,
   parseTimestamp,
-} from '../../src/sources/csv/bytes.ts';
+} from '../../src/codec/bytes.ts';
 import { random } from '../support/random.ts';
 
 const megabytes = Number(process.argv[2] ?? 100);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
-import { SluiceError } from '../../src/errors.ts';
+import { SluiceError } from '../../src/core/errors.ts';
 import { compileSchema } from '../../src/schema/compile.ts';
 import type { ColumnPlan } from '../../src/schema/plan.ts';
 

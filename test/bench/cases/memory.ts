@@ -18,9 +18,9 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatBytes, parseBytes } from '../../../src/scheduler/bytes.ts';
-import { profile } from '../../../src/report/profile.ts';
-import type { RunSummary } from '../../../src/report/summary.ts';
+import { formatBytes, parseBytes } from '../../../src/core/bytes.ts';
+import { profile } from '../../../src/profile/profile.ts';
+import type { RunSummary } from '../../../src/runtime/summary.ts';
 import type { BenchOptions, BenchResult } from '../main.ts';
 import { Order, writeOrdersCsv } from '../support/orders.ts';
 

@@ -25,8 +25,8 @@ import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import type { Batch } from '../../../src/batch/batch.ts';
 import { pipeline, run, type Sink } from '../../../src/index.ts';
-import { postgres } from '../../../src/sources/postgres.ts';
-import { toPostgres } from '../../../src/sinks/postgres.ts';
+import { postgres } from '../../../src/connectors/postgres/source.ts';
+import { toPostgres } from '../../../src/connectors/postgres/sink.ts';
 import type { BenchOptions, BenchResult } from '../main.ts';
 
 const SCHEMA = 'sluice_bench';

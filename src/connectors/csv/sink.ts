@@ -1,0 +1,43 @@
+import type { AnyRow, Batch } from '../../batch/batch.ts';
+import { SluiceError } from '../../core/errors.ts';
+import type { Sink } from '../../runtime/pipeline.ts';
+import { fileSink } from '../files/file-sink.ts';
+import { RowTextEncoder } from '../files/format.ts';
+
+export interface CsvSinkOptions {
+  /** @default ',' */
+  delimiter?: string;
+  /** Write a header line with the column names. @default true */
+  header?: boolean;
+}
+
+/**
+ * Writes CSV (RFC 4180; `.gz` names are gzipped) batch by batch to a temporary file renamed into
+ * place when the run succeeds. Nulls are empty fields; empty strings are written as `""` so the two
+ * stay apart when read back.
+ */
+export function toCsv<R = AnyRow>(path: string, options: CsvSinkOptions = {}): Sink<R> {
+  const delimiter = options.delimiter ?? ',';
+  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
+    throw new SluiceError('INVALID_OPTION', `Expected \`delimiter\` to be one character other than a quote or line break; got ${JSON.stringify(delimiter)}.`);
+  }
+  const needsQuotes = new RegExp(`[${delimiter === ']' ? '\\]' : delimiter.replace(/[\\^-]/g, '\\$&')}"\\r\\n]|^\\s|\\s$`);
+  const quote = (text: string) => (text === '' ? '""' : needsQuotes.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+  // A delimiter outside ASCII never matches a byte of the fast path: every string with it is quoted by `quote`.
+  const delimiterCode = delimiter.charCodeAt(0);
+  const separator = Buffer.from(delimiter, 'utf8');
+  const none = new Uint8Array(0);
+  const newline = Uint8Array.of(0x0a);
+  return fileSink<R>('csv', path, () => {
+    const encoder = new RowTextEncoder({ json: false, delimiter: delimiterCode, quote });
+    let prefixes: Uint8Array[] = [];
+    return {
+      begin: (batch: Batch<unknown>) => (options.header === false ? '' : `${batch.names.map(quote).join(delimiter)}\n`),
+      encode(batch: Batch<unknown>) {
+        if (prefixes.length !== batch.names.length) prefixes = batch.names.map((_, c) => (c === 0 ? none : separator));
+        return encoder.encode(batch, prefixes, newline);
+      },
+      release: (bytes: Uint8Array) => encoder.release(bytes),
+    };
+  });
+}

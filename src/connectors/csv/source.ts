@@ -1,0 +1,251 @@
+import type { z } from 'zod';
+import type { AnyRow, Batch } from '../../batch/batch.ts';
+import { SluiceError } from '../../core/errors.ts';
+import type { RunContext, Source, SourceContext, SourceDescription } from '../../runtime/pipeline.ts';
+import { compileSchema } from '../../schema/compile.ts';
+import { clonePlans, emptyBatch, RowDecoder } from '../../schema/decode.ts';
+import { inferColumns } from '../../schema/infer.ts';
+import type { ColumnPlan } from '../../schema/plan.ts';
+import { expandInputs, totalSize, withLineOf } from '../files/inputs.ts';
+import { unfinishedFiles } from '../files/finished-files.ts';
+import { fastEngineAvailable, type FastTally, findStructuralError, readFastBatches } from './fast-engine.ts';
+import { type CsvOptions, resolveCsvOptions, type ResolvedCsvOptions } from './options.ts';
+import { fieldCountError, missingColumn, positionsOf } from './header.ts';
+import { parseRecords } from './parse-engine.ts';
+
+export type { CsvOptions } from './options.ts';
+
+/** The row type of a source: the schema's output, narrowed to the selected columns. */
+export type RowOf<S, K extends string> = S extends z.ZodType
+  ? string extends K
+    ? z.output<S>
+    : Pick<z.output<S>, K & keyof z.output<S>>
+  : AnyRow;
+
+/**
+ * Reads CSV files (a path, a glob, or a list; `.gz` files are gunzipped) in batches of typed columns.
+ *
+ * @example
+ * csv('data/orders-*.csv.gz', { schema: Order, columns: ['id', 'status', 'total'] })
+ */
+export function csv<S extends z.ZodObject | undefined = undefined, const K extends string = string>(
+  path: string | readonly string[],
+  options: CsvOptions<S, K> = {},
+): Source<RowOf<S, K>> {
+  return new CsvSource(path, options as CsvOptions<unknown, string>) as unknown as Source<RowOf<S, K>>;
+}
+
+interface Prepared {
+  files: string[];
+  totalBytes: number;
+  plans: ColumnPlan[];
+  options: ResolvedCsvOptions;
+}
+
+class CsvSource implements Source<AnyRow> {
+  readonly kind = 'csv';
+  private readonly settings: ResolvedCsvOptions;
+
+  readonly location: string;
+
+  constructor(
+    private readonly path: string | readonly string[],
+    private readonly options: CsvOptions<unknown, string>,
+  ) {
+    this.location = typeof path === 'string' ? path : path.join(', ');
+    this.settings = resolveCsvOptions(options, fastEngineAvailable);
+  }
+
+  async describe(context: RunContext): Promise<SourceDescription> {
+    const prepared = await this.prepare(context.signal);
+    return {
+      kind: 'csv',
+      location: prepared.files.join(', '),
+      engine: engineLabel(prepared.options),
+      columns: prepared.plans,
+      totalBytes: prepared.totalBytes,
+    };
+  }
+
+  async *read(context: SourceContext): AsyncGenerator<Batch> {
+    const prepared = await this.prepare(context.signal);
+    context.engine(engineLabel(prepared.options));
+    let doneBytes = 0;
+    let rowsLeft = context.limit ?? Infinity;
+    const progress = await unfinishedFiles(prepared.files, context, this.options.incremental);
+    let yielded = false;
+    const tally: FastTally = { records: 0, fused: 0 };
+    for (const file of progress.files) {
+      if (rowsLeft <= 0) break;
+      const onBytes = (bytes: number) => context.progress(doneBytes + bytes, prepared.totalBytes);
+      const batches =
+        prepared.options.engine === 'fast'
+          ? readFastBatches(file, prepared.plans, prepared.options, context, onBytes, tally)
+          : readParsedBatches(file, prepared.plans, prepared.options, context, onBytes);
+      let whole = true;
+      try {
+        for await (const batch of batches) {
+          yielded = true;
+          if (batch.length > rowsLeft) {
+            yield batch.head(rowsLeft);
+            rowsLeft = 0;
+            whole = false;
+            break;
+          }
+          rowsLeft -= batch.length;
+          yield batch;
+          if (rowsLeft <= 0) {
+            whole = false; // perhaps not the file's end: marking it would skip its rest
+            break;
+          }
+        }
+      } catch (error) {
+        throw await withLineOf(error);
+      }
+      if (whole) await progress.finished(file);
+      doneBytes += (await totalSize([file]));
+      context.progress(doneBytes, prepared.totalBytes);
+    }
+    if (tally.records > 0) context.engine(engineLabel(prepared.options), quickShare(tally));
+    if (!yielded) yield emptyBatch(prepared.plans);
+  }
+
+  /** Files, options and a fresh column plan for one run (inferred from a sample when there is no schema). */
+  private async prepare(signal: AbortSignal): Promise<Prepared> {
+    try {
+      return await this.prepareFiles(signal);
+    } catch (error) {
+      throw await withLineOf(error);
+    }
+  }
+
+  private async prepareFiles(signal: AbortSignal): Promise<Prepared> {
+    const files = await expandInputs(this.path);
+    const totalBytes = await totalSize(files);
+    const options = this.settings;
+    let plans: ColumnPlan[];
+    const wanted = this.options.columns;
+    if (this.options.schema !== undefined && !this.options.infer) {
+      plans = compileSchema(this.options.schema, this.options).columns;
+      if (wanted !== undefined) {
+        for (const name of wanted) {
+          if (!plans.some((plan) => plan.name === name)) {
+            throw new SluiceError('INVALID_OPTION', `\`columns\` names ${JSON.stringify(name)}, which the schema does not have.`);
+          }
+        }
+        plans = plans.filter((plan) => wanted.includes(plan.name));
+      }
+    } else {
+      plans = await this.infer(files[0], options, signal);
+    }
+    return { files, totalBytes, plans: clonePlans(plans), options };
+  }
+
+  private async infer(file: string, options: ResolvedCsvOptions, signal: AbortSignal): Promise<ColumnPlan[]> {
+    let header: readonly string[] | undefined = options.header === true ? undefined : options.header;
+    const sample: string[][] = [];
+    for await (const records of parseRecords(file, options, signal)) {
+      for (const record of records) {
+        if (header === undefined) header = record.fields;
+        else if (sample.length < options.sampleRows) sample.push(record.fields);
+      }
+      if (sample.length >= options.sampleRows) break;
+    }
+    if (header === undefined) throw new SluiceError('CSV_PARSE', `${file} is empty: no header line.`, { file });
+    const names = this.options.columns ?? header;
+    const positions = names.map((name) => {
+      const position = header!.indexOf(name);
+      if (position < 0) throw missingColumn(file, name, header!);
+      return position;
+    });
+    const projected = sample.map((fields) => positions.map((p) => fields[p]));
+    const { plans } = inferColumns(names, projected, this.options);
+    if (this.options.schema !== undefined) {
+      // A schema with `infer: true`: its columns as compiled, the others inferred.
+      const compiled = compileSchema(this.options.schema, this.options).columns;
+      return plans.map((plan) => compiled.find((c) => c.name === plan.name) ?? plan);
+    }
+    return plans;
+  }
+}
+
+/** How much of the input the fast engine read on its quick path (the fused loop): for the summary. */
+function quickShare(tally: FastTally): string {
+  if (tally.fused === tally.records) return 'all records on the quick path';
+  // Rounded down: "100%" only when it is.
+  return `${Math.floor((tally.fused / tally.records) * 1000) / 10}% of records on the quick path`;
+}
+
+function engineLabel(options: ResolvedCsvOptions): string {
+  return options.engine === 'fast' ? 'fast' : `csv-parse${options.engineReason ? ` (${options.engineReason})` : ''}`;
+}
+
+export { fieldCountError, missingColumn, positionsOf } from './header.ts';
+
+async function* readParsedBatches(
+  file: string,
+  plans: ColumnPlan[],
+  options: ResolvedCsvOptions,
+  context: SourceContext,
+  progress: (bytes: number) => void,
+): AsyncGenerator<Batch> {
+  let header: readonly string[] | undefined = options.header === true ? undefined : options.header;
+  let positions = header === undefined ? [] : positionsOf(file, plans, header);
+  const widen = (column: string, from: string, to: string, value: string, line?: number) =>
+    context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file}${line ? `:${line}` : ''})`);
+  let decoder = new RowDecoder(plans, context.batchRows(), widen);
+  const values: unknown[] = new Array(plans.length);
+  try {
+    for await (const records of parseRecords(file, options, context.signal, progress)) {
+      for (const record of records) {
+        const fields = record.fields;
+        if (header === undefined) {
+          header = fields;
+          positions = positionsOf(file, plans, header);
+          continue;
+        }
+        if (fields.length !== header.length) {
+          let column = 1;
+          for (let f = 0; f < Math.min(fields.length, header.length); f++) column += fields[f].length + 1;
+          throw fieldCountError(file, record.line, header.length, fields.length, column);
+        }
+        for (let c = 0; c < positions.length; c++) values[c] = fields[positions[c]];
+        const violation = decoder.append(values, record.line);
+        if (violation !== null) await context.reject(violation, { file, line: record.line, column: violation.column });
+        if (decoder.full) {
+          yield decoder.flush({ file });
+          decoder = new RowDecoder(plans, context.batchRows(), widen);
+        }
+      }
+    }
+  } catch (error) {
+    throw await relocate(file, options, context.signal, error);
+  }
+  if (decoder.length > 0) yield decoder.flush({ file });
+}
+
+const STRUCTURAL = new Set(['CSV_QUOTE_NOT_CLOSED', 'CSV_INVALID_QUOTE', 'CSV_RECORD_TOO_LARGE', 'CSV_FIELD_COUNT', 'CSV_PARSE']);
+
+/**
+ * csv-parse knows where a record ends, not where inside it the trouble is (and names the end of the
+ * file for an unclosed quote). When the dialect is one the fast scanner reads, a second pass with it
+ * (error path only) gives the same line and column the fast engine reports.
+ */
+async function relocate(file: string, options: ResolvedCsvOptions, signal: AbortSignal, error: unknown): Promise<unknown> {
+  if (!(error instanceof SluiceError) || !STRUCTURAL.has(error.code) || signal.aborted) return error;
+  const compatible =
+    options.comment === undefined && !options.relaxQuotes && (options.escape === undefined || options.escape === options.quote) && options.delimiter.charCodeAt(0) < 128;
+  if (!compatible) return error;
+  const exact = await findStructuralError(file, options, signal);
+  if (exact === null) return error;
+  if (exact.code === 'CSV_QUOTE_NOT_CLOSED') {
+    const line = exact.details.line;
+    return new SluiceError('CSV_QUOTE_NOT_CLOSED', `${file}:${line}: a quoted field that starts in the record on this line is not closed before the end of the file`, {
+      file,
+      line,
+      expected: 'a closing quote',
+      cause: error.details.cause ?? error,
+    });
+  }
+  return exact;
+}

@@ -1,0 +1,107 @@
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { createGzip, type Gzip } from 'node:zlib';
+import { SluiceError } from '../../core/errors.ts';
+
+/**
+ * An output file written under a temporary name in the same folder and renamed into place only by
+ * `commit()`, so a failed run never leaves an output that looks complete. `.gz` names are gzipped.
+ */
+export class AtomicFile {
+  readonly temporaryPath: string;
+  private readonly file: WriteStream;
+  private readonly gzip: Gzip | null;
+  private readonly head: WriteStream | Gzip;
+  private failure: unknown = null;
+  bytesWritten = 0;
+
+  private constructor(readonly path: string) {
+    this.temporaryPath = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+    this.file = createWriteStream(this.temporaryPath, { highWaterMark: 1 << 20 });
+    this.gzip = path.endsWith('.gz') ? createGzip({ level: 6 }) : null;
+    if (this.gzip !== null) this.gzip.pipe(this.file);
+    this.head = this.gzip ?? this.file;
+    const remember = (error: unknown) => {
+      this.failure ??= error;
+    };
+    this.file.on('error', remember);
+    this.gzip?.on('error', remember);
+  }
+
+  static async open(path: string): Promise<AtomicFile> {
+    await mkdir(dirname(path), { recursive: true });
+    await removeDeadWritersFiles(path);
+    const output = new AtomicFile(path);
+    await once(output.file, 'open').catch((error) => {
+      throw new SluiceError('OUTPUT_WRITE', `Cannot create ${path}: ${(error as Error).message}`, { file: path, cause: error });
+    });
+    return output;
+  }
+
+  /**
+   * Writes a chunk; waits when the disk is slower than the pipeline (the stream's backpressure).
+   * `written` is called once the stream is done with the chunk (not on failure): its memory may be reused.
+   */
+  async write(chunk: Uint8Array, written?: () => void): Promise<void> {
+    this.check();
+    this.bytesWritten += chunk.byteLength;
+    const accepted = written === undefined ? this.head.write(chunk) : this.head.write(chunk, (error) => error == null && written());
+    if (!accepted) {
+      // Both listeners go once either fires: a listener left behind per wait would pile up over a long run.
+      const settled = new AbortController();
+      const waits = [once(this.head, 'drain', { signal: settled.signal }), once(this.file, 'error', { signal: settled.signal })];
+      for (const wait of waits) wait.catch(() => {}); // the loser rejects with an AbortError below
+      try {
+        await Promise.race(waits);
+      } finally {
+        settled.abort();
+      }
+      this.check();
+    }
+  }
+
+  /** Flushes, closes and renames the file into place. */
+  async commit(): Promise<void> {
+    this.check();
+    const finished = once(this.file, 'close');
+    this.head.end();
+    await finished;
+    this.check();
+    await rename(this.temporaryPath, this.path);
+  }
+
+  /** Removes the temporary file. Safe to call after commit and more than once. */
+  async discard(): Promise<void> {
+    this.gzip?.destroy();
+    this.file.destroy();
+    await rm(this.temporaryPath, { force: true });
+  }
+
+  private check(): void {
+    if (this.failure !== null) {
+      const message = this.failure instanceof Error ? this.failure.message : String(this.failure);
+      throw new SluiceError('OUTPUT_WRITE', `Cannot write ${this.path}: ${message}`, { file: this.path, cause: this.failure });
+    }
+  }
+}
+
+/**
+ * Removes this output's temporary files left by writers that are gone: a run killed outright (SIGKILL,
+ * out of memory) cannot remove its own. The pid in the name tells whether the writer is alive; on this
+ * machine, that is (two machines writing one output file through a shared folder conflict anyway).
+ */
+async function removeDeadWritersFiles(path: string): Promise<void> {
+  const prefix = `.${basename(path)}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  for (const name of names) {
+    const match = /^(\d+)\.[0-9a-z]+\.tmp$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : '');
+    if (match === null || Number(match[1]) === process.pid) continue;
+    try {
+      process.kill(Number(match[1]), 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') await rm(join(dirname(path), name), { force: true });
+    }
+  }
+}

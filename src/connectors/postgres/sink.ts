@@ -1,0 +1,474 @@
+/**
+ * PostgreSQL sink: batches written through `COPY … FROM STDIN` (pg-copy-streams) in ~1 MB chunks of
+ * COPY text, inside one transaction committed only when the input ends normally.
+ *
+ * - `append`: COPY into the table.
+ * - `replace`: COPY into a temporary staging table (`LIKE` the target, with its defaults, constraints and
+ *   indexes, so a bad row fails during the COPY with its line), then in the same transaction
+ *   `TRUNCATE` the target and `INSERT … SELECT` the staged rows. Readers see the old rows until the
+ *   commit, then the new ones, never a mix. The target table itself is kept, so its views, grants,
+ *   indexes, triggers and comments stay; the cost is writing the rows twice and holding an ACCESS
+ *   EXCLUSIVE lock during the swap (TRUNCATE), which fails if other tables have foreign keys to it.
+ * - `upsert`: COPY into a temporary table, then `INSERT … ON CONFLICT (key) DO UPDATE`; when the input
+ *   has a key twice, its last row wins.
+ */
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import type copyStreams from 'pg-copy-streams';
+import { pgCopyStreams } from './driver.ts';
+import type { AnyRow, Batch } from '../../batch/batch.ts';
+import { getBit } from '../../batch/bitmap.ts';
+import type { Column } from '../../batch/column.ts';
+import type { DType, TypedArray } from '../../batch/dtype.ts';
+import { SluiceError, formatLocation, type ErrorLocation } from '../../core/errors.ts';
+import type { Sink, SinkContext, SinkResult } from '../../runtime/pipeline.ts';
+import {
+  createPoolRegistry,
+  type PgConnectionOptions,
+  type ResolvedConnection,
+  resolveConnection,
+  wrapPgError,
+} from './connection.ts';
+import {
+  writeCopyBool,
+  writeCopyDate,
+  writeCopyDelimiter,
+  writeCopyFloat,
+  writeCopyInteger,
+  writeCopyNull,
+  writeCopyRowEnd,
+  writeCopyString,
+  writeCopyTimestamp,
+} from './copy-text.ts';
+import { parseQualifiedName, type QualifiedName, quoteIdent, quoteQualified } from './identifiers.ts';
+import { sqlTypeForDType } from './types.ts';
+import { withStatementTimeout } from './source.ts';
+import { ByteWriter } from '../../codec/byte-writer.ts';
+
+export interface PostgresSinkOptions {
+  /** `orders`, `sales.orders` or `{ schema, table }`; always quoted (names are case-sensitive). */
+  table: string | QualifiedName;
+  /** @default 'append' */
+  mode?: 'append' | 'replace' | 'upsert';
+  /** The conflict key of `upsert`: column(s) with a unique index or primary key on the table. */
+  key?: string | readonly string[];
+  /**
+   * Create the table when it does not exist, with column types from the first batch's dtypes (see the
+   * README's mapping) and, for `upsert`, a primary key on `key`. @default false
+   */
+  createTable?: boolean;
+  /** A URL or a pg PoolConfig. @default process.env.DATABASE_URL */
+  connection?: PgConnectionOptions;
+  /** Server-side `statement_timeout` in ms for each statement, the COPY included (0: none). */
+  statementTimeout?: number;
+}
+
+/** Bytes of COPY text sent per write: large enough that the per-write cost vanishes. */
+const CHUNK_BYTES = 1 << 20;
+const ROLLBACK_TIMEOUT_MS = 2000;
+
+/**
+ * Writes batches into a PostgreSQL table through COPY, in one transaction.
+ *
+ * @example
+ * toPostgres({ table: 'orders', mode: 'upsert', key: 'order_id', createTable: true })
+ */
+export function toPostgres<R = AnyRow>(options: PostgresSinkOptions): Sink<R> {
+  return new PostgresSink(options) as unknown as Sink<R>;
+}
+
+/** Where the rows of the current transaction came from, by COPY line. */
+interface Span {
+  firstCopyLine: number;
+  count: number;
+  file?: string;
+  /** First source line when the lines are consecutive; else `lines`. */
+  firstLine?: number;
+  lines?: Int32Array;
+  query?: string;
+  firstRow?: number;
+}
+
+class PostgresSink implements Sink<AnyRow> {
+  readonly kind = 'postgres';
+  private readonly table: QualifiedName;
+  private readonly mode: 'append' | 'replace' | 'upsert';
+  private readonly keys: readonly string[];
+  private readonly connectionOptions: PgConnectionOptions | undefined;
+
+  constructor(private readonly options: PostgresSinkOptions) {
+    if (options === null || typeof options !== 'object') throw new SluiceError('INVALID_OPTION', 'toPostgres() expects `{ table, mode?, key?, createTable? }`.');
+    this.table = typeof options.table === 'string' ? parseQualifiedName(options.table) : options.table;
+    if (this.table === undefined || typeof this.table.table !== 'string') {
+      throw new SluiceError('INVALID_OPTION', 'Expected `table` to name the table to write, e.g. toPostgres({ table: "orders" }).');
+    }
+    const mode = options.mode ?? 'append';
+    if (mode !== 'append' && mode !== 'replace' && mode !== 'upsert') {
+      throw new SluiceError('INVALID_OPTION', `Expected \`mode\` to be 'append', 'replace' or 'upsert'; got ${JSON.stringify(mode)}.`);
+    }
+    this.mode = mode;
+    this.keys = options.key === undefined ? [] : typeof options.key === 'string' ? [options.key] : [...options.key];
+    if (mode === 'upsert' && this.keys.length === 0) {
+      throw new SluiceError('INVALID_OPTION', "mode: 'upsert' needs `key`: the column(s) of a unique index, e.g. { mode: 'upsert', key: 'order_id' }.");
+    }
+    if (mode !== 'upsert' && this.keys.length > 0) {
+      throw new SluiceError('INVALID_OPTION', "`key` is only used by mode: 'upsert'.");
+    }
+    this.keys.forEach(quoteIdent); // validates the names now
+    this.connectionOptions = withStatementTimeout(options.connection, options.statementTimeout);
+  }
+
+  private get where(): string {
+    let connection: string;
+    try {
+      connection = resolveConnection(this.connectionOptions).description;
+    } catch {
+      connection = '(no connection: set DATABASE_URL)';
+    }
+    return `${connection} table ${quoteQualified(this.table)}`;
+  }
+
+  describe(): { kind: string; location: string; notes?: string[] } {
+    const notes = [`mode ${this.mode}${this.keys.length > 0 ? ` on ${this.keys.join(', ')}` : ''}`];
+    if (this.options.createTable) notes.push('creates the table if missing');
+    return { kind: 'postgres', location: this.where, notes };
+  }
+
+  async write(input: AsyncIterable<Batch>, context: SinkContext): Promise<SinkResult> {
+    if (context.dryRun) {
+      let rowsWritten = 0;
+      for await (const batch of input) rowsWritten += batch.length;
+      return { rowsWritten, location: `${this.where} (dry run: nothing written)` };
+    }
+    const connection = resolveConnection(this.connectionOptions);
+    const pools = createPoolRegistry();
+    try {
+      let client: pg.PoolClient;
+      try {
+        client = await pools.pool(this.connectionOptions).connect();
+      } catch (error) {
+        throw wrapPgError(error, { operation: 'connect', connection });
+      }
+      const load = new Load(client, connection, this, context);
+      try {
+        const rowsWritten = await load.run(input);
+        client.release();
+        return { rowsWritten, location: this.where, bytesWritten: load.bytesWritten };
+      } catch (error) {
+        await load.rollback();
+        client.release(true);
+        throw error;
+      }
+    } finally {
+      await pools.closeAll();
+    }
+  }
+
+  /** For Load. */
+  get settings() {
+    return { table: this.table, mode: this.mode, keys: this.keys, createTable: this.options.createTable === true };
+  }
+}
+
+/** One transaction of the sink: setup on the first batch, COPY of every batch, the mode's finish, commit. */
+class Load {
+  bytesWritten = 0;
+  private rows = 0;
+  private spans: Span[] = [];
+  private copy: ReturnType<typeof copyStreams.from> | undefined;
+  private copyError: unknown;
+  private copySql = '';
+  private columns: string[] = [];
+  private staging: string | undefined;
+  private inTransaction = false;
+  private readonly writer = new ByteWriter(CHUNK_BYTES + (CHUNK_BYTES >> 2));
+  private readonly target: string;
+  private readonly settings: PostgresSink['settings'];
+
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly connection: ResolvedConnection,
+    sink: PostgresSink,
+    private readonly context: SinkContext,
+  ) {
+    this.settings = sink.settings;
+    this.target = quoteQualified(this.settings.table);
+  }
+
+  private async query(sql: string, params?: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await this.client.query(sql, params);
+    } catch (error) {
+      throw wrapPgError(error, { operation: 'query', query: sql, connection: this.connection });
+    }
+  }
+
+  async run(input: AsyncIterable<Batch>): Promise<number> {
+    const onAbort = () => this.copy?.destroy(new Error('the run was stopped'));
+    this.context.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.query('BEGIN');
+      this.inTransaction = true;
+      for await (const batch of input) {
+        if (batch.length === 0) continue;
+        if (this.copy === undefined) await this.start(batch);
+        this.checkColumns(batch);
+        this.record(batch);
+        this.encode(batch);
+        if (this.writer.length >= CHUNK_BYTES) await this.send(this.writer.flush());
+      }
+      this.context.signal.throwIfAborted();
+      if (this.copy !== undefined) {
+        if (this.writer.length > 0) await this.send(this.writer.flush());
+        await this.endCopy();
+        await this.finish();
+      } else if (this.settings.mode === 'replace' && (await this.targetExists())) {
+        // No rows at all: replacing with nothing empties the table.
+        await this.query(`TRUNCATE ${this.target}`);
+      }
+      // The run's incremental state (watermark, finished files) commits with the data or not at all.
+      if (this.context.beforeCommit !== undefined) await this.context.beforeCommit({ query: (sql, params) => this.query(sql, params) });
+      await this.query('COMMIT');
+      this.inTransaction = false;
+      return this.rows;
+    } finally {
+      this.context.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** After a failure: end an unfinished COPY and roll back, if the connection still answers (it is closed after anyway). */
+  async rollback(): Promise<void> {
+    if (!this.inTransaction) return;
+    const copy = this.copy;
+    if (copy !== undefined && !copy.writableFinished && !copy.destroyed) copy.destroy(new Error('the load failed'));
+    if (copy !== undefined && this.copyError === undefined && !copy.writableFinished) {
+      await Promise.race([once(copy, 'close').catch(() => {}), delay(ROLLBACK_TIMEOUT_MS)]);
+    }
+    await Promise.race([this.client.query('ROLLBACK').catch(() => {}), delay(ROLLBACK_TIMEOUT_MS)]);
+  }
+
+  private async targetExists(): Promise<boolean> {
+    const result = await this.query('SELECT to_regclass($1) IS NOT NULL AS present', [this.target]);
+    return result.rows[0].present === true;
+  }
+
+  private async start(batch: Batch): Promise<void> {
+    const { mode, keys, createTable } = this.settings;
+    this.columns = [...batch.names];
+    for (const key of keys) {
+      if (!this.columns.includes(key)) {
+        throw new SluiceError('INVALID_OPTION', `The upsert key ${JSON.stringify(key)} is not a column of the rows (they have ${this.columns.join(', ')}).`, { column: key });
+      }
+    }
+    if (!(await this.targetExists())) {
+      if (!createTable) {
+        throw new SluiceError(
+          'PG_QUERY',
+          `Table ${this.target} does not exist at ${this.connection.description.replace(/\?.*$/, '')}: create it, check its schema (search_path), or pass createTable: true.`,
+          { query: this.target },
+        );
+      }
+      const definitions = this.columns.map((name) => `${quoteIdent(name)} ${sqlTypeForDType(batch.columns[name].dtype as DType)}`);
+      if (mode === 'upsert') definitions.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`);
+      await this.query(`CREATE TABLE IF NOT EXISTS ${this.target} (${definitions.join(', ')})`);
+    }
+    let into = this.target;
+    if (mode !== 'append') {
+      this.staging = quoteIdent(`sluice_staging_${randomBytes(6).toString('hex')}`);
+      const like = mode === 'replace' ? 'INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES' : 'INCLUDING DEFAULTS';
+      await this.query(`CREATE TEMPORARY TABLE ${this.staging} (LIKE ${this.target} ${like}) ON COMMIT DROP`);
+      into = this.staging;
+    }
+    this.copySql = `COPY ${into} (${this.columns.map(quoteIdent).join(', ')}) FROM STDIN`;
+    const copy = this.client.query(pgCopyStreams().from(this.copySql));
+    copy.on('error', (error) => {
+      this.copyError ??= error;
+    });
+    this.copy = copy;
+  }
+
+  private checkColumns(batch: Batch): void {
+    const names = batch.names;
+    if (names.length === this.columns.length && names.every((name, i) => name === this.columns[i])) return;
+    throw new SluiceError(
+      'PIPELINE_SHAPE',
+      `Every batch written to ${this.target} must have the same columns; the first had ${this.columns.join(', ')}, this one has ${names.join(', ')}.`,
+    );
+  }
+
+  /** Remembers which source rows the next COPY lines are, to name them if PostgreSQL rejects one. */
+  private record(batch: Batch): void {
+    const span: Span = { firstCopyLine: this.rows + 1, count: batch.length, file: batch.origin.file, query: batch.origin.query, firstRow: batch.origin.row };
+    const lines = batch.lines;
+    if (lines !== undefined && lines.length >= batch.length) {
+      let consecutive = true;
+      const first = lines[0];
+      for (let i = 1; i < batch.length; i++) {
+        if (lines[i] !== first + i) {
+          consecutive = false;
+          break;
+        }
+      }
+      if (consecutive) span.firstLine = first;
+      else span.lines = lines.slice(0, batch.length);
+    }
+    this.spans.push(span);
+    this.rows += batch.length;
+  }
+
+  private encode(batch: Batch): void {
+    const writer = this.writer;
+    const encoders = this.columns.map((name) => columnEncoder(batch.columns[name], writer));
+    const columns = encoders.length;
+    for (let i = 0; i < batch.length; i++) {
+      encoders[0](i);
+      for (let c = 1; c < columns; c++) {
+        writeCopyDelimiter(writer);
+        encoders[c](i);
+      }
+      writeCopyRowEnd(writer);
+    }
+  }
+
+  private async send(bytes: Uint8Array): Promise<void> {
+    const copy = this.copy!;
+    if (this.copyError !== undefined) throw this.copyFailure(this.copyError);
+    this.bytesWritten += bytes.length;
+    if (!copy.write(bytes)) {
+      try {
+        await once(copy, 'drain', { signal: this.context.signal });
+      } catch (error) {
+        if (this.context.signal.aborted) throw error;
+        throw this.copyFailure(this.copyError ?? error);
+      }
+    }
+  }
+
+  private async endCopy(): Promise<void> {
+    const copy = this.copy!;
+    if (this.copyError !== undefined) throw this.copyFailure(this.copyError);
+    copy.end();
+    try {
+      if (!copy.writableFinished) await once(copy, 'finish', { signal: this.context.signal });
+    } catch (error) {
+      if (this.context.signal.aborted) throw error;
+      throw this.copyFailure(this.copyError ?? error);
+    }
+  }
+
+  private async finish(): Promise<void> {
+    const { mode, keys } = this.settings;
+    const list = this.columns.map(quoteIdent).join(', ');
+    if (mode === 'replace') {
+      await this.query(`LOCK TABLE ${this.target} IN ACCESS EXCLUSIVE MODE`);
+      await this.query(`TRUNCATE ${this.target}`);
+      await this.query(`INSERT INTO ${this.target} (${list}) SELECT ${list} FROM ${this.staging}`);
+    } else if (mode === 'upsert') {
+      const keyList = keys.map(quoteIdent).join(', ');
+      const updates = this.columns.filter((name) => !keys.includes(name)).map((name) => `${quoteIdent(name)} = EXCLUDED.${quoteIdent(name)}`);
+      const action = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')}`;
+      // DISTINCT ON keeps one row per key, the last one COPYed (highest ctid in a table only appended to).
+      await this.upsertQuery(
+        `INSERT INTO ${this.target} (${list}) SELECT DISTINCT ON (${keyList}) ${list} FROM ${this.staging} ORDER BY ${keyList}, ctid DESC ON CONFLICT (${keyList}) ${action}`,
+      );
+    }
+  }
+
+  private async upsertQuery(sql: string): Promise<void> {
+    try {
+      await this.client.query(sql);
+    } catch (error) {
+      const wrapped = wrapPgError(error, { operation: 'query', query: sql, connection: this.connection });
+      if ((error as { code?: string }).code !== '42P10') throw wrapped;
+      throw new SluiceError(
+        'PG_QUERY',
+        `Cannot upsert into ${this.target} on (${this.settings.keys.join(', ')}): the table has no primary key or unique index on exactly these columns. Add one (ALTER TABLE … ADD PRIMARY KEY (…)) or change \`key\`.`,
+        { ...wrapped.details, cause: error },
+      );
+    }
+  }
+
+  /** A COPY error, with the rejected row named by its COPY line and, where known, its source line. */
+  private copyFailure(error: unknown): SluiceError {
+    const where = (error as { where?: string }).where;
+    const match = where === undefined ? null : /COPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(where);
+    const copyLine = match === null ? undefined : Number(match[1]);
+    const wrapped = wrapPgError(error, { operation: 'copy', query: this.copySql, row: copyLine, connection: this.connection });
+    if (copyLine === undefined || wrapped.code !== 'PG_COPY') return wrapped;
+    const detailKey = /^Key \(([^)]+)\)=/.exec((error as { detail?: string }).detail ?? '')?.[1];
+    const column = match![2] ?? (error as { column?: string }).column ?? detailKey;
+    const source = this.sourceOf(copyLine);
+    const place = formatLocation({ ...source, column });
+    // In replace mode the rows go to a staging copy first: name the user's table, not the copy.
+    const staging = this.staging?.slice(1, -1);
+    const targetName = this.target.split('.').pop()!.replace(/^"|"$/g, '').replaceAll('""', '"');
+    const server = staging === undefined ? wrapped.message : wrapped.message.replaceAll(staging, targetName);
+    const message = `PostgreSQL rejected row ${copyLine} written to ${this.target}${place ? ` (${place})` : ''}: ${server}`;
+    return new SluiceError('PG_COPY', message, {
+      ...wrapped.details,
+      ...source,
+      row: source.row ?? copyLine,
+      column: column ?? wrapped.details.column,
+      cause: error,
+    });
+  }
+
+  private sourceOf(copyLine: number): ErrorLocation {
+    const spans = this.spans;
+    let low = 0;
+    let high = spans.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const span = spans[middle];
+      if (copyLine < span.firstCopyLine) high = middle - 1;
+      else if (copyLine >= span.firstCopyLine + span.count) low = middle + 1;
+      else {
+        const index = copyLine - span.firstCopyLine;
+        const line = span.firstLine !== undefined ? span.firstLine + index : span.lines?.[index];
+        if (span.file !== undefined || line !== undefined) return { file: span.file, line };
+        if (span.query !== undefined && span.firstRow !== undefined) return { query: span.query, row: span.firstRow + index };
+        return {};
+      }
+    }
+    return {};
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Writes row `i` of a column as COPY text; chosen once per column per batch, so the row loop does no dispatch. */
+function columnEncoder(column: Column, writer: ByteWriter): (i: number) => void {
+  const validity = column.validity;
+  const data = column.data;
+  let encode: (i: number) => void;
+  switch (column.dtype) {
+    case 'bool':
+      encode = (i) => writeCopyBool(writer, getBit(data as Uint8Array, i));
+      break;
+    case 'string':
+      encode = (i) => writeCopyString(writer, (data as string[])[i]);
+      break;
+    case 'dictionary': {
+      const values = column.dictionary!.values;
+      encode = (i) => writeCopyString(writer, values[(data as TypedArray)[i]]);
+      break;
+    }
+    case 'timestamp':
+      encode = (i) => writeCopyTimestamp(writer, (data as Float64Array)[i]);
+      break;
+    case 'date':
+      encode = (i) => writeCopyDate(writer, (data as Int32Array)[i]);
+      break;
+    case 'float32':
+    case 'float64':
+      encode = (i) => writeCopyFloat(writer, (data as TypedArray)[i]);
+      break;
+    default:
+      encode = (i) => writeCopyInteger(writer, (data as TypedArray)[i]);
+  }
+  if (validity === null) return encode;
+  return (i) => (getBit(validity, i) ? encode(i) : writeCopyNull(writer));
+}

@@ -1,0 +1,53 @@
+import { formatBytes } from '../core/bytes.ts';
+import type { RunSummary } from './summary.ts';
+
+const number = new Intl.NumberFormat('en-US');
+
+function duration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds.toFixed(1)} s`;
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes}m${Math.round(seconds % 60)
+    .toString()
+    .padStart(2, '0')}s`;
+}
+
+/** The summary a person reads at the end of `etl run`. */
+export function formatSummary(summary: RunSummary): string {
+  const lines: string[] = [];
+  const status = summary.status === 'succeeded' ? (summary.dryRun ? 'dry run finished' : 'succeeded') : 'FAILED';
+  lines.push(`${summary.pipeline}: ${status} in ${duration(summary.elapsedMs)}`);
+  const { read, written, dropped, rejected } = summary.rows;
+  const inFlight = summary.rows.inFlight ? `, in flight when it stopped ${number.format(summary.rows.inFlight)}` : '';
+  lines.push(`  rows       read ${number.format(read)}, written ${number.format(written)}, dropped ${number.format(dropped)}, rejected ${number.format(rejected)}${inFlight}`);
+  const { engine, engineDetail } = summary.source;
+  lines.push(`  source     ${summary.source.kind} ${summary.source.location}${engine ? ` [${engine}${engineDetail ? `: ${engineDetail}` : ''}]` : ''}`);
+  for (const stage of summary.stages) {
+    lines.push(`  stage      ${stage.name.padEnd(12)} in ${number.format(stage.rowsIn)}, out ${number.format(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}`);
+  }
+  lines.push(`  sink       ${summary.sink.kind} ${summary.sink.location}`);
+  lines.push(
+    `  speed      ${number.format(summary.rowsPerSecond)} rows/s, ${summary.megabytesPerSecond} MB/s (${formatBytes(summary.input.bytesRead)} read)`,
+  );
+  const memory = summary.memory;
+  lines.push(
+    `  memory     peak RSS ${formatBytes(memory.peakRss)} (idle ${formatBytes(memory.baselineRss)}), peak heap ${formatBytes(memory.peakHeapUsed)}, ` +
+      `peak reserved ${formatBytes(memory.peakReserved)} of ${formatBytes(memory.budget)} budget`,
+  );
+  const heldAtPeak = Object.entries(memory.heldAtPeak).filter(([, bytes]) => bytes > 0);
+  if (heldAtPeak.length > 0) {
+    lines.push(`  held       at the peak: ${heldAtPeak.map(([name, bytes]) => `${name} ${formatBytes(bytes)}`).join(', ')}`);
+  }
+  const batches = summary.batches;
+  if (batches.count > 0 && batches.columnarBytes > 0) {
+    lines.push(
+      `  batches    ${number.format(batches.count)} × ~${number.format(Math.round((summary.rows.read - summary.rows.rejected) / batches.count))} rows: ${formatBytes(batches.columnarBytes)} as typed columns vs ` +
+        `${formatBytes(batches.objectBytes)} as JS objects (${batches.savingRatio}× smaller)`,
+    );
+  }
+  if (summary.rejectsPath !== undefined) lines.push(`  rejects    ${summary.rejectsPath}`);
+  for (const warning of summary.warnings) lines.push(`  warning    ${warning}`);
+  if (summary.error !== undefined) lines.push(`  error      [${summary.error.code}] ${summary.error.message}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,68 @@
+import type { SluiceErrorDetails } from '../core/errors.ts';
+
+export interface StageSummary {
+  name: string;
+  rowsIn: number;
+  rowsOut: number;
+  /** Rows the stage had taken in and not yet passed on or dropped when the run stopped (failed runs). */
+  rowsInFlight?: number;
+  /** Bytes of batches the stage had taken in and not yet passed on, at their peak. */
+  peakBytesHeld: number;
+}
+
+/** What a run used and did: the summary people read and `--report` writes for machines. */
+export interface RunSummary {
+  pipeline: string;
+  status: 'succeeded' | 'failed';
+  startedAt: string;
+  endedAt: string;
+  elapsedMs: number;
+  /** `engineDetail`: how the reader went, e.g. the share of CSV records it read in one pass. */
+  source: { kind: string; location: string; engine?: string; engineDetail?: string };
+  sink: { kind: string; location: string };
+  rows: {
+    read: number;
+    written: number;
+    /** Removed by stages (filter, take, …). */
+    dropped: number;
+    rejected: number;
+    /**
+     * Failed runs only: rows read but neither written, dropped nor rejected when the run stopped (in a
+     * stage or the sink). Rows of a batch the source had not finished are not counted as read.
+     */
+    inFlight?: number;
+  };
+  stages: StageSummary[];
+  input: { bytesRead: number; totalBytes?: number };
+  rowsPerSecond: number;
+  megabytesPerSecond: number;
+  memory: {
+    budget: number;
+    peakReserved: number;
+    baselineRss: number;
+    peakRss: number;
+    peakHeapUsed: number;
+    peakArrayBuffers: number;
+    /** Times the process itself went above baseline + budget and sources paused. */
+    pressureEvents: number;
+    /** Full garbage collections asked for because the process neared its budget (see MemoryWatch). */
+    collections: number;
+    /** Bytes held per stage at the moment of the peak reservation. */
+    heldAtPeak: Record<string, number>;
+  };
+  batches: {
+    count: number;
+    /** Bytes of the source's batches as typed columns. */
+    columnarBytes: number;
+    /** Bytes the same rows would take as one JS object per row. */
+    objectBytes: number;
+    /** objectBytes / columnarBytes. */
+    savingRatio: number;
+    /** Rows per batch, last chosen. */
+    rowsPerBatch: number;
+  };
+  rejectsPath?: string;
+  warnings: string[];
+  error?: { code: string; message: string } & Omit<SluiceErrorDetails, 'cause'>;
+  dryRun: boolean;
+}

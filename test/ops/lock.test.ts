@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { acquireAdvisoryLock, acquireFileLock } from '../../src/ops/lock.ts';
+import { resolveScheduleOptions } from '../../src/ops/schedule-options.ts';
+import { isTransientError } from '../../src/ops/tracked-run.ts';
+import { runCli } from '../support/cli.ts';
+import { testSchema } from '../support/db.ts';
+import { tempDir } from '../support/fakes.ts';
+
+const dir = await tempDir('sluice-lock-');
+await writeFile(join(dir, 'in.csv'), 'id,name\n1,a\n2,b\n');
+
+async function pipelineFile(name: string, options: string): Promise<string> {
+  const file = join(dir, `${name}.ts`);
+  await writeFile(
+    file,
+    `import { csv, pipeline, toCsv } from 'sluice';\n` +
+      `export default pipeline({ name: ${JSON.stringify(name)}, ${options} }).from(csv(${JSON.stringify(join(dir, 'in.csv'))})).to(toCsv(${JSON.stringify(join(dir, `${name}.out.csv`))}));\n`,
+  );
+  return file;
+}
+
+async function history(folder: string): Promise<Record<string, any>[]> {
+  const text = await readFile(join(folder, 'runs.ndjson'), 'utf8').catch(() => '');
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+}
+
+/** A pid that was alive a moment ago and is not any more. */
+function deadPid(): number {
+  const child = spawnSync('sh', ['-c', 'echo $$']);
+  return Number(String(child.stdout).trim());
+}
+
+describe('locks', () => {
+  test('etl run on a pipeline whose lock file is held exits 3, says who holds it, and records the skip', async () => {
+    const file = await pipelineFile('held', `schedule: '0 * * * *'`);
+    const lock = await acquireFileLock(join(dir, '.sluice', 'locks', 'held.lock'), 'test');
+    assert.equal(lock.acquired, true);
+    try {
+      const result = await runCli(['run', file, '--quiet']);
+      assert.equal(result.code, 3, result.stderr);
+      assert.match(result.stderr, new RegExp(`held skipped: already running: pid ${process.pid} on ${hostname()}`));
+      assert.equal(existsSync(join(dir, 'held.out.csv')), false, 'nothing was written');
+    } finally {
+      if (lock.acquired) await lock.release();
+    }
+    const records = await history(join(dir, '.sluice'));
+    assert.deepEqual(records.map((record) => [record.pipeline, record.status, record.trigger]), [['held', 'skipped', 'manual']]);
+    // Released: the next run goes through and is recorded with its rows.
+    const again = await runCli(['run', file, '--quiet']);
+    assert.equal(again.code, 0, again.stderr);
+    const last = (await history(join(dir, '.sluice'))).at(-1)!;
+    assert.equal(last.status, 'succeeded');
+    assert.equal(last.rowsIn, 2);
+    assert.equal(last.rowsOut, 2);
+    assert.ok(last.peakRss > 0);
+    assert.equal(existsSync(join(dir, '.sluice', 'locks', 'held.lock')), false, 'the run released its lock');
+  });
+
+  test("a dead owner's lock file is taken over; a live one, or one from another host, is not", async () => {
+    const file = await pipelineFile('stale', `state: { folder: 'stale-state' }`);
+    const lockPath = join(dir, 'stale-state', 'locks', 'stale.lock');
+    await mkdir(join(dir, 'stale-state', 'locks'), { recursive: true });
+    const dead = deadPid();
+    await writeFile(lockPath, JSON.stringify({ pid: dead, hostname: hostname(), startedAt: '2020-01-01T00:00:00.000Z' }));
+    const result = await runCli(['run', file, '--quiet']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(existsSync(lockPath), false);
+
+    await writeFile(lockPath, JSON.stringify({ pid: dead, hostname: 'some-other-host', startedAt: '2020-01-01T00:00:00.000Z' }));
+    const other = await runCli(['run', file, '--quiet']);
+    assert.equal(other.code, 3, other.stderr);
+    assert.match(other.stderr, /pid \d+ on some-other-host/);
+
+    // Two processes racing for the same dead owner's lock: exactly one gets it.
+    await writeFile(lockPath, JSON.stringify({ pid: dead, hostname: hostname(), startedAt: '2020-01-01T00:00:00.000Z' }));
+    const attempts = await Promise.all(Array.from({ length: 8 }, () => acquireFileLock(lockPath)));
+    assert.equal(attempts.filter((attempt) => attempt.acquired).length, 1);
+    for (const attempt of attempts) if (attempt.acquired) await attempt.release();
+  });
+
+  test('with a PostgreSQL state store, etl run exits 3 while another session holds the advisory lock', async () => {
+    const db = await testSchema('schedule_lock');
+    const file = await pipelineFile('pg_locked', `state: { connection: ${JSON.stringify(db.url)}, schema: ${JSON.stringify(db.schema)} }`);
+    const lock = await acquireAdvisoryLock(db.url, db.schema, 'pg_locked', 'test');
+    assert.equal(lock.acquired, true);
+    const second = await acquireAdvisoryLock(db.url, db.schema, 'pg_locked');
+    assert.equal(second.acquired, false);
+    if (!second.acquired) assert.match(second.holder, new RegExp(`sluice ${hostname()} pid ${process.pid}`));
+    try {
+      const result = await runCli(['run', file, '--quiet']);
+      assert.equal(result.code, 3, result.stderr);
+      assert.match(result.stderr, /already running: sluice .* holds the lock \(PostgreSQL/);
+    } finally {
+      if (lock.acquired) await lock.release();
+    }
+    const ok = await runCli(['run', file, '--quiet']);
+    assert.equal(ok.code, 0, ok.stderr);
+    const runs = await db.query<{ status: string; rows_in: string }>(`select status, rows_in from "${db.schema}".sluice_runs order by id`);
+    assert.deepEqual(runs.rows.map((row) => [row.status, Number(row.rows_in)]), [['skipped', 0], ['succeeded', 2]]);
+    const json = await runCli(['runs', file, '--json', '--limit', '1']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal(JSON.parse(json.stdout)[0].status, 'succeeded');
+  });
+
+  test('a bad schedule expression is an error at load naming it (exit 2)', async () => {
+    const file = await pipelineFile('bad_schedule', `schedule: '61 * * * *'`);
+    for (const args of [['run', file], ['schedule', file, '--list']]) {
+      const result = await runCli(args);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /\[SCHEDULE_INVALID\] .*bad_schedule\.ts: schedule "61 \* \* \* \*" is not a valid cron expression \(.*minute/);
+    }
+    const zone = await pipelineFile('bad_zone', `schedule: '0 * * * *', timezone: 'Mars/Olympus'`);
+    const result = await runCli(['run', zone]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /\[SCHEDULE_INVALID\] .*`timezone` "Mars\/Olympus" is not a time zone/);
+  });
+
+  test('runTimeoutMs is checked at load, with how to fix it', () => {
+    assert.equal(resolveScheduleOptions({ runTimeoutMs: 60_000 }).runTimeoutMs, 60_000);
+    assert.equal(resolveScheduleOptions({}).runTimeoutMs, undefined);
+    for (const bad of [0, -1, Number.NaN, '10m']) {
+      assert.throws(() => resolveScheduleOptions({ name: 'p', runTimeoutMs: bad as number }), {
+        code: 'INVALID_OPTION',
+        message: `p: expected \`runTimeoutMs\` to be a number of milliseconds above 0, got ${JSON.stringify(bad)}.`,
+      });
+    }
+  });
+
+  test('transient errors are told apart from the others', () => {
+    assert.equal(isTransientError({ code: 'PG_CONNECTION_LOST', message: 'lost' }), true);
+    assert.equal(isTransientError({ code: 'PG_QUERY', message: 'could not serialize access (SQLSTATE 40001).' }), true);
+    assert.equal(isTransientError({ code: 'PG_QUERY', message: 'deadlock detected (SQLSTATE 40P01).' }), true);
+    assert.equal(isTransientError({ code: 'PG_CONNECT', message: 'Could not connect: connection refused (127.0.0.1:1).' }), true);
+    assert.equal(isTransientError({ code: 'PG_CONNECT', message: 'password authentication failed (SQLSTATE 28P01).' }), false);
+    assert.equal(isTransientError({ code: 'PG_QUERY', message: 'syntax error (SQLSTATE 42601).' }), false);
+    assert.equal(isTransientError({ code: 'SCHEMA_VIOLATION', message: 'bad' }), false);
+  });
+});
