@@ -12,20 +12,22 @@ export {
   type Pipeline,
   type PipelineOptions,
   type RejectOptions,
-  type RunContext,
-  type Sink,
-  type SinkContext,
-  type SinkResult,
-  type Source,
-  type SourceContext,
-  type SourceDescription,
-  type Stage,
-  type StageContext,
-  type IncrementalState,
   type RetryOptions,
-  type SinkTransaction,
   type StateOptions,
 } from './runtime/pipeline.ts';
+export type {
+  RunContext,
+  Sink,
+  SinkContext,
+  SinkResult,
+  Source,
+  SourceContext,
+  SourceDescription,
+  Stage,
+  StageContext,
+  IncrementalState,
+  SinkTransaction,
+} from './contracts/contracts.ts';
 export { run, runOrThrow, type ProgressEvent, type RunOptions, type RunStateStore } from './runtime/run.ts';
 export { runTracked, isTransientError, type TrackedRunOptions, type TrackedRunResult } from './ops/tracked-run.ts';
 export type { RunRecord, RunStatus } from './ops/history.ts';

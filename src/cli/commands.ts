@@ -1,8 +1,13 @@
-// Commands beyond `run` register themselves here, one file each.
-import { registerCommand } from './main.ts';
-import './profile-command.ts';
+// The table of `etl` commands, one file each. The CLI is a leaf: nothing in src/ imports it.
+import type { Command } from './args.ts';
+import { PROFILE_HELP, profileCommand } from './profile-command.ts';
+import { RUN_HELP, runCommand } from './run-command.ts';
 import { RUNS_HELP, runsCommand } from './runs-command.ts';
 import { SCHEDULE_HELP, scheduleCommand } from './schedule-command.ts';
 
-registerCommand('runs', { summary: 'print the run history (etl runs [pipeline] [--json])', run: runsCommand, help: RUNS_HELP });
-registerCommand('schedule', { summary: 'run pipelines on their cron schedules, each in its own process', run: scheduleCommand, help: SCHEDULE_HELP });
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  run: { summary: 'run a pipeline file', run: runCommand, help: RUN_HELP },
+  profile: { summary: 'estimate memory, types and a schema from a sample of a file', run: profileCommand, help: PROFILE_HELP },
+  runs: { summary: 'print the run history (etl runs [pipeline] [--json])', run: runsCommand, help: RUNS_HELP },
+  schedule: { summary: 'run pipelines on their cron schedules, each in its own process', run: scheduleCommand, help: SCHEDULE_HELP },
+};

@@ -1,24 +1,7 @@
 import { isSluiceError } from '../core/errors.ts';
 import { EXIT } from './exit-codes.ts';
-import { RUN_HELP, runCommand } from './run-command.ts';
-
-export interface CommandIO {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  /** Aborted on SIGINT/SIGTERM. */
-  signal: AbortSignal;
-}
-
-type Command = { summary: string; run: (argv: string[], io: CommandIO) => Promise<number>; help: string };
-
-const COMMANDS: Record<string, Command> = {
-  run: { summary: 'run a pipeline file', run: runCommand, help: RUN_HELP },
-};
-
-/** Registers a command (profile, schedule, runs, … live in their own files). */
-export function registerCommand(name: string, command: Command): void {
-  COMMANDS[name] = command;
-}
+import type { CommandIO } from './args.ts';
+import { COMMANDS } from './commands.ts';
 
 function mainHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
@@ -36,7 +19,6 @@ Run \`etl <command> --help\` for a command's options.`;
 
 /** The CLI: parses the command line and calls the same functions the library exports. Returns the exit code. */
 export async function main(argv: string[], io?: Partial<CommandIO>): Promise<number> {
-  await import('./commands.ts');
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -3,7 +3,7 @@ import { SluiceError } from '../core/errors.ts';
 import { formatBytes, parseBytes } from '../core/bytes.ts';
 import { type MemoryEstimate, profile, type ProfileOptions, type ProfileReport } from '../profile/profile.ts';
 import { EXIT } from './exit-codes.ts';
-import { type CommandIO, registerCommand } from './main.ts';
+import type { CommandIO } from './args.ts';
 
 export const PROFILE_HELP = `Usage: etl profile <file or glob> [options]
 
@@ -111,4 +111,3 @@ function formatEstimate(estimate: MemoryEstimate): string[] {
   ];
 }
 
-registerCommand('profile', { summary: 'estimate memory, types and a schema from a sample of a file', run: profileCommand, help: PROFILE_HELP });

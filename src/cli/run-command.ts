@@ -9,9 +9,9 @@ import { runTracked } from '../ops/tracked-run.ts';
 import { parseBytes } from '../core/bytes.ts';
 import { describePlan } from '../schema/plan.ts';
 import { EXIT } from './exit-codes.ts';
-import { loadPipeline } from '../runtime/load.ts';
-import { milliseconds } from './schedule-command.ts';
-import type { CommandIO } from './main.ts';
+import { loadPipeline } from '../ops/load.ts';
+import { milliseconds } from './args.ts';
+import type { CommandIO } from './args.ts';
 
 export const RUN_HELP = `Usage: etl run <pipeline.ts> [options]
 

@@ -5,8 +5,8 @@ import type { StateOptions } from '../runtime/pipeline.ts';
 import { formatRecords } from '../ops/history.ts';
 import { DEFAULT_STATE_FOLDER, openStateStore } from '../ops/state.ts';
 import { EXIT } from './exit-codes.ts';
-import { loadPipeline } from '../runtime/load.ts';
-import type { CommandIO } from './main.ts';
+import { loadPipeline } from '../ops/load.ts';
+import type { CommandIO } from './args.ts';
 
 export const RUNS_HELP = `Usage: etl runs [pipeline] [options]
 

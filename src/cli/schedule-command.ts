@@ -3,7 +3,7 @@ import { SluiceError } from '../core/errors.ts';
 import { parseBytes } from '../core/bytes.ts';
 import { loadScheduled, nextRunTimes, Scheduler } from '../ops/scheduler.ts';
 import { EXIT } from './exit-codes.ts';
-import type { CommandIO } from './main.ts';
+import { type CommandIO, milliseconds } from './args.ts';
 
 export const SCHEDULE_HELP = `Usage: etl schedule <files or folders> [options]
 
@@ -70,14 +70,4 @@ export async function scheduleCommand(argv: string[], io: CommandIO): Promise<nu
   const scheduler = new Scheduler(entries, { memory, shutdownTimeoutMs, killTimeoutMs, runTimeoutMs, signal: io.signal, log: (line) => io.stdout.write(`${line}\n`) });
   await scheduler.run();
   return EXIT.ok;
-}
-
-/** A flag's milliseconds, checked: a number from `min` up, or undefined when the flag is absent. */
-export function milliseconds(value: string | undefined, flag: string, min = 0): number | undefined {
-  if (value === undefined) return undefined;
-  const ms = Number(value);
-  if (value.trim() === '' || !Number.isFinite(ms) || ms < min) {
-    throw new SluiceError('INVALID_OPTION', `Expected \`${flag}\` to be a number of milliseconds from ${min} and up; got ${JSON.stringify(value)}.`);
-  }
-  return ms;
 }

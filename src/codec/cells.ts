@@ -4,7 +4,15 @@
  * plain-ASCII strings. The row writers (row-writer.ts) call these, or carry copies of their short cases.
  */
 import { civilFromDays } from './civil.ts';
-import type { TextStyle } from '../connectors/files/format.ts';
+
+/** How values become text: CSV fields or JSON values. */
+export interface TextStyle {
+  json: boolean;
+  /** CSV: the delimiter byte (a string containing it is quoted). */
+  delimiter: number;
+  /** CSV: the sink's quoting of a string that may need it (the slow path, and the rule). */
+  quote: (text: string) => string;
+}
 
 const DIGIT_0 = 0x30;
 const MINUS = 0x2d;

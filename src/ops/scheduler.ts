@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Cron } from 'croner';
-import { loadPipeline } from '../runtime/load.ts';
+import { loadPipeline } from './load.ts';
 import { isSluiceError, SluiceError } from '../core/errors.ts';
 import type { Pipeline } from '../runtime/pipeline.ts';
 import { formatBytes, parseBytes } from '../core/bytes.ts';

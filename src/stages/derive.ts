@@ -1,7 +1,7 @@
 import { moveView } from '../batch/batch.ts';
 import type { Column } from '../batch/column.ts';
 import type { DType } from '../batch/dtype.ts';
-import type { Stage } from '../runtime/pipeline.ts';
+import type { Stage } from '../contracts/contracts.ts';
 import { ComputedColumn } from './values.ts';
 
 /** A computed column: a function of the row, or the function with the dtype to store it as. */

@@ -1,5 +1,5 @@
 import { type Batch, moveView } from '../batch/batch.ts';
-import type { Stage } from '../runtime/pipeline.ts';
+import type { Stage } from '../contracts/contracts.ts';
 
 /** Keeps the rows for which `predicate` is truthy. The predicate sees one reusable row view. */
 export function filter<R>(predicate: (row: R) => unknown): Stage<R, R> {

@@ -1,6 +1,6 @@
 import type { Batch } from '../batch/batch.ts';
 import { SluiceError } from '../core/errors.ts';
-import type { Stage, StageContext } from '../runtime/pipeline.ts';
+import type { Stage, StageContext } from '../contracts/contracts.ts';
 import { markDerived } from '../contracts/lineage.ts';
 import { orderedMap } from '../core/ordered-map.ts';
 

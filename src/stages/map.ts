@@ -1,6 +1,6 @@
 import { type AnyRow, moveView } from '../batch/batch.ts';
 import type { Column } from '../batch/column.ts';
-import type { Stage } from '../runtime/pipeline.ts';
+import type { Stage } from '../contracts/contracts.ts';
 import { ComputedColumn } from './values.ts';
 
 /**

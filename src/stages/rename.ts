@@ -1,5 +1,5 @@
 import type { Column } from '../batch/column.ts';
-import type { Stage } from '../runtime/pipeline.ts';
+import type { Stage } from '../contracts/contracts.ts';
 
 /** The row type after `rename`: keys in `M` get their new names. */
 export type Renamed<R, M> = {

@@ -1,6 +1,6 @@
 import type { Column } from '../batch/column.ts';
 import { SluiceError } from '../core/errors.ts';
-import type { Stage } from '../runtime/pipeline.ts';
+import type { Stage } from '../contracts/contracts.ts';
 
 /** Keeps only the named columns, in that order (projection). Sources push it down when they can. */
 export function select<R, const K extends keyof R & string>(...names: K[]): Stage<R, Pick<R, K>> {

@@ -1,5 +1,5 @@
 import { SluiceError } from '../core/errors.ts';
-import type { Stage } from '../runtime/pipeline.ts';
+import type { Stage } from '../contracts/contracts.ts';
 
 /** The first `count` rows; then stops reading, so the source closes its file or cursor early. */
 export function take<R>(count: number): Stage<R, R> {

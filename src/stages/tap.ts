@@ -1,5 +1,5 @@
 import type { Batch } from '../batch/batch.ts';
-import type { Stage } from '../runtime/pipeline.ts';
+import type { Stage } from '../contracts/contracts.ts';
 
 /** Calls `observe` with each batch and passes it on unchanged (logging, metrics, assertions). */
 export function tap<R>(observe: (batch: Batch<R>) => void | Promise<void>): Stage<R, R> {

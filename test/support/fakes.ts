@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import type { z } from 'zod';
 import type { AnyRow, Batch } from '../../src/batch/batch.ts';
-import type { RunContext, Sink, SinkContext, SinkResult, Source, SourceContext, SourceDescription } from '../../src/runtime/pipeline.ts';
+import type { RunContext, Sink, SinkContext, SinkResult, Source, SourceContext, SourceDescription } from '../../src/contracts/contracts.ts';
 import { compileSchema } from '../../src/schema/compile.ts';
 import { clonePlans, RowDecoder } from '../../src/schema/decode.ts';
 import { inferColumns } from '../../src/schema/infer.ts';

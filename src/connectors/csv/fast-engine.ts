@@ -16,7 +16,7 @@
  */
 import type { Batch } from '../../batch/batch.ts';
 import { type ErrorLocation, SluiceError } from '../../core/errors.ts';
-import type { SourceContext } from '../../runtime/pipeline.ts';
+import type { SourceContext } from '../../contracts/contracts.ts';
 import { RowDecoder, type Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { StringCache } from '../../codec/bytes.ts';

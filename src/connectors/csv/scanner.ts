@@ -13,6 +13,9 @@
  *   delimiter, a line break or the end, is `CSV_INVALID_QUOTE`.
  * - `line` counts physical lines (line breaks inside quoted fields count); `column` is 1-based and counts
  *   Unicode code points from the start of the physical line.
+ *
+ * This file is long on purpose: the scanner is one state machine whose states share locals in one loop,
+ * and splitting it across files would split the loop.
  */
 import { SluiceError, type ErrorLocation } from '../../core/errors.ts';
 

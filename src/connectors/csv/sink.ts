@@ -1,6 +1,6 @@
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import { SluiceError } from '../../core/errors.ts';
-import type { Sink } from '../../runtime/pipeline.ts';
+import type { Sink } from '../../contracts/contracts.ts';
 import { fileSink } from '../files/file-sink.ts';
 import { RowTextEncoder } from '../files/format.ts';
 

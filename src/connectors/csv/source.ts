@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import { SluiceError } from '../../core/errors.ts';
-import type { RunContext, Source, SourceContext, SourceDescription } from '../../runtime/pipeline.ts';
+import type { RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
 import { clonePlans, emptyBatch, RowDecoder } from '../../schema/decode.ts';
 import { inferColumns } from '../../schema/infer.ts';
@@ -15,12 +15,9 @@ import { parseRecords } from './parse-engine.ts';
 
 export type { CsvOptions } from './options.ts';
 
-/** The row type of a source: the schema's output, narrowed to the selected columns. */
-export type RowOf<S, K extends string> = S extends z.ZodType
-  ? string extends K
-    ? z.output<S>
-    : Pick<z.output<S>, K & keyof z.output<S>>
-  : AnyRow;
+import type { RowOf } from '../../schema/row-type.ts';
+
+export type { RowOf };
 
 /**
  * Reads CSV files (a path, a glob, or a list; `.gz` files are gunzipped) in batches of typed columns.

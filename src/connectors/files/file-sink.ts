@@ -1,5 +1,5 @@
 import type { AnyRow, Batch } from '../../batch/batch.ts';
-import type { Sink, SinkContext, SinkResult } from '../../runtime/pipeline.ts';
+import type { Sink, SinkContext, SinkResult } from '../../contracts/contracts.ts';
 import { AtomicFile } from './atomic-file.ts';
 
 /** Encodes batches to bytes for a file sink. `begin` sees the first batch (headers); `end` may close a document. */

@@ -7,7 +7,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { SourceContext } from '../../runtime/pipeline.ts';
+import type { SourceContext } from '../../contracts/contracts.ts';
 
 /** Where file sources keep the finished files in the run's incremental state. */
 export const FINISHED_FILES_STATE_KEY = 'files.finished';

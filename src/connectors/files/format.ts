@@ -6,16 +6,8 @@
  */
 import type { Batch } from '../../batch/batch.ts';
 import type { Dictionary } from '../../batch/dictionary.ts';
+import type { TextStyle } from '../../codec/cells.ts';
 import { BOOL, CELL_BYTES, DATE, DICTIONARY, FLOAT64, NUMBER, type RowLayout, rowWriterFor, type RowWriterState, STRING, TIMESTAMP } from './row-writer.ts';
-
-/** How values become text: CSV fields or JSON values. */
-export interface TextStyle {
-  json: boolean;
-  /** CSV: the delimiter byte (a string containing it is quoted). */
-  delimiter: number;
-  /** CSV: the sink's quoting of a string that may need it (the slow path, and the rule). */
-  quote: (text: string) => string;
-}
 
 /** Bytes per chunk: large writes, and little memory held per batch beyond the text itself. */
 const CHUNK_BYTES = 1 << 20;
@@ -28,6 +20,8 @@ const KINDS: Record<string, number> = { bool: BOOL, string: STRING, dictionary: 
  * Encodes batches as rows of text: per row, for each column its prefix (CSV: the delimiter before every
  * column but the first; NDJSON: `{"name":` / `,"name":`) and its cell, then the row suffix.
  */
+export type { TextStyle };
+
 export class RowTextEncoder {
   /** Encoded dictionary values (quoted or JSON), per dictionary: they repeat in every batch. */
   private readonly dictionaries = new Map<Dictionary, (Uint8Array | undefined)[]>();

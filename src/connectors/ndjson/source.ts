@@ -2,12 +2,12 @@ import { createInterface } from 'node:readline';
 import type { z } from 'zod';
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import { SluiceError } from '../../core/errors.ts';
-import type { RunContext, Source, SourceContext, SourceDescription } from '../../runtime/pipeline.ts';
+import type { RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
 import { clonePlans, emptyBatch, RowDecoder } from '../../schema/decode.ts';
 import { inferColumns } from '../../schema/infer.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
-import type { RowOf } from '../csv/source.ts';
+import type { RowOf } from '../../schema/row-type.ts';
 import { expandInputs, openInput, readError, totalSize } from '../files/inputs.ts';
 import { unfinishedFiles } from '../files/finished-files.ts';
 

@@ -22,7 +22,7 @@ import { getBit } from '../../batch/bitmap.ts';
 import type { Column } from '../../batch/column.ts';
 import type { DType, TypedArray } from '../../batch/dtype.ts';
 import { SluiceError, formatLocation, type ErrorLocation } from '../../core/errors.ts';
-import type { Sink, SinkContext, SinkResult } from '../../runtime/pipeline.ts';
+import type { Sink, SinkContext, SinkResult } from '../../contracts/contracts.ts';
 import {
   createPoolRegistry,
   type PgConnectionOptions,

@@ -14,7 +14,7 @@ import { bitmapBytes } from '../../batch/bitmap.ts';
 import { Column } from '../../batch/column.ts';
 import { type DType, NUMERIC_ARRAY, type TypedArray } from '../../batch/dtype.ts';
 import { SluiceError } from '../../core/errors.ts';
-import type { RunContext, Source, SourceContext, SourceDescription } from '../../runtime/pipeline.ts';
+import type { RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
 import {
   createPoolRegistry,
   type PgConnectionOptions,
@@ -37,7 +37,7 @@ import { clonePlans, RowDecoder } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { Dictionary } from '../../batch/dictionary.ts';
 import { ByteDictionary, decodeLatin1, decodeUtf8, parseFloat64, parseInteger } from '../../codec/bytes.ts';
-import type { RowOf } from '../csv/source.ts';
+import type { RowOf } from '../../schema/row-type.ts';
 
 /** A query with `$1`, `$2`, … placeholders and their values. */
 export interface PostgresQueryInput {

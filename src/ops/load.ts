@@ -2,8 +2,8 @@ import { access } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SluiceError } from '../core/errors.ts';
-import type { Pipeline } from './pipeline.ts';
-import { resolveScheduleOptions } from '../ops/schedule-options.ts';
+import type { Pipeline } from '../runtime/pipeline.ts';
+import { resolveScheduleOptions } from './schedule-options.ts';
 
 /**
  * Loads a pipeline file (TypeScript or JavaScript) and checks that its default export is a pipeline.

@@ -1,0 +1,118 @@
+/**
+ * The contracts between a run and the code it runs: a source yields batches, a stage maps batches to
+ * batches, a sink writes them. This file is all a connector or stage author needs besides the batch API.
+ */
+import type { AnyRow, Batch } from '../batch/batch.ts';
+import type { ErrorLocation } from '../core/errors.ts';
+import type { Violation } from '../schema/decode.ts';
+import type { ColumnPlan } from '../schema/plan.ts';
+
+/** What every source, stage and sink is handed for one run. */
+export interface RunContext {
+  pipeline: string;
+  signal: AbortSignal;
+  /** A warning for the run summary (widened columns, engine fallbacks, …). */
+  warn(message: string): void;
+  /**
+   * Incremental state (watermarks, finished files) when the run has a state store (`etl run`,
+   * `etl schedule`, or `RunOptions.state`): what the last committed run left, and what this run commits
+   * with the sink's output.
+   */
+  state?: IncrementalState;
+}
+
+/**
+ * Values a source keeps from one run to the next. `get` returns what the last successful run committed;
+ * `set` stages a value that is saved only once the sink has committed (with a PostgreSQL sink and state
+ * store on the same database, inside the sink's own transaction).
+ */
+export interface IncrementalState {
+  get<T = unknown>(key: string): T | undefined;
+  set(key: string, value: unknown): void;
+}
+
+/** A sink's open transaction, handed to {@link SinkContext.beforeCommit}. */
+export interface SinkTransaction {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>;
+}
+
+export interface StageContext extends RunContext {
+  /** The stage's name in the summary. */
+  stage: string;
+}
+
+/** A stage: an async generator from batches to batches. `(input, ctx) => AsyncIterable<Batch<Out>>`. */
+export type Stage<In = AnyRow, Out = AnyRow> = ((input: AsyncIterable<Batch<In>>, context: StageContext) => AsyncIterable<Batch<Out>>) & {
+  stageName?: string;
+};
+
+/** What a source is given by the run. */
+export interface SourceContext extends RunContext {
+  /** Rows the next batch should hold: adapts to the memory budget and the measured bytes per row. */
+  batchRows(): number;
+  /** Stop after this many rows (`--limit`). */
+  limit?: number;
+  /**
+   * A row broke the schema. Throws (the run fails) unless the pipeline has a reject output with room
+   * left; then the row is written there and counted.
+   */
+  reject(violation: Violation, location: ErrorLocation): Promise<void>;
+  /** Bytes of input consumed so far, and the total when known (for progress and MB/s). */
+  progress(bytesRead: number, totalBytes?: number): void;
+  /** Which reader ran, and how it went (e.g. the share of records on its fast path), for the summary. */
+  engine(name: string, detail?: string): void;
+}
+
+/** A plan of the source for `--dry-run` and the summary. */
+export interface SourceDescription {
+  kind: string;
+  /** Files, query, … as people should see them (no credentials). */
+  location: string;
+  engine?: string;
+  columns?: ColumnPlan[];
+  totalBytes?: number;
+  notes?: string[];
+}
+
+export interface Source<R = AnyRow> {
+  readonly kind: string;
+  /** Files, table or query as people should see them (no credentials). */
+  readonly location: string;
+  /** Plan and schema without reading data beyond a sample (may read a sample to infer). */
+  describe(context: RunContext): Promise<SourceDescription>;
+  /** The batches. Must close whatever it opened in `finally`, also when the consumer stops early. */
+  read(context: SourceContext): AsyncIterable<Batch<R>>;
+  /** Row type carrier; never set at run time. */
+  readonly __row?: R;
+}
+
+export interface SinkContext extends RunContext {
+  /** True when nothing may be written (`--dry-run`). */
+  dryRun: boolean;
+  /**
+   * A transactional sink calls this inside its transaction, after the last batch and just before
+   * COMMIT, so the run's incremental state commits in the same transaction as the data (when the state
+   * store is on the same database; otherwise the run saves the state right after the sink returns).
+   * Absent when there is nothing to commit with the data.
+   */
+  beforeCommit?(transaction: SinkTransaction): Promise<void>;
+}
+
+export interface SinkResult {
+  rowsWritten: number;
+  /** Where the output went, for the summary. */
+  location: string;
+  bytesWritten?: number;
+}
+
+export interface Sink<R = AnyRow> {
+  readonly kind: string;
+  describe(): { kind: string; location: string; notes?: string[] };
+  /**
+   * Writes every batch of `input`, one at a time, before asking for the next. Commits the output only
+   * when the input ends normally; on error or abort leaves nothing that looks complete.
+   */
+  write(input: AsyncIterable<Batch<R>>, context: SinkContext): Promise<SinkResult>;
+  readonly __row?: R;
+}
+
