@@ -67,6 +67,8 @@ export interface SluiceErrorDetails extends ErrorLocation {
   rule?: string;
   /** What was expected, for people. */
   expected?: string;
+  /** The option that was wrong, as a dotted path (`rejects.max`), for INVALID_OPTION. */
+  option?: string;
   cause?: unknown;
 }
 
