@@ -304,6 +304,7 @@ function zodCode(plans: readonly ColumnPlan[], columns: readonly ColumnProfile[]
       }
       default:
         expression = 'z.string()';
+        if (column.reason !== undefined) note = `text: ${column.reason}`;
     }
     if (column.nulls > 0) expression += '.nullable()';
     const key = IDENTIFIER.test(plan.name) ? plan.name : JSON.stringify(plan.name);

@@ -47,10 +47,15 @@ export class RowDecoder {
   private line = 0;
   length = 0;
 
+  /**
+   * @param emptyIsNull `""` is a null (CSV, where an empty field is how a null is written); JSON sources
+   *   pass false: there only `null` or a missing key is null, and `""` is an empty string.
+   */
   constructor(
     readonly plans: ColumnPlan[],
     readonly capacity: number,
     private readonly onWiden: WidenListener = () => {},
+    private readonly emptyIsNull = true,
   ) {
     this.scratch = new Array<Parsed>(plans.length);
     this.lines = new Int32Array(capacity);
@@ -115,7 +120,7 @@ export class RowDecoder {
 
   private parse(c: number, raw: unknown): Parsed | Violation {
     const plan = this.plans[c];
-    if (raw === null || raw === undefined || raw === '') {
+    if (raw === null || raw === undefined || (raw === '' && this.emptyIsNull)) {
       if (raw === '' && (plan.dtype === 'string' || plan.dtype === 'dictionary') && !plan.nullable) return this.check(c, '', '');
       if (plan.defaultValue !== undefined) return this.parse(c, plan.defaultValue);
       if (plan.nullable) return null;

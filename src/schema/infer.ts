@@ -8,6 +8,12 @@ export interface InferOptions {
   dictionaryCap?: number;
   /** Store decimals as float32. @default false */
   float32?: boolean;
+  /**
+   * The sample holds JSON values, which state their own types: a JSON string is not a number or a
+   * boolean (`"00501"` stays text; ISO dates and timestamps are still dates and timestamps) and `""` is
+   * an empty string, not a null. @default false (text, as CSV fields are)
+   */
+  json?: boolean;
 }
 
 /** What a sample says about one column; `etl profile` prints it. */
@@ -21,6 +27,8 @@ export interface ColumnStats {
   distinctCapped: boolean;
   min?: number;
   max?: number;
+  /** Why a column that looks numeric stays text, in plain words (for `etl profile` and `--dry-run`). */
+  reason?: string;
 }
 
 const DISTINCT_LIMIT = 100_000;
@@ -42,10 +50,10 @@ export function inferColumns(
     let nulls = 0;
     for (const row of sample) {
       const value = row[c];
-      if (value === null || value === undefined || value === '') nulls++;
+      if (value === null || value === undefined || (value === '' && options.json !== true)) nulls++;
       else values.push(value);
     }
-    const { dtype, min, max } = pickDType(values, options);
+    const { dtype, min, max, reason } = pickDType(values, options);
     const distinct = new Set<string>();
     for (const value of values) {
       if (distinct.size >= DISTINCT_LIMIT) break;
@@ -61,7 +69,7 @@ export function inferColumns(
       nullable: true,
       coerce: true,
       storesZodOutput: false,
-      rule: finalType,
+      rule: reason === undefined ? finalType : `kept as text: ${reason}`,
       origin: 'inferred',
       dictionary: finalType === 'dictionary' ? new Dictionary(cap) : undefined,
     });
@@ -74,12 +82,17 @@ export function inferColumns(
       distinctCapped: distinct.size >= DISTINCT_LIMIT,
       min,
       max,
+      ...(reason === undefined ? {} : { reason }),
     });
   });
   return { plans, stats };
 }
 
-function pickDType(values: readonly unknown[], options: InferOptions): { dtype: DType; min?: number; max?: number } {
+// A digit string with a leading zero (zip and county codes, `08123`) is an identifier, not a number:
+// as an integer it would be written back as `8123`. `0` itself and decimals such as `0.5` are numbers.
+const LEADING_ZERO = /^[+-]?0\d/;
+
+function pickDType(values: readonly unknown[], options: InferOptions): { dtype: DType; min?: number; max?: number; reason?: string } {
   if (values.length === 0) return { dtype: 'string' };
   let allInteger = true;
   let allNumber = true;
@@ -88,6 +101,8 @@ function pickDType(values: readonly unknown[], options: InferOptions): { dtype: 
   let allTimestamp = true;
   let min = Infinity;
   let max = -Infinity;
+  // Why the column stopped being numeric, when a value that parses as a number made it stop.
+  let reason: string | undefined;
   for (const value of values) {
     if (typeof value === 'number') {
       allBool = allDate = allTimestamp = false;
@@ -101,9 +116,22 @@ function pickDType(values: readonly unknown[], options: InferOptions): { dtype: 
       continue;
     }
     if (typeof value !== 'string') return { dtype: 'string' };
+    // A JSON string is text even when it reads as a number or a boolean; ISO dates and timestamps are
+    // still recognised, since JSON has no type of its own for them.
+    if (options.json === true) allInteger = allNumber = allBool = false;
     if (allInteger || allNumber) {
-      const n = allInteger ? parseIntegerText(value) : Number.NaN;
-      if (Number.isNaN(n)) {
+      const integer = parseIntegerText(value);
+      if (LEADING_ZERO.test(value) && !Number.isNaN(parseNumberText(value))) {
+        allInteger = allNumber = false;
+        reason ??= `${JSON.stringify(value)} has a leading zero`;
+      } else if (!Number.isNaN(integer) && !Number.isSafeInteger(integer)) {
+        // Past 2^53 a float64 no longer holds every integer: 9007199254740993 would be stored as …992.
+        allInteger = allNumber = false;
+        reason ??= `${JSON.stringify(value)} is an integer beyond 2^53, which a number would round`;
+      } else if (allInteger && !Number.isNaN(integer)) {
+        min = Math.min(min, integer);
+        max = Math.max(max, integer);
+      } else {
         allInteger = false;
         const d = parseNumberText(value);
         if (Number.isNaN(d)) allNumber = false;
@@ -111,21 +139,18 @@ function pickDType(values: readonly unknown[], options: InferOptions): { dtype: 
           min = Math.min(min, d);
           max = Math.max(max, d);
         }
-      } else {
-        min = Math.min(min, n);
-        max = Math.max(max, n);
       }
     }
     // 0/1 columns are integers, not booleans: only words make a boolean column.
     if (allBool && (parseBooleanText(value) < 0 || /^[01]$/.test(value))) allBool = false;
     if (allDate && Number.isNaN(parseDateText(value))) allDate = false;
     if (allTimestamp && Number.isNaN(parseTimestampText(value))) allTimestamp = false;
-    if (!allInteger && !allNumber && !allBool && !allDate && !allTimestamp) return { dtype: 'string' };
+    if (!allInteger && !allNumber && !allBool && !allDate && !allTimestamp) return { dtype: 'string', reason };
   }
   if (allInteger && allNumber) return { dtype: smallestIntegerDType(min, max), min, max };
   if (allNumber) return { dtype: options.float32 ? 'float32' : 'float64', min, max };
   if (allBool) return { dtype: 'bool' };
   if (allDate) return { dtype: 'date' };
   if (allTimestamp) return { dtype: 'timestamp' };
-  return { dtype: 'string' };
+  return { dtype: 'string', reason };
 }

@@ -22,6 +22,27 @@ describe('inferColumns', () => {
     assert.equal(dtypeOf([1, 2, 3]), 'uint8', 'JSON numbers too');
   });
 
+  test('digit strings with a leading zero stay text, and say why', () => {
+    const { plans, stats } = inferColumns(['zip'], [['00501'], ['02134'], ['10001']]);
+    assert.equal(plans[0].dtype, 'string');
+    assert.equal(stats[0].reason, '"00501" has a leading zero');
+    assert.equal(plans[0].rule, 'kept as text: "00501" has a leading zero');
+    assert.equal(dtypeOf(['08123']), 'string', "csv-spectrum's zip");
+    assert.equal(dtypeOf(['-01']), 'string');
+    assert.equal(dtypeOf(['007.5']), 'string');
+    assert.equal(dtypeOf(['0', '5', '10']), 'uint8', '0 itself is a number');
+    assert.equal(dtypeOf(['0.5', '0', '-0.25']), 'float64', 'decimals below one are numbers');
+    assert.equal(dtypeOf(['0e5', '1']), 'float64', 'an exponent is not a leading zero');
+  });
+
+  test('integers beyond 2^53 stay text instead of being rounded', () => {
+    const { plans, stats } = inferColumns(['id'], [['1'], ['9007199254740993']]);
+    assert.equal(plans[0].dtype, 'string');
+    assert.match(stats[0].reason ?? '', /9007199254740993.*2\^53/);
+    assert.equal(dtypeOf(['9007199254740991', '-9007199254740991']), 'float64', '2^53 - 1 is still exact');
+    assert.equal(dtypeOf(['1.5', '12345678901234567890']), 'string', 'also after a decimal');
+  });
+
   test('decimals are float64, or float32 when asked', () => {
     assert.equal(dtypeOf(['1', '2.5', '-3e2']), 'float64');
     assert.equal(dtypeOf(['1.5'], { float32: true }), 'float32');

@@ -71,7 +71,7 @@ class NdjsonSource implements Source<AnyRow> {
       let whole = true;
       const widen = (column: string, from: string, to: string, value: string, line?: number) =>
         context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file}${line ? `:${line}` : ''})`);
-      let decoder = new RowDecoder(plans, context.batchRows(), widen);
+      let decoder = new RowDecoder(plans, context.batchRows(), widen, false);
       for await (const { object, line } of objects(file, this.options.maxRecordBytes, context.signal, (bytes) =>
         context.progress(doneBytes + bytes, totalBytes),
       )) {
@@ -88,7 +88,7 @@ class NdjsonSource implements Source<AnyRow> {
         if (decoder.full) {
           yielded = true;
           yield decoder.flush({ file });
-          decoder = new RowDecoder(plans, context.batchRows(), widen);
+          decoder = new RowDecoder(plans, context.batchRows(), widen, false);
         }
         if (--rowsLeft <= 0) {
           whole = false;
@@ -120,7 +120,7 @@ class NdjsonSource implements Source<AnyRow> {
         if (sample.length >= limit) break;
       }
       const names = this.options.columns ?? [...new Set(sample.flatMap((object) => Object.keys(object)))];
-      plans = inferColumns(names, sample.map((object) => names.map((name) => object[name])), this.options).plans;
+      plans = inferColumns(names, sample.map((object) => names.map((name) => object[name])), { ...this.options, json: true }).plans;
     }
     return { files, plans: clonePlans(plans), totalBytes };
   }
