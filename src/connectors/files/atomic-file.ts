@@ -1,13 +1,20 @@
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createGzip, type Gzip } from 'node:zlib';
 import { SluiceError } from '../../core/errors.ts';
+import { renameDurably } from './durable.ts';
 
 /**
  * An output file written under a temporary name in the same folder and renamed into place only by
  * `commit()`, so a failed run never leaves an output that looks complete. `.gz` names are gzipped.
+ *
+ * The temporary name is unpredictable (random bytes after the pid) and created with O_EXCL (`wx`): a
+ * file or symlink planted at it makes the open fail instead of being written through. The file is
+ * fsynced before the rename and the folder after it, so after a power loss the final name holds the
+ * whole output or the previous one.
  */
 export class AtomicFile {
   readonly temporaryPath: string;
@@ -18,8 +25,8 @@ export class AtomicFile {
   bytesWritten = 0;
 
   private constructor(readonly path: string) {
-    this.temporaryPath = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
-    this.file = createWriteStream(this.temporaryPath, { highWaterMark: 1 << 20 });
+    this.temporaryPath = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(12).toString('hex')}.tmp`);
+    this.file = createWriteStream(this.temporaryPath, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
     this.gzip = path.endsWith('.gz') ? createGzip({ level: 6 }) : null;
     if (this.gzip !== null) this.gzip.pipe(this.file);
     this.head = this.gzip ?? this.file;
@@ -69,7 +76,7 @@ export class AtomicFile {
     this.head.end();
     await finished;
     this.check();
-    await rename(this.temporaryPath, this.path);
+    await renameDurably(this.temporaryPath, this.path);
   }
 
   /** Removes the temporary file. Safe to call after commit and more than once. */
