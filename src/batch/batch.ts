@@ -63,7 +63,7 @@ export class Batch<R = AnyRow> {
 
   /** A new batch with the rows at `indices[0..count)`. */
   take(indices: Uint32Array, count: number): Batch<R> {
-    const columns: Record<string, Column> = {};
+    const columns = columnRecord();
     for (const name of this.names) columns[name] = this.columns[name].take(indices, count);
     let lines: Int32Array | undefined;
     if (this.lines !== undefined) {
@@ -91,7 +91,10 @@ export class Batch<R = AnyRow> {
     const rows: R[] = [];
     for (let i = 0; i < this.length; i++) {
       const row: AnyRow = {};
-      for (const name of this.names) row[name] = this.columns[name].get(i);
+      for (const name of this.names) {
+        if (name === '__proto__') Object.defineProperty(row, name, { value: this.columns[name].get(i), enumerable: true, writable: true, configurable: true });
+        else row[name] = this.columns[name].get(i);
+      }
       rows.push(row as R);
     }
     return rows;
@@ -114,6 +117,14 @@ export class Batch<R = AnyRow> {
     }
     return Math.round((bytes / sample) * this.length);
   }
+}
+
+/**
+ * An empty record of columns by name, with no prototype: a column may be called `__proto__` (a CSV
+ * header, a JSON key), and assigning that name on a plain `{}` would set the prototype and lose it.
+ */
+export function columnRecord(): Record<string, Column> {
+  return Object.create(null) as Record<string, Column>;
 }
 
 /** A row view: the row's columns as properties, plus `$index` and `$line`. */

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'CSV_INVALID_UTF8'
   | 'CSV_BOM'
   | 'CSV_RECORD_TOO_LARGE'
+  | 'CSV_DUPLICATE_HEADER'
   | 'CSV_PARSE'
   | 'NDJSON_PARSE'
   | 'INPUT_NOT_FOUND'

@@ -1,4 +1,4 @@
-import { Batch, type BatchOrigin } from '../batch/batch.ts';
+import { Batch, type BatchOrigin, columnRecord } from '../batch/batch.ts';
 import { ColumnBuilder, widenBuilder } from '../batch/builder.ts';
 import type { Column } from '../batch/column.ts';
 import { Dictionary } from '../batch/dictionary.ts';
@@ -108,7 +108,7 @@ export class RowDecoder {
 
   /** The batch of the rows appended so far; the decoder starts a new one. */
   flush(origin: BatchOrigin): Batch {
-    const columns: Record<string, Column> = {};
+    const columns = columnRecord();
     this.plans.forEach((plan, c) => {
       columns[plan.name] = this.builders[c].finish();
     });

@@ -1,4 +1,4 @@
-import { type AnyRow, moveView } from '../batch/batch.ts';
+import { type AnyRow, columnRecord, moveView } from '../batch/batch.ts';
 import type { Column } from '../batch/column.ts';
 import type { Stage } from '../contracts/contracts.ts';
 import { ComputedColumn } from './values.ts';
@@ -23,7 +23,7 @@ export function map<R, Out extends AnyRow>(mapper: (row: R) => Out): Stage<R, Ou
       outputs.forEach((output, i) => {
         for (const [name, column] of computed) column.set(i, output[name]);
       });
-      const columns: Record<string, Column> = {};
+      const columns = columnRecord();
       for (const [name, column] of computed) columns[name] = column.finish();
       yield batch.withColumns<Out>(columns);
     }

@@ -1,3 +1,4 @@
+import { columnRecord } from '../batch/batch.ts';
 import type { Column } from '../batch/column.ts';
 import type { Stage } from '../contracts/contracts.ts';
 
@@ -10,9 +11,10 @@ export type Renamed<R, M> = {
 export function rename<R, const M extends Partial<Record<keyof R & string, string>>>(mapping: M): Stage<R, Renamed<R, M>> {
   const stage: Stage<R, Renamed<R, M>> = async function* renameStage(input) {
     for await (const batch of input) {
-      const columns: Record<string, Column> = {};
+      const columns = columnRecord();
       for (const name of batch.names) {
-        const renamed = (mapping as Record<string, string | undefined>)[name] ?? name;
+        // Own keys only: `mapping.constructor` of a plain object is Object, not a new name.
+        const renamed = Object.hasOwn(mapping, name) ? ((mapping as Record<string, string | undefined>)[name] ?? name) : name;
         columns[renamed] = batch.columns[name];
       }
       yield batch.withColumns<Renamed<R, M>>(columns);

@@ -1,3 +1,4 @@
+import { columnRecord } from '../batch/batch.ts';
 import type { Column } from '../batch/column.ts';
 import { SluiceError } from '../core/errors.ts';
 import type { Stage } from '../contracts/contracts.ts';
@@ -6,7 +7,7 @@ import type { Stage } from '../contracts/contracts.ts';
 export function select<R, const K extends keyof R & string>(...names: K[]): Stage<R, Pick<R, K>> {
   const stage: Stage<R, Pick<R, K>> = async function* selectStage(input, context) {
     for await (const batch of input) {
-      const columns: Record<string, Column> = {};
+      const columns = columnRecord();
       for (const name of names) {
         const column = batch.columns[name];
         if (column === undefined) {

@@ -10,8 +10,32 @@ export function missingColumn(file: string, name: string, header: readonly strin
   );
 }
 
+/**
+ * Refuses a header that names a column it reads twice (`id,name,amount,name`): one of the two would be
+ * lost without a word. Columns not read (projection) may repeat.
+ */
+export function checkDuplicateNames(file: string, header: readonly string[], names: readonly string[]): void {
+  for (const name of new Set(names)) {
+    const fields: number[] = [];
+    header.forEach((field, k) => field === name && fields.push(k + 1));
+    if (fields.length > 1) {
+      throw new SluiceError(
+        'CSV_DUPLICATE_HEADER',
+        `${file}:1: the header names column ${JSON.stringify(name)} ${fields.length} times (fields ${fields.join(', ')}); one would be lost. ` +
+          'Rename the columns in the file, or read them under names of your own with `header: [...]` (the header line then reads as a record).',
+        { file, line: 1, column: name, value: fields.join(','), expected: 'distinct column names' },
+      );
+    }
+  }
+}
+
 /** Where the planned columns stand in a file's records. */
 export function positionsOf(file: string, plans: readonly ColumnPlan[], header: readonly string[]): number[] {
+  checkDuplicateNames(
+    file,
+    header,
+    plans.map((plan) => plan.name),
+  );
   return plans.map((plan) => {
     const position = header.indexOf(plan.name);
     if (position < 0) throw missingColumn(file, plan.name, header);

@@ -10,7 +10,7 @@ import { expandInputs, totalSize, withLineOf } from '../files/inputs.ts';
 import { unfinishedFiles } from '../files/finished-files.ts';
 import { fastEngineAvailable, type FastTally, findStructuralError, readFastBatches } from './fast-engine.ts';
 import { type CsvOptions, resolveCsvOptions, type ResolvedCsvOptions } from './options.ts';
-import { fieldCountError, missingColumn, positionsOf } from './header.ts';
+import { checkDuplicateNames, fieldCountError, missingColumn, positionsOf } from './header.ts';
 import { parseRecords } from './parse-engine.ts';
 
 export type { CsvOptions } from './options.ts';
@@ -150,6 +150,7 @@ class CsvSource implements Source<AnyRow> {
     }
     if (header === undefined) throw new SluiceError('CSV_PARSE', `${file} is empty: no header line.`, { file });
     const names = this.options.columns ?? header;
+    checkDuplicateNames(file, header, names);
     const positions = names.map((name) => {
       const position = header!.indexOf(name);
       if (position < 0) throw missingColumn(file, name, header!);

@@ -1,12 +1,14 @@
 /**
- * Inference must not change values: a file read without a schema and written back keeps every value as
- * the file had it (issue: zip codes lost their leading zeros, ids past 2^53 were rounded).
+ * Reading must not change or lose values: a file read without a schema and written back keeps every
+ * value as the file had it (zip codes lost their leading zeros, ids past 2^53 were rounded), and a
+ * header that names a column twice is refused rather than one of the two dropped.
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { csv, pipeline, runOrThrow, toCsv } from '../../../src/index.ts';
+import { z } from 'zod';
+import { csv, pipeline, run, runOrThrow, toCsv } from '../../../src/index.ts';
 import { tempDir } from '../../support/fakes.ts';
 
 const dir = await tempDir('sluice-inference-');
@@ -22,3 +24,37 @@ for (const engine of ['fast', 'csv-parse'] as const) {
     assert.equal(await readFile(output, 'utf8'), text);
   });
 }
+
+for (const engine of ['fast', 'csv-parse'] as const) {
+  test(`a header that names a column twice is refused with the name and positions (${engine} engine)`, async () => {
+    const input = join(dir, `duplicate-${engine}.csv`);
+    await writeFile(input, 'id,name,amount,name\n1,a,2,b\n');
+    for (const options of [{ engine }, { engine, schema: z.object({ id: z.number(), name: z.string() }) }]) {
+      const summary = await run(pipeline().from(csv(input, options)).to(toCsv(join(dir, `duplicate-${engine}-out.csv`))));
+      assert.equal(summary.status, 'failed');
+      assert.equal(summary.error?.code, 'CSV_DUPLICATE_HEADER');
+      assert.match(summary.error?.message ?? '', /:1: the header names column "name" 2 times \(fields 2, 4\)/);
+    }
+    // A repeated column that is not read loses nothing.
+    const summary = await runOrThrow(pipeline().from(csv(input, { engine, schema: z.object({ id: z.number(), amount: z.number() }) })).to(toCsv(join(dir, `duplicate-${engine}-ok.csv`))));
+    assert.equal(summary.rows.written, 1);
+  });
+}
+
+test('a column named __proto__ is kept through the reader, select, rename and map, and no prototype changes', async () => {
+  const input = join(dir, 'proto.csv');
+  await writeFile(input, '__proto__,constructor,b\n1,x,2\n');
+  const output = join(dir, 'proto-out.csv');
+  const summary = await runOrThrow(
+    pipeline()
+      .from(csv(input))
+      .map((row) => ({ ...row }))
+      .select('__proto__', 'b')
+      .rename({ b: 'c' })
+      .to(toCsv(output)),
+  );
+  assert.equal(summary.rows.written, 1);
+  assert.equal(await readFile(output, 'utf8'), '__proto__,c\n1,2\n');
+  assert.equal(Object.getPrototypeOf({}), Object.prototype);
+  assert.equal(({} as Record<string, unknown>)['b'], undefined);
+});

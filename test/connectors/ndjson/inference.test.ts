@@ -30,3 +30,11 @@ test('inference of JSON values: strings stay text (ISO dates aside), "" is not a
   const text = inferColumns(['s'], [[''], ['x']]);
   assert.equal(text.stats[0].nulls, 1, 'in text (CSV) an empty field is a null');
 });
+
+test('an NDJSON key named __proto__ is kept as a column', async () => {
+  const input = join(dir, 'proto.ndjson');
+  const output = join(dir, 'proto-out.ndjson');
+  await writeFile(input, '{"__proto__":1,"b":2}\n');
+  await runOrThrow(pipeline().from(ndjson(input)).to(toNdjson(output)));
+  assert.equal(await readFile(output, 'utf8'), '{"__proto__":1,"b":2}\n');
+});
