@@ -48,6 +48,26 @@ function builders() {
   // @ts-expect-error -- "nope" is not a column
   derived.select('a', 'nope');
 
+  // Date and timestamp columns hold Dates at run time, whatever zod's output type says for ISO text.
+  const Dated = z.object({ day: z.iso.date(), at: z.iso.datetime().nullable(), maybe: z.iso.date().optional(), n: z.number() });
+  pipeline()
+    .from(csv('dated.csv', { schema: Dated }))
+    .filter((row) => {
+      expectTypeOf(row.day).toEqualTypeOf<Date>();
+      expectTypeOf(row.at).toEqualTypeOf<Date | null>();
+      expectTypeOf(row.maybe).toEqualTypeOf<Date | undefined>();
+      expectTypeOf(row.n).toEqualTypeOf<number>();
+      // @ts-expect-error -- a Date has no slice
+      row.day.slice(0, 4);
+      return true;
+    });
+  pipeline()
+    .from(csv('dated.csv', { schema: Dated, columns: ['day'] }))
+    .filter((row) => {
+      expectTypeOf(row).toEqualTypeOf<{ day: Date }>();
+      return true;
+    });
+
   const renamed = filtered.rename({ a: 'b' });
   renamed.filter((row) => {
     expectTypeOf(row).toEqualTypeOf<{ b: number; status: 'new' | 'paid'; note: string | null; at: Date }>();
