@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { jsObjectOverhead, jsValueBytes } from '../batch/dtype.ts';
 import { SluiceError } from '../core/errors.ts';
 import { BATCHES_IN_FLIGHT, DEFAULT_BATCH_ROWS } from '../runtime/run.ts';
@@ -278,13 +278,13 @@ function zodCode(plans: readonly ColumnPlan[], columns: readonly ColumnProfile[]
         break;
       case 'float64':
         expression = 'z.number()';
-        note = column.min !== undefined && Number.isInteger(column.min) && Number.isInteger(column.max) ? 'integers beyond int32' : 'float64';
+        note = distinctValues(rows, c).every((value) => /^[+-]?\d+$/.test(value)) ? 'integers beyond int32' : 'float64';
         break;
       case 'bool':
         expression = 'z.boolean()';
         break;
       case 'timestamp':
-        expression = 'z.iso.datetime()';
+        expression = timestampSchema(distinctValues(rows, c));
         note = 'timestamp';
         break;
       case 'date':
@@ -295,7 +295,7 @@ function zodCode(plans: readonly ColumnPlan[], columns: readonly ColumnProfile[]
         const values = column.distinct <= ENUM_LIMIT ? distinctValues(rows, c) : undefined;
         if (values !== undefined) {
           expression = `z.enum([${values.map((value) => JSON.stringify(value)).join(', ')}])`;
-          note = `dictionary of ${values.length}`;
+          note = `dictionary of the ${values.length} values in the sample: another value is a schema violation (z.string() and dictionaryStrings: [${JSON.stringify(plan.name)}] take any)`;
         } else {
           expression = 'z.string()';
           note = `repeats (${column.distinct} distinct in the sample): add it to the source's \`dictionaryStrings\``;
@@ -311,6 +311,22 @@ function zodCode(plans: readonly ColumnPlan[], columns: readonly ColumnProfile[]
     return `  ${key}: ${expression},${note ? ` // ${note}` : ''}`;
   });
   return `const Row = z.object({\n${lines.join('\n')}\n});`;
+}
+
+/**
+ * The strictest zod timestamp that accepts every sampled value: `z.iso.datetime()` takes only a `Z`
+ * zone, so a sample with offsets, no zone or a space between date and time needs a wider form, or the
+ * code would reject the very file it was made from.
+ */
+function timestampSchema(values: readonly string[]): string {
+  const candidates: [string, z.ZodType][] = [
+    ['z.iso.datetime()', z.iso.datetime()],
+    ['z.iso.datetime({ offset: true })', z.iso.datetime({ offset: true })],
+    ['z.iso.datetime({ local: true })', z.iso.datetime({ local: true })],
+    ['z.iso.datetime({ offset: true, local: true })', z.iso.datetime({ offset: true, local: true })],
+  ];
+  for (const [code, schema] of candidates) if (values.every((value) => schema.safeParse(value).success)) return code;
+  return 'z.coerce.date()';
 }
 
 const INTEGER_BOUNDS = {
