@@ -31,6 +31,7 @@ export type ErrorCode =
   // stages and sinks
   | 'STAGE_FAILED'
   | 'OUTPUT_WRITE'
+  | 'OUTPUT_DISK_FULL'
   | 'ABORTED'
   // PostgreSQL
   | 'PG_CONNECT'

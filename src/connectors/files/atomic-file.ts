@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createGzip, type Gzip } from 'node:zlib';
@@ -38,11 +38,15 @@ export class AtomicFile {
   }
 
   static async open(path: string): Promise<AtomicFile> {
-    await mkdir(dirname(path), { recursive: true });
+    try {
+      await mkdir(dirname(path), { recursive: true });
+    } catch (error) {
+      throw outputError(path, 'create the folder of', await realMkdirError(dirname(path), error));
+    }
     await removeDeadWritersFiles(path);
     const output = new AtomicFile(path);
     await once(output.file, 'open').catch((error) => {
-      throw new SluiceError('OUTPUT_WRITE', `Cannot create ${path}: ${(error as Error).message}`, { file: path, cause: error });
+      throw outputError(path, 'create', error);
     });
     return output;
   }
@@ -62,6 +66,8 @@ export class AtomicFile {
       for (const wait of waits) wait.catch(() => {}); // the loser rejects with an AbortError below
       try {
         await Promise.race(waits);
+      } catch (error) {
+        this.failure ??= error;
       } finally {
         settled.abort();
       }
@@ -74,9 +80,18 @@ export class AtomicFile {
     this.check();
     const finished = once(this.file, 'close');
     this.head.end();
-    await finished;
+    try {
+      await finished;
+    } catch (error) {
+      // `once` rejects when the stream errors before it closes (a full disk at the last flush).
+      this.failure ??= error;
+    }
     this.check();
-    await renameDurably(this.temporaryPath, this.path);
+    try {
+      await renameDurably(this.temporaryPath, this.path);
+    } catch (error) {
+      throw outputError(this.path, 'move into place', error);
+    }
   }
 
   /** Removes the temporary file. Safe to call after commit and more than once. */
@@ -87,11 +102,48 @@ export class AtomicFile {
   }
 
   private check(): void {
-    if (this.failure !== null) {
-      const message = this.failure instanceof Error ? this.failure.message : String(this.failure);
-      throw new SluiceError('OUTPUT_WRITE', `Cannot write ${this.path}: ${message}`, { file: this.path, cause: this.failure });
-    }
+    if (this.failure !== null) throw outputError(this.path, 'write', this.failure);
   }
+}
+
+/**
+ * Node's recursive mkdir reports ENOENT for every failure below an existing folder (a read-only file
+ * system, a permission): creating the first missing folder alone gives the real reason.
+ */
+async function realMkdirError(folder: string, error: unknown): Promise<unknown> {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return error;
+  let missing = folder;
+  while (dirname(missing) !== missing && !existsSync(dirname(missing))) missing = dirname(missing);
+  try {
+    await mkdir(missing);
+  } catch (real) {
+    return real;
+  }
+  return error;
+}
+
+/**
+ * An output failure with a code and words for what to do: a full disk is OUTPUT_DISK_FULL, the rest
+ * OUTPUT_WRITE with the system's reason in plain words. The output is never left looking complete.
+ */
+function outputError(path: string, doing: string, error: unknown): SluiceError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason = error instanceof Error ? error.message : String(error);
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new SluiceError(
+      'OUTPUT_DISK_FULL',
+      `Cannot ${doing} ${path}: the disk (or quota) holding it is full (${code}). Free some space or write the output elsewhere; ${path} was left as it was.`,
+      { file: path, cause: error },
+    );
+  }
+  const hint =
+    code === 'EROFS' ? 'the file system is read-only'
+    : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
+    : code === 'EEXIST' ? 'a file is already at its temporary name (planted?); nothing was written through it'
+    : code === 'ENAMETOOLONG' ? 'the name is too long for the file system'
+    : code === 'ENOTDIR' ? 'a part of the path is a file, not a folder'
+    : undefined;
+  return new SluiceError('OUTPUT_WRITE', `Cannot ${doing} ${path}: ${hint === undefined ? reason : `${hint} (${reason})`}.`, { file: path, cause: error });
 }
 
 /**

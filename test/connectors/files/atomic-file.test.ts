@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lstat, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { csv, pipeline, run, toCsv } from '../../../src/index.ts';
 import { AtomicFile } from '../../../src/connectors/files/atomic-file.ts';
 import { tempDir } from '../../support/fakes.ts';
 
@@ -66,4 +67,41 @@ test('commit fsyncs the file before the rename and the folder after it (seen thr
   assert.ok(renameAt > 0, calls.join('\n'));
   assert.match(calls.slice(0, renameAt).join('\n'), /fsync\(\d+<[^>]*\.synced\.csv\.\d+\.[0-9a-f]+\.tmp>\)/);
   assert.match(calls.slice(renameAt + 1).join('\n'), new RegExp(`fsync\\(\\d+<${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}>\\)`));
+});
+
+// A real full disk: a 64 KB tmpfs (needs root to mount; skipped elsewhere).
+async function smallDisk(options = 'size=64k', name = 'small-disk'): Promise<string | undefined> {
+  const mountPoint = join(dir, name);
+  await mkdir(mountPoint, { recursive: true });
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mountPoint], { encoding: 'utf8' });
+  if (mounted.status !== 0) return undefined;
+  after(() => {
+    spawnSync('umount', ['-l', mountPoint]);
+  });
+  return mountPoint;
+}
+
+test('a full disk fails the run with OUTPUT_DISK_FULL naming the output, and leaves neither it nor a temporary file', async (t) => {
+  const disk = await smallDisk();
+  if (disk === undefined) return t.skip('cannot mount a small tmpfs here (needs root)');
+  const input = join(dir, 'big.csv');
+  await writeFile(input, `n,text\n${Array.from({ length: 20_000 }, (_, k) => `${k},${'x'.repeat(20)}`).join('\n')}\n`);
+  const output = join(disk, 'out.csv');
+  const summary = await run(pipeline().from(csv(input)).to(toCsv(output)));
+  assert.equal(summary.status, 'failed');
+  assert.equal(summary.error?.code, 'OUTPUT_DISK_FULL');
+  assert.equal(summary.error?.file, output);
+  assert.match(summary.error?.message ?? '', /the disk \(or quota\) holding it is full \(ENOSPC\)\. Free some space or write the output elsewhere/);
+  assert.deepEqual(await readdir(disk), []);
+});
+
+test('an output on a read-only file system fails with OUTPUT_WRITE saying so, not ENOENT', async (t) => {
+  const disk = await smallDisk('ro,size=64k', 'read-only-disk');
+  if (disk === undefined) return t.skip('cannot mount a small tmpfs here (needs root)');
+  const input = join(dir, 'small.csv');
+  await writeFile(input, 'n\n1\n');
+  const output = join(disk, 'sub', 'out.csv');
+  const summary = await run(pipeline().from(csv(input)).to(toCsv(output)));
+  assert.equal(summary.error?.code, 'OUTPUT_WRITE');
+  assert.match(summary.error?.message ?? '', /^Cannot create the folder of .*sub\/out\.csv: the file system is read-only \(EROFS/);
 });
