@@ -53,6 +53,7 @@ export type { PgConnectionOptions, PgPoolOptions } from './connectors/postgres/c
 export type { QualifiedName } from './connectors/postgres/identifiers.ts';
 export { toCsv, type CsvSinkOptions } from './connectors/csv/sink.ts';
 export { toNdjson } from './connectors/ndjson/sink.ts';
+export { tee } from './runtime/tee.ts';
 export { filter } from './stages/filter.ts';
 export { map } from './stages/map.ts';
 export { derive, type Derivation, type Derivations, type Derived } from './stages/derive.ts';
