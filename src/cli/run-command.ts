@@ -23,7 +23,7 @@ Options:
   --limit <rows>     Stop after reading this many rows.
   --dry-run          Print the plan and schema (source, engine, columns and their types); write nothing.
                      With --limit, also run that many rows through the stages, still writing nothing.
-  --report <file>    Write the run summary as JSON to <file> (for machines and the scheduler).
+  --report <file>    Write the run summary as JSON to <file> (for machines).
   --run-timeout <ms> Stop the run (retries included) this long after the command started and record
                      it as failed (RUN_TIMEOUT); overrides the pipeline's runTimeoutMs.
   --quiet            No progress and no summary; errors only.
@@ -33,9 +33,6 @@ The run holds the pipeline's lock (an advisory lock with a PostgreSQL state stor
 .sluice/ next to the pipeline file) and is recorded in its history (etl runs). When the pipeline is
 already running (the lock is held), it does not run and exits 3. For cron:
   */15 * * * *  cd /srv/etl && npx etl run pipelines/orders.ts --quiet || [ $? -eq 3 ]
-
-Used by etl schedule: --tick <iso> (skip if that tick already ran), --trigger <name>, --supervised
-(stop the run when stdin closes, i.e. when the scheduler that started it is gone).
 
 Exit codes: 0 succeeded, 1 the run failed, 2 bad arguments or pipeline file, 3 skipped because the
 pipeline is already running (or the tick already ran), 130 interrupted.`;
@@ -51,9 +48,6 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       report: { type: 'string' },
       'run-timeout': { type: 'string' },
       quiet: { type: 'boolean' },
-      tick: { type: 'string' },
-      trigger: { type: 'string' },
-      supervised: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,7 +84,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     io.stdout.write(`${lines.join('\n')}\n`);
     if (limit === undefined) return EXIT.ok;
   }
-  const signal = values.supervised ? supervisedSignal(io.signal) : io.signal;
+  const { signal } = io;
   const progress = values.quiet ? undefined : createProgress(io.stderr);
   const runOptions = { memory, limit, dryRun, signal, onProgress: progress === undefined ? undefined : (event: ProgressEvent) => progress.update(event) };
   // A dry run writes nothing: it takes no lock and is not recorded.
@@ -99,10 +93,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     : await runTracked(pipeline, {
         ...runOptions,
         file: positionals[0],
-        trigger: values.trigger,
-        tick: values.tick,
-        // Counted from this process's start, loading included: that bounds the whole `etl run`, and keeps
-        // the scheduler's watchdog (from the spawn) exactly --kill-timeout behind the run's own timeout.
+        // Counted from this process's start, loading included: that bounds the whole `etl run`.
         runTimeoutMs,
         runTimeoutFrom: performance.timeOrigin,
         onRetry: (attempt, error, delayMs) => io.stderr.write(`etl: attempt ${attempt} failed with a transient error [${error.code}]; retrying in ${delayMs} ms\n`),
@@ -127,13 +118,3 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   return signal.aborted ? EXIT.interrupted : EXIT.failed;
 }
 
-/** Aborted with `parent`, or when stdin ends: the scheduler that started this run holds its other end. */
-function supervisedSignal(parent: AbortSignal): AbortSignal {
-  const controller = new AbortController();
-  const stop = () => controller.abort(new Error('the scheduler that started this run is gone'));
-  process.stdin.on('end', stop).on('close', stop).on('error', stop);
-  process.stdin.resume();
-  // Watching stdin must not keep the process alive once the run is over.
-  (process.stdin as unknown as { unref?: () => void }).unref?.();
-  return AbortSignal.any([parent, controller.signal]);
-}

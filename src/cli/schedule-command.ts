@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { SluiceError } from '../core/errors.ts';
 import { parseBytes } from '../core/bytes.ts';
+import { childProcessExecutor } from '../ops/child-process-executor.ts';
 import { loadScheduled, nextRunTimes, Scheduler } from '../ops/scheduler.ts';
 import { EXIT } from './exit-codes.ts';
 import { type CommandIO, milliseconds } from './args.ts';
@@ -8,14 +9,14 @@ import { type CommandIO, milliseconds } from './args.ts';
 export const SCHEDULE_HELP = `Usage: etl schedule <files or folders> [options]
 
 Runs each pipeline when its \`schedule\` (cron) says so, until stopped with SIGTERM or Ctrl-C. Each run is
-a child process (etl run), so a run that crashes, hangs or runs out of memory never stops the scheduler or
+a child process of its own, so a run that crashes, hangs or runs out of memory never stops the scheduler or
 the other pipelines. Runs hold the pipeline's lock, as etl run does: several schedulers (on one machine
 or, with a PostgreSQL state store, on several) and crontab lines never run a pipeline twice at once.
 
 Options:
   --memory <size>             One memory budget for all runs going at once (default: 1GB). Each run gets
                               its pipeline's \`memory\`, else the budget divided by the number of pipelines,
-                              as its --memory; a run waits while its share does not fit.
+                              as its memory budget; a run waits while its share does not fit.
   --list                      Print each pipeline with its next run times, and exit.
   --shutdown-timeout <ms>     On SIGTERM/SIGINT: how long running runs may finish before they are stopped
                               with SIGTERM (default: 30000).
@@ -67,7 +68,7 @@ export async function scheduleCommand(argv: string[], io: CommandIO): Promise<nu
     throw new SluiceError('INVALID_OPTION', `None of ${positionals.join(', ')} has a \`schedule\`: nothing to run. Add e.g. schedule: '0 * * * *' to a pipeline.`);
   }
   for (const entry of entries) if (entry.cron === undefined) io.stderr.write(`etl: ${entry.file}: no schedule, not run\n`);
-  const scheduler = new Scheduler(entries, { memory, shutdownTimeoutMs, killTimeoutMs, runTimeoutMs, signal: io.signal, log: (line) => io.stdout.write(`${line}\n`) });
+  const scheduler = new Scheduler(entries, { memory, shutdownTimeoutMs, killTimeoutMs, runTimeoutMs, signal: io.signal, log: (line) => io.stdout.write(`${line}\n`), executor: childProcessExecutor() });
   await scheduler.run();
   return EXIT.ok;
 }

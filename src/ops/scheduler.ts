@@ -1,38 +1,35 @@
 /**
  * `etl schedule`: a long-running process that runs each pipeline when its cron schedule says so.
  *
- * Isolation: every run is a child process, `etl run <file> --report <tmp.json> --memory <share>
- * --tick <iso> --supervised`, in its own process group. A run that crashes, hangs or runs out of memory
- * takes only its own process down; the scheduler reads the report back (or, with none, records the
- * exit code or signal as a failure) and goes on. `--supervised` makes the child stop its run when its
- * stdin (a pipe from here) closes, so a scheduler that dies, even by SIGKILL, leaves no orphan runs
- * behind holding locks.
+ * Runs: the scheduler decides when a pipeline runs, for which tick and with what share of memory, and
+ * hands an {@link Executor} a {@link RunRequest}; the executor runs it where it runs its runs (a child
+ * process of its own for `etl schedule`: child-process-executor.ts) and gives a {@link RunReport} back.
+ * A run records itself in the history; one that could not (its process crashed, was killed or ran out of
+ * memory) is recorded here from its report, and the scheduler goes on.
  *
  * Memory: one budget for all runs going at once. Each run is given a share, its pipeline's own `memory`
  * when set, else the budget divided by the number of scheduled pipelines (so all of them fit at once),
- * never more than the whole budget; the share is passed to the child as `--memory`. A run whose share
- * does not fit in what the running ones leave waits until enough of them end.
+ * never more than the whole budget; the share is the run's own budget. A run whose share does not fit
+ * in what the running ones leave waits until enough of them end.
  *
  * Ticks: times are computed with croner from the previous tick, not from "now", so a slow event loop
  * does not lose ticks. A tick while the pipeline's previous run is still going is skipped (logged and
  * recorded as skipped) or, with `overlap: 'queue'`, kept as the one waiting run. Other schedulers and
- * `etl run` are kept out by the pipeline's lock (the child exits 3 and records the skip), and a tick
- * already run elsewhere is not run again (`--tick`).
+ * `etl run` are kept out by the pipeline's lock (the run reports itself skipped), and a tick already run
+ * elsewhere is not run again (the request names its tick).
  *
- * Timeouts: a run with a `runTimeoutMs` (its pipeline's, else the scheduler's) is given it as
- * `--run-timeout` and stops itself, recording RUN_TIMEOUT. A watchdog here kills it (SIGKILL) `killTimeoutMs`
- * after that, for a run too hung to stop itself, and records the failure in its place.
+ * Timeouts: a run with a `runTimeoutMs` (its pipeline's, else the scheduler's) is given it and stops
+ * itself, recording RUN_TIMEOUT. A watchdog here kills it `killTimeoutMs` after that, for a run too
+ * hung to stop itself, and records the failure in its place.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Cron } from 'croner';
 import { loadPipeline } from './load.ts';
 import { isSluiceError, SluiceError } from '../core/errors.ts';
 import type { Pipeline } from '../runtime/pipeline.ts';
 import { formatBytes, parseBytes } from '../core/bytes.ts';
+import type { Executor, RunHandle, RunRequest } from './executor.ts';
 import type { RunRecord } from './history.ts';
 import { cronOf, resolveScheduleOptions, type ResolvedScheduleOptions } from './schedule-options.ts';
 import { openStateStore, type StateStore } from './state.ts';
@@ -86,10 +83,16 @@ export async function loadScheduled(paths: readonly string[], note: (line: strin
       throw new SluiceError('INVALID_OPTION', `${file} and ${other} both define pipeline ${JSON.stringify(name)}; names identify locks and history, give each its own \`name\`.`, { file });
     }
     names.set(name, file);
-    const settings = resolveScheduleOptions(pipeline, file);
-    scheduled.push({ file, pipeline, name, settings, cron: settings.schedule === undefined ? undefined : cronOf(settings.schedule, settings.timezone) });
+    scheduled.push(scheduledPipeline(file, pipeline));
   }
   return scheduled;
+}
+
+/** A loaded pipeline with its checked scheduling options and, when it has a schedule, its cron. */
+export function scheduledPipeline(file: string, pipeline: Pipeline<any>): ScheduledPipeline {
+  const settings = resolveScheduleOptions(pipeline, file);
+  const cron = settings.schedule === undefined ? undefined : cronOf(settings.schedule, settings.timezone);
+  return { file, pipeline, name: pipeline.name ?? 'pipeline', settings, cron };
 }
 
 /** The next `count` run times of a scheduled pipeline after `from`. */
@@ -113,8 +116,8 @@ export interface SchedulerOptions {
   signal: AbortSignal;
   /** One line per event (ticks, starts, ends, skips). */
   log: (line: string) => void;
-  /** The `etl` executable (tests). @default this installation's bin/etl.js */
-  etlBin?: string;
+  /** What runs the runs: `etl schedule` gives childProcessExecutor(), a process per run. */
+  executor: Executor;
 }
 
 interface Reservation {
@@ -161,7 +164,8 @@ interface PipelineRuntime {
   share: number;
   timer?: NodeJS.Timeout;
   running?: Promise<void>;
-  child?: ChildProcess;
+  /** The run going, while it goes. */
+  run?: RunHandle;
   /** The one waiting run of `overlap: 'queue'`. */
   queued?: Tick;
   /** Missed ticks to run on start (`catchUp: 'all'`), oldest first. */
@@ -175,8 +179,6 @@ export class Scheduler {
   private readonly runtimes: PipelineRuntime[];
   private readonly shares: MemoryShares;
   private stopping = false;
-  private reportCounter = 0;
-  private readonly etlBin: string;
   private readonly log: (line: string) => void;
   private readonly killTimeoutMs: number;
 
@@ -191,7 +193,6 @@ export class Scheduler {
       const own = entry.pipeline.memory === undefined ? total / scheduled.length : parseBytes(entry.pipeline.memory, 'memory');
       return { entry, store: openStateStore(entry.pipeline.state, entry.file), share: Math.floor(Math.min(own, total)), catchUp: [] };
     });
-    this.etlBin = options.etlBin ?? fileURLToPath(new URL('../../bin/etl.js', import.meta.url));
     this.log = (line) => options.log(`${new Date().toISOString()} ${line}`);
     this.killTimeoutMs = options.killTimeoutMs ?? 10_000;
   }
@@ -274,7 +275,7 @@ export class Scheduler {
       .catch((error: unknown) => this.log(`${runtime.entry.name}: ${error instanceof Error ? error.message : String(error)}`))
       .finally(() => {
         runtime.running = undefined;
-        runtime.child = undefined;
+        runtime.run = undefined;
         this.startNextPending(runtime);
       });
   }
@@ -284,72 +285,34 @@ export class Scheduler {
     await this.shares.acquire(runtime.share);
     try {
       if (this.stopping) return;
-      const report = join(tmpdir(), `sluice-schedule-${process.pid}-${++this.reportCounter}.json`);
-      const args = [this.etlBin, 'run', resolve(file), '--quiet', '--supervised', '--report', report, '--memory', String(runtime.share), '--tick', tick.at.toISOString(), '--trigger', tick.trigger];
+      const at = tick.at.toISOString();
       const runTimeoutMs = runtime.entry.settings.runTimeoutMs ?? this.options.runTimeoutMs;
-      if (runTimeoutMs !== undefined) args.push('--run-timeout', String(runTimeoutMs));
-      const startedAt = new Date();
-      const child = spawn(process.execPath, args, { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
-      runtime.child = child;
-      // The child stops itself at its timeout (recording RUN_TIMEOUT, releasing its lock). One too hung to
+      const request: RunRequest = { file: resolve(file), pipeline: name, memory: runtime.share, tick: at, trigger: tick.trigger, runTimeoutMs };
+      const startedAt = Date.now();
+      const run = this.options.executor.start(request);
+      runtime.run = run;
+      // The run stops itself at its timeout (recording RUN_TIMEOUT, releasing its lock). One too hung to
       // do so (its event loop blocked) is killed here a grace period later, and the failure recorded here.
-      let killedForTimeout = false;
       const watchdog =
         runTimeoutMs === undefined
           ? undefined
           : setTimeout(() => {
-              killedForTimeout = true;
-              this.log(`${name}: tick ${tick.at.toISOString()} still running ${runTimeoutMs} ms + ${this.killTimeoutMs} ms after it started; killing it (SIGKILL)`);
-              child.kill('SIGKILL');
+              this.log(`${name}: tick ${at} still running ${runTimeoutMs} ms + ${this.killTimeoutMs} ms after it started; killing it (SIGKILL)`);
+              run.kill({ code: 'RUN_TIMEOUT', message: `the run did not stop at its timeout (runTimeoutMs ${runTimeoutMs}) and was killed ${this.killTimeoutMs} ms later` });
             }, runTimeoutMs + this.killTimeoutMs);
-      this.log(`${name}: tick ${tick.at.toISOString()} started${tick.trigger === 'catch-up' ? ' (catch-up)' : ''} (pid ${child.pid})`);
-      let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-        stderr = (stderr + chunk).slice(-4000);
-      });
-      child.stdin!.on('error', () => {}); // the child may be gone before we close its stdin
-      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((done) => {
-        child.on('error', (error) => {
-          stderr += error.message;
-          done([null, null]);
-        });
-        child.on('close', (exitCode, exitSignal) => done([exitCode, exitSignal]));
-      });
-      clearTimeout(watchdog);
-      child.stdin!.destroy();
-      const result = await readFile(report, 'utf8').then((text) => JSON.parse(text) as { status: string; rows?: { read: number; written: number; rejected: number }; error?: { code: string; message: string }; reason?: string }, () => undefined);
-      await rm(report, { force: true });
-      const took = `${((Date.now() - startedAt.getTime()) / 1000).toFixed(1)} s`;
-      if (result?.status === 'skipped') {
-        this.log(`${name}: tick ${tick.at.toISOString()} skipped: ${result.reason}`);
-      } else if (result?.status === 'succeeded') {
-        this.log(`${name}: tick ${tick.at.toISOString()} succeeded in ${took}: rows in ${result.rows?.read}, out ${result.rows?.written}, rejected ${result.rows?.rejected}`);
-      } else if (result?.status === 'failed') {
-        this.log(`${name}: tick ${tick.at.toISOString()} FAILED in ${took}: [${result.error?.code}] ${result.error?.message}`);
+      this.log(`${name}: tick ${at} started${tick.trigger === 'catch-up' ? ' (catch-up)' : ''} (${run.label})`);
+      const report = await run.done.finally(() => clearTimeout(watchdog));
+      const took = `${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
+      if (report.status === 'skipped') {
+        this.log(`${name}: tick ${at} skipped: ${report.reason}`);
+      } else if (report.status === 'succeeded') {
+        const { rowsIn, rowsOut, rowsRejected } = report.record;
+        this.log(`${name}: tick ${at} succeeded in ${took}: rows in ${rowsIn}, out ${rowsOut}, rejected ${rowsRejected}`);
       } else {
-        // No report: the child crashed, was killed (out of memory, a signal, the watchdog) or could not load the file.
-        const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-        const lastLine = stderr.trim().split('\n').slice(-3).join(' | ');
-        const message = killedForTimeout
-          ? `the run did not stop at its timeout (runTimeoutMs ${runTimeoutMs}) and was killed ${this.killTimeoutMs} ms later`
-          : `the run's process ${how}${lastLine ? `: ${lastLine}` : ''}`;
-        this.log(`${name}: tick ${tick.at.toISOString()} FAILED in ${took}: ${message}`);
-        await runtime.store
-          .record({
-            pipeline: name,
-            status: 'failed',
-            trigger: tick.trigger,
-            tick: tick.at.toISOString(),
-            startedAt: startedAt.toISOString(),
-            endedAt: new Date().toISOString(),
-            rowsIn: 0,
-            rowsOut: 0,
-            rowsRejected: 0,
-            peakRss: 0,
-            error: { code: killedForTimeout ? 'RUN_TIMEOUT' : 'RUN_PROCESS', message },
-            pid: child.pid,
-          })
-          .catch((error: unknown) => this.log(`${name}: could not record the failure: ${(error as Error).message}`));
+        this.log(`${name}: tick ${at} FAILED in ${took}: [${report.error?.code}] ${report.error?.message}`);
+      }
+      if (!report.recorded) {
+        await runtime.store.record(report.record).catch((error: unknown) => this.log(`${name}: could not record the run: ${(error as Error).message}`));
       }
     } finally {
       this.shares.release(runtime.share);
@@ -369,11 +332,11 @@ export class Scheduler {
       this.log(`stopping: no new runs; waiting up to ${shutdownTimeout} ms for ${running.map((runtime) => runtime.entry.name).join(', ')}`);
       const all = Promise.all(running.map((runtime) => runtime.running));
       if ((await within(all, shutdownTimeout)) === 'timeout') {
-        const left = this.runtimes.filter((runtime) => runtime.child !== undefined && runtime.child.exitCode === null);
+        const left = this.runtimes.filter((runtime) => runtime.run !== undefined);
         this.log(`stopping: ${left.map((runtime) => runtime.entry.name).join(', ')} still running; sending SIGTERM (their runs abort and release their locks)`);
-        for (const runtime of left) runtime.child!.kill('SIGTERM');
+        for (const runtime of left) runtime.run?.stop();
         if ((await within(all, this.killTimeoutMs)) === 'timeout') {
-          for (const runtime of left) runtime.child!.kill('SIGKILL');
+          for (const runtime of left) runtime.run?.kill();
           await all;
         }
       }

@@ -1,11 +1,13 @@
 /**
  * Helpers for tests of `etl schedule` with real processes: start the scheduler, wait for a condition,
- * write pipeline files whose runs log their intervals, read a folder state store's history.
+ * write pipeline files whose runs log their intervals, read a folder state store's history. And an
+ * executor that runs nothing, for tests of the cron code alone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Executor, RunReport, RunRequest } from '../../src/ops/executor.ts';
 import { repoRoot } from './cli.ts';
 
 const etl = fileURLToPath(new URL('../../bin/etl.js', import.meta.url));
@@ -20,8 +22,8 @@ export interface RunningScheduler {
   stop(): Promise<number | null>;
 }
 
-export function startScheduler(args: string[], maxMs = 60_000): RunningScheduler {
-  const child = spawn(process.execPath, [etl, 'schedule', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startScheduler(args: string[], maxMs = 60_000, env: NodeJS.ProcessEnv = {}): RunningScheduler {
+  const child = spawn(process.execPath, [etl, 'schedule', ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
@@ -111,4 +113,69 @@ export function overlapping(runs: readonly LoggedRun[]): string | undefined {
     if (previous.end === undefined || runs[k].start < previous.end) return `run ${runs[k].pid} started while run ${previous.pid} was going`;
   }
   return undefined;
+}
+
+/** A run a {@link FakeExecutor} was asked for, and what became of it. */
+export interface FakeRun {
+  request: RunRequest;
+  startedAt: number;
+  endedAt?: number;
+  /** Times `stop()` and `kill()` were called (epoch ms), and what kill gave as the reason. */
+  stoppedAt?: number;
+  killedAt?: number;
+  killedBecause?: { code: string; message: string };
+  report?: RunReport;
+}
+
+/** How a fake run goes: it takes `ms` (Infinity: until stopped or killed), and may not heed `stop()`. */
+export interface FakeBehaviour {
+  ms: number;
+  ignoresStop?: boolean;
+}
+
+export interface FakeExecutor extends Executor {
+  /** Every run asked for, in the order asked. */
+  runs: FakeRun[];
+}
+
+/**
+ * An executor that runs nothing: each run waits, then reports success with two rows, unrecorded (so the
+ * scheduler records it). Stopped, it reports ABORTED; killed, the reason it was given.
+ */
+export function fakeExecutor(behaviour: (request: RunRequest) => FakeBehaviour): FakeExecutor {
+  const runs: FakeRun[] = [];
+  return {
+    runs,
+    start(request) {
+      const run: FakeRun = { request, startedAt: Date.now() };
+      runs.push(run);
+      const { ms, ignoresStop = false } = behaviour(request);
+      let end!: (status: 'succeeded' | 'failed', error?: { code: string; message: string }) => void;
+      const done = new Promise<RunReport>((resolve) => {
+        const timer = Number.isFinite(ms) ? setTimeout(() => end('succeeded'), ms) : undefined;
+        end = (status, error) => {
+          if (run.report !== undefined) return;
+          clearTimeout(timer);
+          run.endedAt = Date.now();
+          const rows = status === 'succeeded' ? 2 : 0;
+          const record = { pipeline: request.pipeline, status, trigger: request.trigger, tick: request.tick, startedAt: new Date(run.startedAt).toISOString(), endedAt: new Date(run.endedAt).toISOString(), rowsIn: rows, rowsOut: rows, rowsRejected: 0, peakRss: 0, error };
+          run.report = { status, error, record, recorded: false };
+          resolve(run.report);
+        };
+      });
+      return {
+        label: `fake run ${runs.length}`,
+        done,
+        stop() {
+          run.stoppedAt ??= Date.now();
+          if (!ignoresStop) end('failed', { code: 'ABORTED', message: 'stopped' });
+        },
+        kill(because) {
+          run.killedAt ??= Date.now();
+          run.killedBecause = because;
+          end('failed', because ?? { code: 'RUN_PROCESS', message: 'killed' });
+        },
+      };
+    },
+  };
 }
