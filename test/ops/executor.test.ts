@@ -128,14 +128,17 @@ describe('the scheduler through the executor interface', { concurrency: true }, 
   });
 });
 
-/** A pipeline file in `dir` reading `rows` rows, `batchRows` a batch, whose tap stage runs `tap` (code) on each batch. */
-async function pipelineFile(dir: string, name: string, tap: string, rows = 2, batchRows = 1000): Promise<string> {
+/**
+ * A pipeline file in `dir` reading `rows` rows, `batchRows` a batch, whose tap stage runs `tap` (code) on
+ * each batch; `options` is pasted into `pipeline({ … })`.
+ */
+async function pipelineFile(dir: string, name: string, tap: string, rows = 2, batchRows = 1000, options = ''): Promise<string> {
   await writeFile(join(dir, `${name}.in.csv`), `id\n${Array.from({ length: rows }, (_, k) => k + 1).join('\n')}\n`);
   const file = join(dir, `${name}.ts`);
   await writeFile(
     file,
     `import { csv, pipeline, toCsv } from 'sluice';
-export default pipeline({ name: ${JSON.stringify(name)}, batchRows: ${batchRows} })
+export default pipeline({ name: ${JSON.stringify(name)}, batchRows: ${batchRows}, ${options} })
   .from(csv(${JSON.stringify(join(dir, `${name}.in.csv`))}))
   .tap(async () => { ${tap} })
   .to(toCsv(${JSON.stringify(join(dir, `${name}.out.csv`))}));
@@ -203,6 +206,29 @@ describe('the child-process executor', { concurrency: true }, () => {
     assert.deepEqual([killed.status, killed.error, killed.recorded], ['failed', { code: 'RUN_TIMEOUT', message: 'too slow' }, false]);
     assert.deepEqual((await folderHistory(dir)).map((record) => [record.pipeline, record.status, record.error?.code]), [['stopped', 'failed', 'ABORTED']]);
   });
+});
+
+test('a run whose scheduler is killed (SIGKILL) stops: its IPC channel closes, it aborts, records why and exits, leaving no orphan', async () => {
+  const dir = await tempDir('sluice-orphan-');
+  const going = join(dir, 'going');
+  const tap = `(await import('node:fs')).writeFileSync(${JSON.stringify(going)}, ''); await new Promise((resolve) => setTimeout(resolve, 200));`;
+  const file = await pipelineFile(dir, 'orphan', tap, 2000, 10, `schedule: '* * * * * *'`);
+  const scheduler = startScheduler([file]);
+  assert.ok(await until(() => existsSync(going), 20_000), scheduler.output());
+  scheduler.child.kill('SIGKILL');
+  await scheduler.exited;
+  const failed = () => folderHistory(dir).then((records) => records.find((record) => record.status === 'failed'));
+  assert.ok(await until(async () => (await failed()) !== undefined, 10_000), 'the run recorded that it stopped');
+  const record = (await failed())!;
+  assert.equal(record.error.code, 'ABORTED');
+  const alive = () => {
+    try {
+      return process.kill(record.pid, 0);
+    } catch {
+      return false;
+    }
+  };
+  assert.ok(await until(() => !alive(), 5000), `the run's process ${record.pid} ended`);
 });
 
 test('a scheduled run writes nothing in the OS temporary folder: its request and report go over IPC', async () => {
