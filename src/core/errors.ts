@@ -41,7 +41,8 @@ export type ErrorCode =
   // scheduling
   | 'SCHEDULE_INVALID'
   | 'LOCKED'
-  | 'RUN_TIMEOUT';
+  | 'RUN_TIMEOUT'
+  | 'RUN_PROCESS';
 
 export interface ErrorLocation {
   /** Input file, as the user named it. */
