@@ -39,6 +39,55 @@ export interface SinkTransaction {
 export interface StageContext extends RunContext {
   /** The stage's name in the summary. */
   stage: string;
+  /**
+   * Memory the stage keeps between batches (a hash table, a sort buffer, batches it holds on purpose),
+   * reserved from the run's budget like batches are. See {@link StageMemory}.
+   */
+  memory: StageMemory;
+  /**
+   * A private folder for the stage's spill files (mode 0700, under the OS temp folder or
+   * `SLUICE_TEMP_DIR`), made on the first call (later calls return the same path) and removed with
+   * everything in it when the run ends, also when it fails.
+   */
+  tempDir(): Promise<string>;
+}
+
+/**
+ * A stage's reservations from the run's memory budget, for data it keeps between batches. They count in
+ * "reserved ≤ budget" with the batches in flight, show in the summary (`stages[].peakStateBytes`), and are
+ * given back when the stage ends, also on an error. The batches a stage takes in are accounted by the run:
+ * one the stage passes on (or yields a batch made from) keeps its reservation until the sink has written
+ * it; one it neither passes on nor keeps gives its bytes back when the stage asks for its next input.
+ *
+ * @example
+ * // A stage that keeps state while it fits and spills when the budget says no.
+ * async function* countByKey(input, { memory, tempDir }) {
+ *   for await (const batch of input) {
+ *     const grown = table.add(batch); // bytes the table grew by
+ *     if (!memory.tryReserve(grown)) {
+ *       await table.spillTo(await tempDir());
+ *       memory.release(memory.held);
+ *     }
+ *   }
+ *   yield table.result();
+ * }
+ */
+export interface StageMemory {
+  /** Waits until `bytes` fit in the budget, then reserves them. Rejects when the run stops (its signal). */
+  reserve(bytes: number): Promise<void>;
+  /** Reserves `bytes` if they fit now and returns true; false (nothing reserved) if not: then spill. */
+  tryReserve(bytes: number): boolean;
+  /** Gives back bytes reserved with `reserve` or `tryReserve` (at most what is held). */
+  release(bytes: number): void;
+  /** Bytes reserved this way and not given back. */
+  readonly held: number;
+  /**
+   * Keeps the reservation of an input batch the stage holds on to, to pass it on (or a batch marked as
+   * made from it, see `markDerived`) later: instead of being given back when the stage asks for its next
+   * input, it moves on with that output. For batches kept a while (mapBatches' calls in flight), not a
+   * way to hold an unbounded number: the budget stops the source when it is spent.
+   */
+  keep(batch: Batch<any>): void;
 }
 
 /** A stage: an async generator from batches to batches. `(input, ctx) => AsyncIterable<Batch<Out>>`. */

@@ -1,21 +1,30 @@
+import pLimit from 'p-limit';
 import { SluiceError } from './errors.ts';
 
 export interface OrderedMapOptions {
   /**
-   * Calls of the mapper at once. Results waiting for the consumer count too (p-map's `backpressure`),
-   * so a slow consumer never makes results pile up beyond this.
+   * Calls of the mapper at once.
    * @default 1
    */
   concurrency?: number;
+  /**
+   * Items taken from the input and not yet consumed: calls in flight or waiting to start, and results
+   * waiting for the consumer (p-map's `backpressure`), so a slow consumer never makes results pile up
+   * beyond this. At least `concurrency`; more lets calls go on past a slow one at the head, whose
+   * result the consumer waits for (their results wait in order).
+   * @default concurrency
+   */
+  backpressure?: number;
   /** Stops pulling and aborts the calls in flight. */
   signal?: AbortSignal;
 }
 
 /**
- * The one concurrency engine: maps an async iterable with at most `concurrency` calls in flight and
- * yields the results in input order. On an error it stops pulling, lets the calls in flight settle
- * (their `signal` is aborted) and closes the input, so no promise is left unhandled and the input's
- * `finally` runs. Modelled on Node's `Readable.prototype.map` and p-map.
+ * The one concurrency engine: maps an async iterable with at most `concurrency` calls in flight (a
+ * p-limit limiter) and yields the results in input order. On an error or an abort it stops pulling,
+ * drops the calls not started, lets those in flight settle (their `signal` is aborted) and closes the
+ * input, so no promise is left unhandled and the input's `finally` runs. Modelled on Node's
+ * `Readable.prototype.map` and p-map. `run([...])` and `mapBatches` run on it.
  *
  * @example
  * for await (const page of orderedMap(urls, (url, { signal }) => fetch(url, { signal }), { concurrency: 4 })) …
@@ -29,6 +38,12 @@ export async function* orderedMap<T, U>(
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new SluiceError('INVALID_OPTION', `Expected \`concurrency\` to be a whole number from 1 and up; got ${concurrency}.`);
   }
+  const backpressure = options.backpressure ?? concurrency;
+  if (!(backpressure >= concurrency)) {
+    throw new SluiceError('INVALID_OPTION', `Expected \`backpressure\` to be a number from \`concurrency\` (${concurrency}) up; got ${backpressure}.`);
+  }
+  // rejectOnClear: calls dropped before they started settle (rejected), so waiting on the queue ends.
+  const limit = pLimit({ concurrency, rejectOnClear: true });
   const controller = new AbortController();
   const onAbort = () => controller.abort(options.signal!.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -53,14 +68,14 @@ export async function* orderedMap<T, U>(
     let index = 0;
     try {
       for (;;) {
-        while (queue.length >= concurrency && !stopped) await new Promise<void>((resolve) => (wakePump = resolve));
+        while (queue.length >= backpressure && !stopped) await new Promise<void>((resolve) => (wakePump = resolve));
         if (stopped) return;
         pulling = true;
         const next = await iterator.next();
         pulling = false;
         if (next.done === true || stopped) return;
         const item = next.value;
-        const task = Promise.resolve().then(() => mapper(item, { index: index++, signal: controller.signal }));
+        const task = limit(mapper, item, { index: index++, signal: controller.signal });
         task.catch(() => {}); // handled when it reaches the head of the queue
         queue.push(task);
         wake('consumer');
@@ -92,6 +107,7 @@ export async function* orderedMap<T, U>(
     stopped = true;
     options.signal?.removeEventListener('abort', onAbort);
     if (!finished || queue.length > 0) controller.abort(new SluiceError('ABORTED', 'ordered map stopped'));
+    limit.clearQueue();
     wake('pump');
     await Promise.allSettled(queue);
     // Close the input. If the pump is still waiting on it (a source waiting for memory), the close is

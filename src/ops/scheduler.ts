@@ -27,6 +27,7 @@ import { join, resolve } from 'node:path';
 import type { Cron } from 'croner';
 import { loadPipeline } from './load.ts';
 import { isSluiceError, SluiceError } from '../core/errors.ts';
+import { MemoryBudget } from '../runtime/budget.ts';
 import type { Pipeline } from '../runtime/pipeline.ts';
 import { formatBytes, parseBytes } from '../core/bytes.ts';
 import type { Executor, RunHandle, RunRequest } from './executor.ts';
@@ -120,39 +121,6 @@ export interface SchedulerOptions {
   executor: Executor;
 }
 
-interface Reservation {
-  bytes: number;
-  resolve: () => void;
-}
-
-/** A byte semaphore: the scheduler's memory budget divided among the runs it has going. */
-class MemoryShares {
-  private used = 0;
-  private readonly waiting: Reservation[] = [];
-  constructor(readonly total: number) {}
-
-  acquire(bytes: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.waiting.push({ bytes, resolve });
-      this.drain();
-    });
-  }
-
-  release(bytes: number): void {
-    this.used -= bytes;
-    this.drain();
-  }
-
-  /** First come, first served: a large share at the head is not overtaken by small ones forever. */
-  private drain(): void {
-    while (this.waiting.length > 0 && this.used + this.waiting[0].bytes <= this.total) {
-      const next = this.waiting.shift()!;
-      this.used += next.bytes;
-      next.resolve();
-    }
-  }
-}
-
 interface Tick {
   at: Date;
   trigger: 'schedule' | 'catch-up';
@@ -177,7 +145,11 @@ const MAX_CATCH_UP = 100;
 
 export class Scheduler {
   private readonly runtimes: PipelineRuntime[];
-  private readonly shares: MemoryShares;
+  /**
+   * The scheduler's memory divided among the runs it has going: each holds its share while it runs, and
+   * one whose share does not fit waits, first come first served (the budget runs reserve batches from).
+   */
+  private readonly shares: MemoryBudget;
   private stopping = false;
   private readonly log: (line: string) => void;
   private readonly killTimeoutMs: number;
@@ -187,7 +159,7 @@ export class Scheduler {
     private readonly options: SchedulerOptions,
   ) {
     const total = parseBytes(options.memory ?? '1GB', '--memory');
-    this.shares = new MemoryShares(total);
+    this.shares = new MemoryBudget(total);
     const scheduled = entries.filter((entry) => entry.cron !== undefined);
     this.runtimes = scheduled.map((entry) => {
       const own = entry.pipeline.memory === undefined ? total / scheduled.length : parseBytes(entry.pipeline.memory, 'memory');
@@ -282,7 +254,7 @@ export class Scheduler {
 
   private async execute(runtime: PipelineRuntime, tick: Tick): Promise<void> {
     const { name, file } = runtime.entry;
-    await this.shares.acquire(runtime.share);
+    await this.shares.reserve(runtime.share);
     try {
       if (this.stopping) return;
       const at = tick.at.toISOString();

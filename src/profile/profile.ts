@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { jsObjectOverhead, jsValueBytes } from '../batch/dtype.ts';
 import { SluiceError } from '../core/errors.ts';
-import { BATCHES_IN_FLIGHT, DEFAULT_BATCH_ROWS } from '../runtime/run.ts';
+import { batchRowsFor } from '../runtime/batch-sizing.ts';
 import { checkBudget } from '../runtime/budget.ts';
 import { parseBytes } from '../core/bytes.ts';
 import { compileSchema } from '../schema/compile.ts';
@@ -152,7 +152,8 @@ export async function profile(path: string | readonly string[], options: Profile
   const dictionaryBytes = columns.reduce((sum, column) => sum + column.dictionaryBytes, 0);
   const totalBytes = await totalSize(files);
 
-  const suggestedRows = runBatchRows(memory, typedBytesPerRow);
+  // The batch size a run settles on for this budget once it has measured bytes per row.
+  const suggestedRows = batchRowsFor(memory, typedBytesPerRow);
   const suggestion = { memory, batchRows: suggestedRows, estimate: estimateAt(suggestedRows, typedBytesPerRow, dictionaryBytes) };
   const estimate = options.batchRows === undefined ? suggestion.estimate : estimateAt(options.batchRows, typedBytesPerRow, dictionaryBytes);
   // Bytes of input per sampled row, to scale the naive figure to the whole input.
@@ -172,11 +173,6 @@ export async function profile(path: string | readonly string[], options: Profile
     suggestion,
     naiveBytesForInput: sampleInputBytes === undefined ? undefined : Math.round((totalBytes / sampleInputBytes) * jsBytesPerRow),
   };
-}
-
-/** The batch size src/runtime/run.ts settles on for a budget once it has measured bytes per row. */
-export function runBatchRows(memory: number, bytesPerRow: number, pipelinesSharing = 1, maxRows = DEFAULT_BATCH_ROWS): number {
-  return Math.max(1, Math.min(maxRows, Math.floor(memory / (BATCHES_IN_FLIGHT * pipelinesSharing) / bytesPerRow)));
 }
 
 export function estimateAt(batchRows: number, bytesPerRow: number, dictionaryBytes: number): MemoryEstimate {

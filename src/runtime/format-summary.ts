@@ -24,7 +24,7 @@ export function formatSummary(summary: RunSummary): string {
   const { engine, engineDetail } = summary.source;
   lines.push(`  source     ${summary.source.kind} ${summary.source.location}${engine ? ` [${engine}${engineDetail ? `: ${engineDetail}` : ''}]` : ''}`);
   for (const stage of summary.stages) {
-    lines.push(`  stage      ${stage.name.padEnd(12)} in ${number.format(stage.rowsIn)}, out ${number.format(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}`);
+    lines.push(`  stage      ${stage.name.padEnd(12)} in ${number.format(stage.rowsIn)}, out ${number.format(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}${stage.peakStateBytes > 0 ? `, peak state ${formatBytes(stage.peakStateBytes)}` : ''}`);
   }
   lines.push(`  sink       ${summary.sink.kind} ${summary.sink.location}`);
   lines.push(

@@ -8,6 +8,8 @@ export interface StageSummary {
   rowsInFlight?: number;
   /** Bytes of batches the stage had taken in and not yet passed on, at their peak. */
   peakBytesHeld: number;
+  /** Bytes the stage reserved for its own state through `context.memory`, at their peak. */
+  peakStateBytes: number;
 }
 
 /** What a run used and did: the summary people read and `--report` writes for machines. */

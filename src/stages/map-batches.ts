@@ -30,8 +30,16 @@ export function mapBatches<In, Out = In>(
     throw new SluiceError('INVALID_OPTION', `mapBatches: expected \`concurrency\` to be a whole number from 1 and up; got ${concurrency}.`);
   }
   const stage: Stage<In, Out> = async function* mapBatchesStage(input, context) {
+    // Batches with a call in flight keep their reservations until their results go on (each result
+    // is marked as made from its input), rather than give them back when the next batch is taken.
+    async function* kept(): AsyncGenerator<Batch<In>> {
+      for await (const batch of input) {
+        context.memory.keep(batch);
+        yield batch;
+      }
+    }
     const results = orderedMap(
-      input,
+      kept(),
       async (batch, { signal }) => {
         const output = await fn(batch, { ...context, signal });
         markDerived(output, batch);

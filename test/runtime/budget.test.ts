@@ -152,9 +152,13 @@ test('a batch larger than the budget whose rows fit goes on in pieces, within th
 });
 
 test('a stage that buffers every batch fails with NO_PROGRESS naming it, instead of hanging', async () => {
-  const hoard: Stage = async function* hoard(input) {
+  // It says it keeps them (context.memory.keep), as a stage that buffers batches on purpose must.
+  const hoard: Stage = async function* hoard(input, { memory }) {
     const kept: Batch[] = [];
-    for await (const batch of input) kept.push(batch);
+    for await (const batch of input) {
+      memory.keep(batch);
+      kept.push(batch);
+    }
     yield* kept;
   };
   hoard.stageName = 'hoard';
