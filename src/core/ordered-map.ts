@@ -45,9 +45,6 @@ export async function* orderedMap<T, U>(
   // rejectOnClear: calls dropped before they started settle (rejected), so waiting on the queue ends.
   const limit = pLimit({ concurrency, rejectOnClear: true });
   const controller = new AbortController();
-  const onAbort = () => controller.abort(options.signal!.reason);
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  if (options.signal?.aborted) controller.abort(options.signal.reason);
   const iterator = Symbol.asyncIterator in input ? (input as AsyncIterable<T>)[Symbol.asyncIterator]() : (input as Iterable<T>)[Symbol.iterator]();
   // Started calls in input order; a failure to pull is queued as a rejected entry, so it surfaces in order.
   const queue: Promise<U>[] = [];
@@ -62,18 +59,27 @@ export async function* orderedMap<T, U>(
     else wakeConsumer = undefined;
     resolve?.();
   };
+  // An abort stops pulling, drops the calls not started and fails the iteration with its reason.
+  const onAbort = () => {
+    controller.abort(options.signal!.reason);
+    limit.clearQueue();
+    wake('pump');
+    wake('consumer');
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) controller.abort(options.signal.reason);
   // The pump pulls and starts calls while the consumer waits for the oldest result: pulling must not
   // wait for a result to be taken, or a source that waits for memory the results hold would deadlock.
   const pump = async () => {
     let index = 0;
     try {
       for (;;) {
-        while (queue.length >= backpressure && !stopped) await new Promise<void>((resolve) => (wakePump = resolve));
-        if (stopped) return;
+        while (queue.length >= backpressure && !stopped && !controller.signal.aborted) await new Promise<void>((resolve) => (wakePump = resolve));
+        if (stopped || controller.signal.aborted) return;
         pulling = true;
         const next = await iterator.next();
         pulling = false;
-        if (next.done === true || stopped) return;
+        if (next.done === true || stopped || controller.signal.aborted) return;
         const item = next.value;
         const task = limit(mapper, item, { index: index++, signal: controller.signal });
         task.catch(() => {}); // handled when it reaches the head of the queue
@@ -93,12 +99,20 @@ export async function* orderedMap<T, U>(
   void pump();
   try {
     for (;;) {
+      options.signal?.throwIfAborted();
       if (queue.length === 0) {
         if (finished) return;
         await new Promise<void>((resolve) => (wakeConsumer = resolve));
         continue;
       }
-      const result = await queue[0];
+      let result: U;
+      try {
+        result = await queue[0];
+      } catch (error) {
+        options.signal?.throwIfAborted(); // a call dropped by the abort: the abort's reason, not the drop's
+        throw error;
+      }
+      options.signal?.throwIfAborted();
       queue.shift();
       wake('pump');
       yield result;

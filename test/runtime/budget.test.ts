@@ -208,3 +208,34 @@ function widthSource(rows: number, width: number): Source {
     },
   };
 }
+
+test('tryReserve takes only what fits now: never past the limit, not under pressure', () => {
+  const budget = new MemoryBudget(4 * MB);
+  assert.equal(budget.tryReserve(4 * MB + 1), false, 'an empty budget does not grant more than its limit');
+  assert.equal(budget.tryReserve(3 * MB), true);
+  assert.equal(budget.tryReserve(MB + 1), false);
+  assert.equal(budget.reserved, 3 * MB);
+  budget.setPressure(true);
+  assert.equal(budget.tryReserve(1), false, 'under pressure a stage spills rather than grows');
+  budget.setPressure(false);
+  assert.equal(budget.tryReserve(MB), true);
+  assert.equal(budget.reserved, 4 * MB);
+  budget.release(4 * MB, 'state');
+  assert.equal(budget.reserved, 0);
+  assert.equal(budget.reservedForState, 0);
+});
+
+test('under pressure a source waits for batches in flight, not for state a stage keeps', async () => {
+  const budget = new MemoryBudget(8 * MB);
+  await budget.reserve(2 * MB, undefined, 'state');
+  budget.setPressure(true);
+  await budget.reserve(MB); // only state is reserved: granted
+  let granted = false;
+  const next = budget.reserve(MB).then(() => (granted = true));
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(granted, false, 'a batch is in flight: wait until it is written');
+  budget.release(MB);
+  await next;
+  assert.equal(granted, true);
+  assert.equal(budget.reserved, 3 * MB);
+});

@@ -207,3 +207,38 @@ test('a failed run counts rows still in a stage as in flight, not dropped', asyn
   assert.equal(summary.rows.read, summary.rows.written + summary.rows.dropped + summary.rows.rejected + (summary.rows.inFlight ?? 0));
   assert.ok((summary.rows.inFlight ?? 0) >= 2);
 });
+
+test('run([...]) runs `concurrency` pipelines at a time, in order of the list, and a long one does not hold the next back', async () => {
+  let active = 0;
+  let maxActive = 0;
+  const started: string[] = [];
+  const sinkFor = (name: string, ms: number) => {
+    const memory = collect();
+    return {
+      ...memory,
+      async write(input: AsyncIterable<any>, context: any) {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        started.push(name);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          return await memory.write(input, context);
+        } finally {
+          active--;
+        }
+      },
+    };
+  };
+  const durations = [300, 20, 20, 20];
+  const summaries = await run(
+    durations.map((ms, k) => pipeline({ name: `p${k}` }).from(counting(1, 10)).to(sinkFor(`p${k}`, ms))),
+    { concurrency: 2 },
+  );
+  assert.deepEqual(
+    summaries.map((summary) => summary.pipeline),
+    ['p0', 'p1', 'p2', 'p3'],
+  );
+  assert.equal(maxActive, 2);
+  assert.deepEqual(started, ['p0', 'p1', 'p2', 'p3']);
+  assert.ok(Date.parse(summaries[3].endedAt) < Date.parse(summaries[0].endedAt), 'p2 and p3 ran while p0 was still going');
+});
