@@ -48,6 +48,10 @@ export interface StageContext extends RunContext {
    * A private folder for the stage's spill files (mode 0700, under the OS temp folder or
    * `SLUICE_TEMP_DIR`), made on the first call (later calls return the same path) and removed with
    * everything in it when the run ends, also when it fails.
+   *
+   * @example
+   * const file = join(await context.tempDir(), `run-${runs++}.bin`);
+   * await writeFile(file, encodeRun(sorted)); // read back, merged, when the input ends
    */
   tempDir(): Promise<string>;
 }
@@ -84,8 +88,9 @@ export interface StageMemory {
   /**
    * Keeps the reservation of an input batch the stage holds on to, to pass it on (or a batch marked as
    * made from it, see `markDerived`) later: instead of being given back when the stage asks for its next
-   * input, it moves on with that output. For batches kept a while (mapBatches' calls in flight), not a
-   * way to hold an unbounded number: the budget stops the source when it is spent.
+   * input, it moves on with that output (or is given back when the stage ends). Call it before asking
+   * for the next input. For batches kept a while (mapBatches' calls in flight): the budget stops the
+   * source when it is spent, and a run whose stage keeps every batch fails with NO_PROGRESS naming it.
    */
   keep(batch: Batch<any>): void;
 }
