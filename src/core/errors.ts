@@ -72,6 +72,11 @@ export interface SluiceErrorDetails extends ErrorLocation {
   expected?: string;
   /** The option that was wrong, as a dotted path (`rejects.max`), for INVALID_OPTION. */
   option?: string;
+  /**
+   * Set by the connector that made the error when the same work may succeed if tried again (a lost
+   * connection, a serialization failure, a deadlock); tracked runs retry these and nothing else.
+   */
+  transient?: boolean;
   cause?: unknown;
 }
 

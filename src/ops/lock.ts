@@ -16,7 +16,9 @@ import { mkdir } from 'node:fs/promises';
 import type pg from 'pg';
 import { pgDriver } from '../connectors/postgres/driver.ts';
 import { SluiceError } from '../core/errors.ts';
-import { resolveConnection, wrapPgError, type PgConnectionOptions } from '../connectors/postgres/connection.ts';
+import { resolveConnection, type PgConnectionOptions } from '../connectors/postgres/connection.ts';
+import { wrapPgError } from '../connectors/postgres/errors.ts';
+import { sessionConfig, startSession } from '../connectors/postgres/session.ts';
 
 /** What a lock file records, and how an advisory lock's owner is described. */
 export interface LockOwner {
@@ -162,18 +164,21 @@ export async function acquireAdvisoryLock(connection: PgConnectionOptions, schem
   const owner = currentOwner(command);
   // application_name is cut at 63 bytes by the server; host and pid come first.
   const applicationName = `sluice ${owner.hostname} pid ${owner.pid} ${pipeline}`.slice(0, 63);
-  const client = new (pgDriver().Client)({ ...resolved.config, application_name: applicationName });
+  const client = new (pgDriver().Client)({ ...sessionConfig(resolved), application_name: applicationName });
   const lost = new AbortController();
   let released = false;
   client.on('error', (error) => {
-    if (!released) lost.abort(new SluiceError('PG_CONNECTION_LOST', `Lost the lock of ${pipeline}: its connection died (${error.message}).`, { pipeline }));
+    if (!released) lost.abort(new SluiceError('PG_CONNECTION_LOST', `Lost the lock of ${pipeline}: its connection died (${error.message}).`, { pipeline, transient: true }));
   });
   client.on('end', () => {
-    if (!released) lost.abort(new SluiceError('PG_CONNECTION_LOST', `Lost the lock of ${pipeline}: its connection ended.`, { pipeline }));
+    if (!released) lost.abort(new SluiceError('PG_CONNECTION_LOST', `Lost the lock of ${pipeline}: its connection ended.`, { pipeline, transient: true }));
   });
   try {
     await client.connect();
+    await startSession(client, resolved);
   } catch (error) {
+    released = true;
+    await client.end().catch(() => {});
     throw wrapPgError(error, { operation: 'connect', connection: resolved });
   }
   const key = `${schema}.${pipeline}`;

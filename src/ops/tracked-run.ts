@@ -35,26 +35,18 @@ export type TrackedRunResult =
   | { status: 'skipped'; reason: string; record: RunRecord }
   | { status: 'ran'; summary: RunSummary; record: RunRecord };
 
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01']);
-const TRANSIENT_SYSTEM_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
-
 /**
- * Transient errors are worth a retry: a connection refused, reset or lost, a serialization failure
- * (40001) or a deadlock (40P01). Everything else (bad data, bad SQL, authentication) fails at once.
+ * Transient errors are worth a retry: the connector that made the error says so in its `transient`
+ * flag (PostgreSQL's: a connection refused, reset or lost, a serialization failure, a deadlock; see
+ * connectors/postgres/errors.ts). Everything else (bad data, bad SQL, authentication) fails at once.
+ * `error` is the run summary's error; `cause`, the error itself, is searched too (it may wrap one).
  */
-export function isTransientError(error: { code: string; message: string } | undefined, cause?: unknown): boolean {
+export function isTransientError(error: { code: string; message: string; transient?: boolean } | undefined, cause?: unknown): boolean {
   if (error === undefined) return false;
-  if (error.code === 'PG_CONNECTION_LOST') return true;
-  const causes: unknown[] = [];
+  if (error.transient === true) return true;
   for (let current = cause, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    causes.push(current);
+    if (isSluiceError(current) && current.details.transient === true) return true;
     current = (current as { cause?: unknown }).cause;
-  }
-  const codes = causes.map((candidate) => (candidate as { code?: unknown }).code).filter((code): code is string => typeof code === 'string');
-  if (codes.some((code) => TRANSIENT_SQLSTATES.has(code))) return true;
-  if (/SQLSTATE (40001|40P01)\b/.test(error.message)) return true;
-  if (error.code === 'PG_CONNECT') {
-    return codes.some((code) => TRANSIENT_SYSTEM_CODES.has(code) || code === '57P03') || /connection refused|ECONNRESET|reset by peer|57P03/i.test(error.message);
   }
   return false;
 }

@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { acquireAdvisoryLock, acquireFileLock } from '../../src/ops/lock.ts';
 import { resolveScheduleOptions } from '../../src/ops/schedule-options.ts';
 import { isTransientError } from '../../src/ops/tracked-run.ts';
+import { SluiceError } from '../../src/core/errors.ts';
 import { runCli } from '../support/cli.ts';
 import { testSchema } from '../support/db.ts';
 import { tempDir } from '../support/fakes.ts';
@@ -132,13 +133,14 @@ describe('locks', () => {
     }
   });
 
-  test('transient errors are told apart from the others', () => {
-    assert.equal(isTransientError({ code: 'PG_CONNECTION_LOST', message: 'lost' }), true);
-    assert.equal(isTransientError({ code: 'PG_QUERY', message: 'could not serialize access (SQLSTATE 40001).' }), true);
-    assert.equal(isTransientError({ code: 'PG_QUERY', message: 'deadlock detected (SQLSTATE 40P01).' }), true);
-    assert.equal(isTransientError({ code: 'PG_CONNECT', message: 'Could not connect: connection refused (127.0.0.1:1).' }), true);
+  test('transient errors are the ones their connector flagged, on the error or on a cause it wraps; the message is not read', () => {
+    assert.equal(isTransientError({ code: 'PG_CONNECTION_LOST', message: 'lost', transient: true }), true);
+    assert.equal(isTransientError({ code: 'PG_QUERY', message: 'could not serialize access (SQLSTATE 40001).', transient: true }), true);
+    assert.equal(isTransientError({ code: 'PG_QUERY', message: 'could not serialize access (SQLSTATE 40001).' }), false);
+    const flagged = new SluiceError('PG_CONNECT', 'Could not connect: connection refused (127.0.0.1:1).', { transient: true });
+    assert.equal(isTransientError({ code: 'STAGE_FAILED', message: 'wrapped' }, new SluiceError('STAGE_FAILED', 'wrapped', { cause: flagged })), true);
     assert.equal(isTransientError({ code: 'PG_CONNECT', message: 'password authentication failed (SQLSTATE 28P01).' }), false);
-    assert.equal(isTransientError({ code: 'PG_QUERY', message: 'syntax error (SQLSTATE 42601).' }), false);
     assert.equal(isTransientError({ code: 'SCHEMA_VIOLATION', message: 'bad' }), false);
+    assert.equal(isTransientError(undefined), false);
   });
 });

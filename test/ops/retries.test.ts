@@ -3,23 +3,13 @@
  * each attempt and wait recorded; any other error (bad SQL) fails the run at once, with one attempt.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runCli } from '../support/cli.ts';
-import { testSchema } from '../support/db.ts';
+import { closedPort, testSchema } from '../support/db.ts';
 import { tempDir } from '../support/fakes.ts';
 import { folderHistory } from '../support/scheduler.ts';
-
-/** A port nothing listens on: one the system just gave out and took back. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('retries', { concurrency: true }, () => {
   test('connection refused is transient: retried after 200 ms then 400 ms, then the run fails; every attempt and wait is recorded', async () => {

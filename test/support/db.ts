@@ -14,6 +14,7 @@
  */
 import { after } from 'node:test';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import pg from 'pg';
 
 export const DEFAULT_TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -83,4 +84,13 @@ export function withSearchPath(databaseUrlText: string, schema: string): string 
   const option = `-c search_path=${schema},public`;
   url.searchParams.set('options', existing ? `${existing} ${option}` : option);
   return url.toString();
+}
+
+/** A port nothing listens on: one the system just gave out and took back (a connection there is refused). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -23,13 +23,9 @@ import type { Column } from '../../batch/column.ts';
 import type { DType, TypedArray } from '../../batch/dtype.ts';
 import { SluiceError, formatLocation, type ErrorLocation } from '../../core/errors.ts';
 import type { Sink, SinkContext, SinkResult } from '../../contracts/contracts.ts';
-import {
-  createPoolRegistry,
-  type PgConnectionOptions,
-  type ResolvedConnection,
-  resolveConnection,
-  wrapPgError,
-} from './connection.ts';
+import { type PgConnectionOptions, type ResolvedConnection, resolveConnection, withStatementTimeout } from './connection.ts';
+import { wrapPgError } from './errors.ts';
+import { createPoolRegistry } from './pools.ts';
 import {
   writeCopyBool,
   writeCopyDate,
@@ -43,7 +39,6 @@ import {
 } from './copy-text.ts';
 import { parseQualifiedName, type QualifiedName, quoteIdent, quoteQualified } from './identifiers.ts';
 import { sqlTypeForDType } from './types.ts';
-import { withStatementTimeout } from './source.ts';
 import { ByteWriter } from '../../codec/byte-writer.ts';
 
 export interface PostgresSinkOptions {

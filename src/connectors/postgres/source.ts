@@ -15,14 +15,9 @@ import { Column } from '../../batch/column.ts';
 import { type DType, NUMERIC_ARRAY, type TypedArray } from '../../batch/dtype.ts';
 import { SluiceError } from '../../core/errors.ts';
 import type { RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
-import {
-  createPoolRegistry,
-  type PgConnectionOptions,
-  type PoolRegistry,
-  type ResolvedConnection,
-  resolveConnection,
-  wrapPgError,
-} from './connection.ts';
+import { type PgConnectionOptions, type ResolvedConnection, resolveConnection, withStatementTimeout } from './connection.ts';
+import { wrapPgError } from './errors.ts';
+import { createPoolRegistry, type PoolRegistry } from './pools.ts';
 import { type QualifiedName, quoteIdent, quoteQualified } from './identifiers.ts';
 import { dtypeForOid, PG_OID } from './types.ts';
 import {
@@ -595,26 +590,13 @@ async function describeFields(client: pg.PoolClient, sql: string, params: unknow
 
 async function connect(pools: PoolRegistry, connection: ResolvedConnection, options: PgConnectionOptions | undefined): Promise<pg.PoolClient> {
   let client: pg.PoolClient;
+  // The pool sets up the session of each new connection (session.ts).
   try {
     client = await pools.pool(options).connect();
   } catch (error) {
     throw wrapPgError(error, { operation: 'connect', connection });
   }
-  try {
-    // ISO dates whatever the server's DateStyle; shortest exact floats on servers before 12.
-    await client.query("SET DateStyle = 'ISO'; SET extra_float_digits = 3");
-  } catch (error) {
-    client.release(true);
-    throw wrapPgError(error, { operation: 'query', connection });
-  }
   return client;
-}
-
-export function withStatementTimeout(connection: PgConnectionOptions | undefined, statementTimeout: number | undefined): PgConnectionOptions | undefined {
-  if (statementTimeout === undefined) return connection;
-  if (connection === undefined) return { statementTimeout };
-  if (typeof connection === 'string') return { connectionString: connection, statementTimeout };
-  return { ...connection, statementTimeout };
 }
 
 function stripSemicolon(sql: string): string {

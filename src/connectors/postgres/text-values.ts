@@ -4,7 +4,7 @@
  * JS string (cursor mode: pg has already made a string per field) and one over bytes (COPY mode: no
  * string per field). Both return NaN for text they do not understand, so the caller rejects the row.
  *
- * The source sets `DateStyle = ISO` on its session, so dates are `YYYY-MM-DD` and timestamps
+ * Every session Sluice opens sets `DateStyle = ISO` (session.ts), so dates are `YYYY-MM-DD` and timestamps
  * `YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM[:SS]]][ BC]`. pg's own parsers are not used: they turn dates into
  * local-time Date objects and int8 into strings.
  */

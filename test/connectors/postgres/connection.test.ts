@@ -1,15 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import {
-  createPoolRegistry,
-  DEFAULT_CONNECTION_TIMEOUT_MS,
-  positionInQuery,
-  resolveConnection,
-  withClient,
-  wrapPgError,
-  type IdleConnectionError,
-} from '../../../src/connectors/postgres/connection.ts';
+import { DEFAULT_CONNECTION_TIMEOUT_MS, resolveConnection } from '../../../src/connectors/postgres/connection.ts';
+import { positionInQuery, wrapPgError } from '../../../src/connectors/postgres/errors.ts';
+import { createPoolRegistry, type IdleConnectionError } from '../../../src/connectors/postgres/pools.ts';
 import { isSluiceError, SluiceError, type ErrorCode } from '../../../src/core/errors.ts';
 import { testSchema } from '../../support/db.ts';
 
@@ -288,19 +282,6 @@ test('idle connections killed in the pool and while checked out never crash the 
     // The idle one is dropped by the pool once its own error arrives; only then is the pool clean.
     await waitFor(async () => pool.totalCount === 0);
     assert.equal((await pool.query('select 2 as two')).rows[0].two, 2);
-  } finally {
-    await pools.closeAll();
-  }
-});
-
-test('withClient releases the client on success and destroys it on failure', async () => {
-  const pools = createPoolRegistry();
-  try {
-    const pool = pools.pool(db.url);
-    assert.equal(await withClient(pool, async (client) => (await client.query('select 3 as n')).rows[0].n), 3);
-    assert.equal(pool.idleCount, 1);
-    await assert.rejects(withClient(pool, (client) => client.query('select from nowhere_at_all')));
-    assert.equal(pool.totalCount, 0, 'the client that failed was destroyed, not returned to the pool');
   } finally {
     await pools.closeAll();
   }
