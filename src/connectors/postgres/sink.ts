@@ -25,6 +25,7 @@ import { SluiceError, formatLocation, type ErrorLocation } from '../../core/erro
 import type { Sink, SinkContext, SinkResult } from '../../contracts/contracts.ts';
 import { type PgConnectionOptions, type ResolvedConnection, resolveConnection, withStatementTimeout } from './connection.ts';
 import { wrapPgError } from './errors.ts';
+import { checkSinkOptions, type PostgresSinkOptions, type SinkSettings } from './options.ts';
 import { createPoolRegistry } from './pools.ts';
 import {
   writeCopyBool,
@@ -37,27 +38,11 @@ import {
   writeCopyString,
   writeCopyTimestamp,
 } from './copy-text.ts';
-import { parseQualifiedName, type QualifiedName, quoteIdent, quoteQualified } from './identifiers.ts';
+import { type QualifiedName, quoteIdent, quoteQualified } from './identifiers.ts';
 import { sqlTypeForDType } from './types.ts';
 import { ByteWriter } from '../../codec/byte-writer.ts';
 
-export interface PostgresSinkOptions {
-  /** `orders`, `sales.orders` or `{ schema, table }`; always quoted (names are case-sensitive). */
-  table: string | QualifiedName;
-  /** @default 'append' */
-  mode?: 'append' | 'replace' | 'upsert';
-  /** The conflict key of `upsert`: column(s) with a unique index or primary key on the table. */
-  key?: string | readonly string[];
-  /**
-   * Create the table when it does not exist, with column types from the first batch's dtypes (see the
-   * README's mapping) and, for `upsert`, a primary key on `key`. @default false
-   */
-  createTable?: boolean;
-  /** A URL or a pg PoolConfig. @default process.env.DATABASE_URL */
-  connection?: PgConnectionOptions;
-  /** Server-side `statement_timeout` in ms for each statement, the COPY included (0: none). */
-  statementTimeout?: number;
-}
+export type { PostgresSinkOptions } from './options.ts';
 
 /** Bytes of COPY text sent per write: large enough that the per-write cost vanishes. */
 const CHUNK_BYTES = 1 << 20;
@@ -70,7 +55,7 @@ const ROLLBACK_TIMEOUT_MS = 2000;
  * toPostgres({ table: 'orders', mode: 'upsert', key: 'order_id', createTable: true })
  */
 export function toPostgres<R = AnyRow>(options: PostgresSinkOptions): Sink<R> {
-  return new PostgresSink(options) as unknown as Sink<R>;
+  return new PostgresSink(checkSinkOptions(options)) as unknown as Sink<R>;
 }
 
 /** Where the rows of the current transaction came from, by COPY line. */
@@ -92,26 +77,11 @@ class PostgresSink implements Sink<AnyRow> {
   private readonly keys: readonly string[];
   private readonly connectionOptions: PgConnectionOptions | undefined;
 
-  constructor(private readonly options: PostgresSinkOptions) {
-    if (options === null || typeof options !== 'object') throw new SluiceError('INVALID_OPTION', 'toPostgres() expects `{ table, mode?, key?, createTable? }`.');
-    this.table = typeof options.table === 'string' ? parseQualifiedName(options.table) : options.table;
-    if (this.table === undefined || typeof this.table.table !== 'string') {
-      throw new SluiceError('INVALID_OPTION', 'Expected `table` to name the table to write, e.g. toPostgres({ table: "orders" }).');
-    }
-    const mode = options.mode ?? 'append';
-    if (mode !== 'append' && mode !== 'replace' && mode !== 'upsert') {
-      throw new SluiceError('INVALID_OPTION', `Expected \`mode\` to be 'append', 'replace' or 'upsert'; got ${JSON.stringify(mode)}.`);
-    }
-    this.mode = mode;
-    this.keys = options.key === undefined ? [] : typeof options.key === 'string' ? [options.key] : [...options.key];
-    if (mode === 'upsert' && this.keys.length === 0) {
-      throw new SluiceError('INVALID_OPTION', "mode: 'upsert' needs `key`: the column(s) of a unique index, e.g. { mode: 'upsert', key: 'order_id' }.");
-    }
-    if (mode !== 'upsert' && this.keys.length > 0) {
-      throw new SluiceError('INVALID_OPTION', "`key` is only used by mode: 'upsert'.");
-    }
-    this.keys.forEach(quoteIdent); // validates the names now
-    this.connectionOptions = withStatementTimeout(options.connection, options.statementTimeout);
+  constructor(private readonly checked: SinkSettings) {
+    this.table = checked.table;
+    this.mode = checked.mode;
+    this.keys = checked.keys;
+    this.connectionOptions = withStatementTimeout(checked.options.connection, checked.options.statementTimeout);
   }
 
   private get where(): string {
@@ -126,7 +96,7 @@ class PostgresSink implements Sink<AnyRow> {
 
   describe(): { kind: string; location: string; notes?: string[] } {
     const notes = [`mode ${this.mode}${this.keys.length > 0 ? ` on ${this.keys.join(', ')}` : ''}`];
-    if (this.options.createTable) notes.push('creates the table if missing');
+    if (this.checked.createTable) notes.push('creates the table if missing');
     return { kind: 'postgres', location: this.where, notes };
   }
 
@@ -162,7 +132,7 @@ class PostgresSink implements Sink<AnyRow> {
 
   /** For Load. */
   get settings() {
-    return { table: this.table, mode: this.mode, keys: this.keys, createTable: this.options.createTable === true };
+    return { table: this.table, mode: this.mode, keys: this.keys, createTable: this.checked.createTable };
   }
 }
 

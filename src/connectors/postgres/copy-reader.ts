@@ -1,0 +1,113 @@
+/**
+ * The COPY reader: `COPY (query) TO STDOUT` in the text format, network chunks handed to a decoder
+ * row by row, a row split across two chunks joined from its two pieces only. Stopping early (take,
+ * limit, abort) destroys the stream, and the caller then ends the connection: COPY cannot be cancelled
+ * in place.
+ */
+import type pg from 'pg';
+import type { Batch, BatchOrigin } from '../../batch/batch.ts';
+import type { SourceContext } from '../../contracts/contracts.ts';
+import type { ColumnPlan } from '../../schema/plan.ts';
+import type { ResolvedConnection } from './connection.ts';
+import { type CopyDecoder, CopySchemaDecoder, CopyTextDecoder, TextColumns } from './decode-copy.ts';
+import { pgCopyStreams } from './driver.ts';
+import { wrapPgError } from './errors.ts';
+import { describeFields, type Field, positionsOf } from './fields.ts';
+import { limitedSql } from './query.ts';
+
+const NEWLINE = 0x0a;
+
+export interface CopyRead {
+  /** The user's statement. */
+  source: string;
+  /** Rows per batch, asked again for each batch (the budget may change it). */
+  batchRows: () => number;
+  /** The plans of a schema, from the result's fields, or undefined to decode by the fields' types. */
+  plans: (fields: Field[]) => ColumnPlan[] | undefined;
+  dictionaryCap: number | undefined;
+}
+
+export async function* readCopy(client: pg.PoolClient, connection: ResolvedConnection, read: CopyRead, context: SourceContext): AsyncGenerator<Batch> {
+  const sql = limitedSql(read.source, context.limit);
+  const fields = await describeFields(client, sql, undefined, connection);
+  const origin: BatchOrigin = { query: read.source };
+  const copySql = `COPY (${sql}) TO STDOUT`;
+  const stream = client.query(pgCopyStreams().to(copySql));
+  let rowNumber = 1;
+  let bytesRead = 0;
+  const wrap = (error: unknown) => wrapPgError(error, { operation: 'cursor', query: copySql, row: rowNumber, connection });
+  const plans = read.plans(fields);
+  const positions = plans === undefined ? undefined : positionsOf(plans, fields);
+  const widen = (column: string, from: string, to: string, value: string) =>
+    context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)}`);
+  const texts = plans === undefined ? new TextColumns(fields, read.dictionaryCap) : undefined;
+  const makeDecoder = (): CopyDecoder =>
+    plans === undefined
+      ? new CopyTextDecoder(fields, texts!, texts!.rowsPerBatch(read.batchRows()))
+      : new CopySchemaDecoder(fields, plans, positions!, read.batchRows(), widen);
+  let decoder = makeDecoder();
+  /** The decoder's batch, or undefined when every row of it was rejected; a new decoder takes the next rows. */
+  const take = async (last = false): Promise<Batch | undefined> => {
+    const batch = await decoder.flush(origin, rowNumber, read.source, context);
+    rowNumber += decoder.length;
+    if (!last) decoder = makeDecoder();
+    return batch.length > 0 ? batch : undefined;
+  };
+  let carry: Buffer | undefined;
+  const iterator = stream[Symbol.asyncIterator]();
+  const onAbort = () => stream.destroy(context.signal.reason instanceof Error ? context.signal.reason : new Error('aborted'));
+  context.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        if (context.signal.aborted) throw context.signal.reason;
+        throw wrap(error);
+      }
+      if (next.done) break;
+      const chunk = next.value;
+      bytesRead += chunk.length;
+      let position = 0;
+      if (carry !== undefined) {
+        // A row split across chunks: join only its two pieces, not the whole chunk.
+        const rowEnd = chunk.indexOf(NEWLINE) + 1;
+        if (rowEnd === 0) {
+          carry = Buffer.concat([carry, chunk]);
+          continue;
+        }
+        const row = Buffer.concat([carry, chunk.subarray(0, rowEnd)]);
+        carry = undefined;
+        decoder.fill(row, 0, row.length);
+        position = rowEnd;
+        if (decoder.full) {
+          const batch = await take();
+          if (batch !== undefined) yield batch;
+        }
+      }
+      const end = chunk.lastIndexOf(NEWLINE) + 1;
+      if (end === 0) {
+        carry = chunk.subarray(position);
+        context.progress(bytesRead);
+        continue;
+      }
+      while (position < end) {
+        position = decoder.fill(chunk, position, end);
+        if (decoder.full) {
+          const batch = await take();
+          if (batch !== undefined) yield batch;
+        }
+      }
+      if (end < chunk.length) carry = chunk.subarray(Math.max(end, position));
+      context.progress(bytesRead);
+    }
+    if (decoder.length > 0) {
+      const batch = await take(true);
+      if (batch !== undefined) yield batch;
+    }
+  } finally {
+    context.signal.removeEventListener('abort', onAbort);
+    if (!stream.readableEnded) stream.destroy();
+  }
+}
