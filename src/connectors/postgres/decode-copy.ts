@@ -4,7 +4,7 @@
  * rows from `buffer[position, end)` with `fill` until the batch is full, read their fields with the one
  * splitter (copy-fields.ts) and reject with the one helper (rejects.ts).
  */
-import { Batch, type BatchOrigin } from '../../batch/batch.ts';
+import { Batch, type BatchOrigin, columnRecord } from '../../batch/batch.ts';
 import { ColumnBuilder } from '../../batch/builder.ts';
 import type { Column } from '../../batch/column.ts';
 import { Dictionary } from '../../batch/dictionary.ts';
@@ -189,7 +189,7 @@ export class CopyTextDecoder implements CopyDecoder {
   }
 
   flush(origin: BatchOrigin, firstRow: number, sql: string, context: SourceContext): Promise<Batch> {
-    const columns: Record<string, Column> = {};
+    const columns = columnRecord();
     this.fields.forEach((field, c) => {
       columns[field.name] = this.builders[c].finish();
     });

@@ -3,7 +3,7 @@
  * column builder when the types come from the result, row by row through the schema's RowDecoder when
  * there is a schema. Rows that do not fit are rejected (rejects.ts) and the batch goes on without them.
  */
-import { Batch, type BatchOrigin } from '../../batch/batch.ts';
+import { Batch, type BatchOrigin, columnRecord } from '../../batch/batch.ts';
 import { ColumnBuilder } from '../../batch/builder.ts';
 import type { Column } from '../../batch/column.ts';
 import type { SourceContext } from '../../contracts/contracts.ts';
@@ -55,7 +55,7 @@ export function pageDecoder(fields: Field[], plans: ColumnPlan[] | undefined, sq
  */
 export function decodeTextRows(fields: readonly Field[], rows: TextRow[], origin: BatchOrigin): { batch: Batch; bad: Uint8Array | null } {
   const length = rows.length;
-  const columns: Record<string, Column> = {};
+  const columns = columnRecord();
   let bad: Uint8Array | null = null;
   for (let c = 0; c < fields.length; c++) {
     const field = fields[c];
