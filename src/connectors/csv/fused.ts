@@ -10,9 +10,12 @@
  *
  * A record is all or nothing: a field it cannot settle undoes the record's earlier fields. Values go
  * straight into the builders. The loop itself is generated per record layout (record-loop.ts); this
- * class keeps the run's state and settles what the loop hands to it (quoted fields, strings).
+ * class keeps the run's state and settles what the loop hands to it (quoted fields, strings). With code
+ * generation off (SLUICE_JITLESS=1, or a host that refuses it) prepare() says no and the scanner path
+ * reads every record, with the same results.
  */
 import type { ColumnBuilder } from '../../batch/builder.ts';
+import { codeGenerationEnabled } from '../../codegen/switch.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import {
   type ByteDictionary,
@@ -31,7 +34,6 @@ import {
   DICTIONARY,
   type FieldLayout,
   INTEGER,
-  layoutKey,
   type RecordLayout,
   type RecordLoop,
   type RecordLoopHost,
@@ -101,6 +103,8 @@ export class FusedRecords implements RecordLoopHost {
   recordEnd = 0;
   /** The generated loop for the current layout; null until prepare() found one. */
   private loop: RecordLoop | null = null;
+  /** Code generation was on when this file's reader was made: without it there is no loop to take records. */
+  private generated = codeGenerationEnabled();
   /** What the layout was computed from, per column: prepare() redoes it only when one of these moved. */
   private readonly seenPlanDtypes: string[] = [];
   private readonly seenBuilderDtypes: string[] = [];
@@ -145,7 +149,7 @@ export class FusedRecords implements RecordLoopHost {
    * Cheap: called once per run, as plans and builders change during a run (dictionary overflow, widening).
    */
   prepare(builders: ColumnBuilder[]): boolean {
-    if (this.kinds.length > MAX_FUSED_FIELDS) return false;
+    if (!this.generated || this.kinds.length > MAX_FUSED_FIELDS) return false;
     const plans = this.plans;
     if (this.loop !== null && this.unchanged(builders)) return true;
     this.loop = null;
@@ -190,9 +194,10 @@ export class FusedRecords implements RecordLoopHost {
         }
       }
     }
-    const layout = this.layout(builders);
-    this.loop = recordLoopFor(layout, layoutKey(layout));
-    return true;
+    this.loop = recordLoopFor(this.layout(builders));
+    // Refused by the host after all: the scanner reads the rest of the file.
+    if (this.loop === null) this.generated = false;
+    return this.loop !== null;
   }
 
   /** Plans and builders as the last prepare() saw them (a dictionary overflow or a widening changes a dtype). */

@@ -6,11 +6,13 @@
  * bench's orders file. The parses are those of the switch they replace, field by field.
  *
  * Only numbers computed here go into the code (no names, no text from a file or a schema). Loops are
- * cached by layout, so every file and batch with the same layout shares one function and its optimized
- * code. What the loop cannot settle in line (quoted fields, strings, undoing a record) it asks its host,
- * the FusedRecords that owns the run's state.
+ * made and cached by layout in codegen/generate.ts, so every file and batch with the same layout shares
+ * one function and its optimized code; with code generation off there is no loop, and the scanner and
+ * the column loops read every record. What the loop cannot settle in line (quoted fields, strings,
+ * undoing a record) it asks its host, the FusedRecords that owns the run's state.
  */
 import type { ColumnBuilder } from '../../batch/builder.ts';
+import { GeneratedCode, generate } from '../../codegen/generate.ts';
 import { PARSED, parseBoolean, parseDate, scanTimestamp, scanUtcSecondsTimestamp, type ByteDictionary } from '../../codec/bytes.ts';
 import { type PatternShape, setNull, YEAR_100_DAYS, YEAR_100_MS } from './column-rules.ts';
 
@@ -87,23 +89,11 @@ const CR = 0x0d;
 
 const helpers = { setNull, PARSED, parseBoolean, parseDate, scanTimestamp, scanUtcSecondsTimestamp };
 
-/** Layouts seen in this process are few (one per schema and header); the cap only guards a runaway. */
-const MAX_CACHED_LOOPS = 256;
-const loops = new Map<string, RecordLoop>();
+const loops = new GeneratedCode<RecordLayout, RecordLoop>('record-loop', compile);
 
-export function layoutKey(layout: RecordLayout): string {
-  return JSON.stringify(layout, (_, value) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value));
-}
-
-/** The loop for `layout` (whose {@link layoutKey} is `key`), generated on first use. */
-export function recordLoopFor(layout: RecordLayout, key: string): RecordLoop {
-  let loop = loops.get(key);
-  if (loop === undefined) {
-    if (loops.size >= MAX_CACHED_LOOPS) loops.clear();
-    loop = compile(layout);
-    loops.set(key, loop);
-  }
-  return loop;
+/** The loop for `layout`, generated on first use; null when code generation is off (the scanner reads instead). */
+export function recordLoopFor(layout: RecordLayout): RecordLoop | null {
+  return loops.get(layout);
 }
 
 /** A number as a JS literal; the layout holds only numbers we computed, checked here. */
@@ -275,7 +265,6 @@ function localsOf(fields: readonly FieldLayout[]): string {
 }
 
 const PRELUDE = `
-  const { setNull, PARSED, parseBoolean, parseDate, scanTimestamp, scanUtcSecondsTimestamp } = helpers;
   const POWERS_OF_TEN = new Float64Array(16);
   for (let k = 0, p = 1; k < 16; k++, p *= 10) POWERS_OF_TEN[k] = p;`;
 
@@ -283,9 +272,9 @@ const PRELUDE = `
 const WHOLE_FIELDS = 32;
 const SEGMENT_FIELDS = 24;
 
-function compile(layout: RecordLayout): RecordLoop {
+function compile(layout: RecordLayout, name: string): RecordLoop {
   const fields = layout.fields;
-  if (fields.length > WHOLE_FIELDS) return compileSegmented(layout);
+  if (fields.length > WHOLE_FIELDS) return compileSegmented(layout, name);
   const body = fields.map((field, f) => `{ ${fieldCode(field, f, f === fields.length - 1, layout)} }`).join('\n');
   const source = `
     ${PRELUDE}
@@ -317,7 +306,7 @@ function compile(layout: RecordLayout): RecordLoop {
       host.finish(i, line);
       return row;
     };`;
-  return new Function('helpers', source)(helpers) as RecordLoop;
+  return generate<RecordLoop>(name, helpers, source);
 }
 
 /** Reads fields [a, b) of the record at row `index` from `i`; returns the index after them, or -1 to stop. */
@@ -329,7 +318,7 @@ type Segment = (host: RecordLoopHost, buf: Uint8Array, i: number, limit: number,
  * stopped and leaves the line it reached, and the record's end when it holds the last field, in
  * `host.segmentLine` and `host.recordEnd`.
  */
-function compileSegmented(layout: RecordLayout): RecordLoop {
+function compileSegmented(layout: RecordLayout, name: string): RecordLoop {
   const fields = layout.fields;
   const segments: Segment[] = [];
   for (let start = 0; start < fields.length; start += SEGMENT_FIELDS) {
@@ -351,7 +340,7 @@ function compileSegmented(layout: RecordLayout): RecordLoop {
         }
         return -1;
       };`;
-    segments.push(new Function('helpers', source)(helpers) as Segment);
+    segments.push(generate<Segment>(`${name}-fields-${start}`, helpers, source));
   }
   return (host, buf, position, limit, line, builders, lines, out, maxRows) => {
     let i = position;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { AnyRow, Batch } from '../../batch/batch.ts';
+import { codeGenerationEnabled } from '../../codegen/switch.ts';
 import { SluiceError } from '../../core/errors.ts';
 import type { RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
@@ -169,6 +170,8 @@ class CsvSource implements Source<AnyRow> {
 
 /** How much of the input the fast engine read on its quick path (the fused loop): for the summary. */
 function quickShare(tally: FastTally): string {
+  // The quick path is generated code: without it the scanner reads everything, and the summary says why.
+  if (tally.fused === 0 && !codeGenerationEnabled()) return 'no quick path: code generation is off';
   if (tally.fused === tally.records) return 'all records on the quick path';
   // Rounded down: "100%" only when it is.
   return `${Math.floor((tally.fused / tally.records) * 1000) / 10}% of records on the quick path`;

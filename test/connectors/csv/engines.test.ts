@@ -1,8 +1,10 @@
 /**
  * The whole CSV source, fast engine against csv-parse engine, on seeded random files: the same rows
  * (values, dtypes, source lines), the same rejects and warnings, or the same error (code, file, line,
- * and column where the csv-parse engine knows one). Then bad input at speed: where each error is
- * reported, and that a runaway record fails without memory growing past the limit.
+ * and column where the csv-parse engine knows one). The fast engine runs twice, with code generation
+ * (its fused loop) and without (SLUICE_JITLESS: the scanner alone), and both must give the same
+ * outcome, rejects byte for byte. Then bad input at speed: where each error is reported, in both
+ * modes, and that a runaway record fails without memory growing past the limit.
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -12,6 +14,7 @@ import { describe, test } from 'node:test';
 import { z } from 'zod';
 import type { Batch } from '../../../src/batch/batch.ts';
 import { csv, type CsvOptions, pipeline, run, type RunSummary } from '../../../src/index.ts';
+import { CODE_GENERATION_MODES, withCodeGeneration } from '../../support/codegen.ts';
 import { collect, tempDir } from '../../support/fakes.ts';
 import { random } from '../../support/random.ts';
 
@@ -52,10 +55,19 @@ function errorFacts(summary: RunSummary) {
   return { code: error.code, file: error.file, line: error.line };
 }
 
+/** What a read gave, all of it but timings: the jitless read must give exactly this. */
+function outcomeFacts(outcome: Outcome) {
+  const { error, rows, warnings } = outcome.summary;
+  return { error, counts: rows, warnings, rows: outcome.rows, lines: outcome.lines, dtypes: outcome.dtypes, rejects: outcome.rejects };
+}
+
 async function assertSameOutcome(path: string, options: CsvOptions<z.ZodObject | undefined, string>, label: string, batchRows?: number) {
   const fast = await readWith('fast', path, options, batchRows);
+  const jitless = await withCodeGeneration(false, () => readWith('fast', path, options, batchRows));
   const parsed = await readWith('csv-parse', path, options, batchRows);
   assert.equal(fast.summary.source.engine, 'fast', `${label}: ${JSON.stringify(fast.summary.error)}`);
+  if (jitless.summary.source.engineDetail !== undefined) assert.equal(jitless.summary.source.engineDetail, 'no quick path: code generation is off', label);
+  assert.deepEqual(outcomeFacts(jitless), outcomeFacts(fast), `${label}: the fast engine without code generation differs`);
   assert.deepEqual(errorFacts(fast.summary), errorFacts(parsed.summary), `${label}: errors differ`);
   if (parsed.summary.error?.column !== undefined) assert.equal(fast.summary.error?.column, parsed.summary.error.column, `${label}: error columns differ`);
   if (parsed.summary.error !== undefined) return parsed.summary.error.code;
@@ -275,11 +287,17 @@ describe('csv engines agree (whole source, generated files)', () => {
   });
 });
 
+/** The fast engine's error on `content`, the same with code generation and without. */
 async function fastFailure(content: string | Buffer, options: CsvOptions<z.ZodObject | undefined, string> = {}) {
   const path = await file(content);
-  const summary = await run(pipeline().from(csv(path, { engine: 'fast', ...options })).to(collect()));
-  assert.equal(summary.status, 'failed');
-  return { path, error: summary.error! };
+  const errors = [];
+  for (const mode of CODE_GENERATION_MODES) {
+    const summary = await withCodeGeneration(mode.enabled, () => run(pipeline().from(csv(path, { engine: 'fast', ...options })).to(collect())));
+    assert.equal(summary.status, 'failed', mode.label);
+    errors.push(summary.error!);
+  }
+  assert.deepEqual(errors[1], errors[0], 'the same error without code generation');
+  return { path, error: errors[0] };
 }
 
 describe('fast engine: bad input', () => {

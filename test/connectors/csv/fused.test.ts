@@ -2,14 +2,15 @@
  * The fused record loop takes the records it can settle and stops at the first it cannot, leaving that
  * record whole (nothing written for it) and pointing at it, so the scanner and the column loops take it
  * from exactly there. The whole source is compared with the csv-parse engine in engines.test.ts; here,
- * each kind of record the loop must leave is checked on its own, and the summary's account of it.
+ * each kind of record the loop must leave is checked on its own, and the summary's account of it. With
+ * code generation off there is no loop: the same records then read the same through the scanner alone.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
-import { csv, pipeline, runOrThrow } from '../../../src/index.ts';
+import { csv, pipeline, run, runOrThrow } from '../../../src/index.ts';
 import { formatSummary } from '../../../src/runtime/format-summary.ts';
 import { ColumnBuilder } from '../../../src/batch/builder.ts';
 import { compileSchema } from '../../../src/schema/compile.ts';
@@ -17,6 +18,7 @@ import type { ColumnPlan } from '../../../src/schema/plan.ts';
 import { StringCache } from '../../../src/codec/bytes.ts';
 import { byteDictionaryOf, FieldText } from '../../../src/connectors/csv/column-rules.ts';
 import { FUSED_BLOCK_ROWS, FusedRecords, MAX_FUSED_FIELDS } from '../../../src/connectors/csv/fused.ts';
+import { CODE_GENERATION_MODES, withCodeGeneration } from '../../support/codegen.ts';
 import { collect, tempDir } from '../../support/fakes.ts';
 
 const Order = z.object({
@@ -90,6 +92,33 @@ function assertStoppedAfterFirst(taken: Taken, label: string): void {
   }
 }
 
+/** Records the loop must leave to the scanner, each between two it takes. */
+const leaves: [string, string][] = [
+  ['an empty line', '\n'],
+  ['a lone CR ending the record', '2,1,2025-01-01T10:00:00Z,paid,true,x\r3,1,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['too few fields', '2,1,2025-01-01T10:00:00Z,paid,true\n'],
+  ['too many fields', '2,1,2025-01-01T10:00:00Z,paid,true,x,y\n'],
+  ['a quote inside an unquoted field', '2,1,2025-01-01T10:00:00Z,paid,true,a"b\n'],
+  ['text after a closing quote', '2,1,2025-01-01T10:00:00Z,paid,true,"a"b\n'],
+  ['a quoted number with a doubled quote', '"2""",1,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['a quoted empty value in a column that is not nullable', '2,"",2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['a quoted value its column refuses', '2,1,"2025-01-01 10:00:00",paid,true,x\n'],
+  ['an unknown dictionary value', '2,1,2025-01-01T10:00:00Z,refunded,true,x\n'],
+  ['a value below the minimum', '-2,1,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['a plus sign', '+2,1,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['an integer of 16 digits', '1234567890123456,1,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['a decimal with an exponent', '2,1e3,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['a decimal of 16 digits', '2,1234567890.123456,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['a decimal without fraction digits', '2,7.,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['a decimal without whole digits', '2,.5,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['a null in a column that is not nullable', '2,,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['a timestamp the pattern refuses', '2,1,2025-01-01 10:00:00,paid,true,x\n'],
+  ['a day past the end of the month', '2,1,2025-02-30T10:00:00Z,paid,true,x\n'],
+  ['a year before 100', '2,1,0099-01-01T10:00:00Z,paid,true,x\n'],
+  ['a boolean it does not know', '2,1,2025-01-01T10:00:00Z,paid,maybe,x\n'],
+  ['a quoted field not closed before the last line feed', '2,1,2025-01-01T10:00:00Z,paid,true,"open\n'],
+];
+
 describe('fused record loop', () => {
   test('takes plain and quoted records, values and lines as the column loops give them', () => {
     const text =
@@ -132,31 +161,6 @@ describe('fused record loop', () => {
     assert.deepEqual([...builders[0].values.subarray(0, prices.length)], prices.map(Number));
   });
 
-  const leaves: [string, string][] = [
-    ['an empty line', '\n'],
-    ['a lone CR ending the record', '2,1,2025-01-01T10:00:00Z,paid,true,x\r3,1,2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['too few fields', '2,1,2025-01-01T10:00:00Z,paid,true\n'],
-    ['too many fields', '2,1,2025-01-01T10:00:00Z,paid,true,x,y\n'],
-    ['a quote inside an unquoted field', '2,1,2025-01-01T10:00:00Z,paid,true,a"b\n'],
-    ['text after a closing quote', '2,1,2025-01-01T10:00:00Z,paid,true,"a"b\n'],
-    ['a quoted number with a doubled quote', '"2""",1,2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['a quoted empty value in a column that is not nullable', '2,"",2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['a quoted value its column refuses', '2,1,"2025-01-01 10:00:00",paid,true,x\n'],
-    ['an unknown dictionary value', '2,1,2025-01-01T10:00:00Z,refunded,true,x\n'],
-    ['a value below the minimum', '-2,1,2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['a plus sign', '+2,1,2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['an integer of 16 digits', '1234567890123456,1,2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['a decimal with an exponent', '2,1e3,2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['a decimal of 16 digits', '2,1234567890.123456,2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['a decimal without fraction digits', '2,7.,2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['a decimal without whole digits', '2,.5,2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['a null in a column that is not nullable', '2,,2025-01-01T10:00:00Z,paid,true,x\n'],
-    ['a timestamp the pattern refuses', '2,1,2025-01-01 10:00:00,paid,true,x\n'],
-    ['a day past the end of the month', '2,1,2025-02-30T10:00:00Z,paid,true,x\n'],
-    ['a year before 100', '2,1,0099-01-01T10:00:00Z,paid,true,x\n'],
-    ['a boolean it does not know', '2,1,2025-01-01T10:00:00Z,paid,maybe,x\n'],
-    ['a quoted field not closed before the last line feed', '2,1,2025-01-01T10:00:00Z,paid,true,"open\n'],
-  ];
   for (const [label, record] of leaves) {
     test(`leaves ${label} whole to the scanner`, () => {
       assertStoppedAfterFirst(take(GOOD + record + GOOD), label);
@@ -259,6 +263,11 @@ describe('the run summary says how much of a CSV the fast engine read on its qui
     assert.match(formatSummary(summary), /source {5}csv .*input\.csv \[fast: all records on the quick path\]/);
   });
 
+  test('none with code generation off, and why', async () => {
+    const summary = await withCodeGeneration(false, () => summaryOf(rows((i) => `${i}.5`)));
+    assert.match(formatSummary(summary), /source {5}csv .*input\.csv \[fast: no quick path: code generation is off\]/);
+  });
+
   test('part of a file with some exponents, none of one with only exponents', async () => {
     const some = (await summaryOf(rows((i) => (i % 50 === 0 ? `${i}e2` : `${i}.5`)))).source.engineDetail!;
     const share = Number(/^([\d.]+)% of records on the quick path$/.exec(some)?.[1]);
@@ -289,4 +298,45 @@ describe('the run summary says how much of a CSV the fast engine read on its qui
     assert.ok((await shareOf((i) => i % 10 === 9)) >= 85, 'one in ten');
     assert.ok((await shareOf((i) => i % 2 === 1)) <= 5, 'every other record');
   });
+});
+
+describe('with code generation off, the records the loop takes or leaves read the same through the scanner alone', () => {
+  test('there is no loop to prepare', async () => {
+    const plans = compileSchema(z.object({ id: z.int() })).columns;
+    const fused = await withCodeGeneration(false, () => new FusedRecords(plans, [0], 1, { delimiter: 0x2c, quote: 0x22, maxRecordBytes: 1 << 20 }, new FieldText(false, 0x22), [new StringCache()]));
+    assert.equal(fused.prepare([new ColumnBuilder(plans[0].dtype, 4)]), false);
+  });
+
+  /** The whole source on the file at `path`: rows, their lines, rejects and the error, in one mode. */
+  async function readAll(path: string, enabled: boolean) {
+    const rejects = join(await tempDir('sluice-fused-modes-'), 'rejects.ndjson');
+    const sink = collect();
+    const summary = await withCodeGeneration(enabled, () => run(pipeline({ rejects: { path: rejects, max: 100 } }).from(csv(path, { schema: Order, engine: 'fast' })).to(sink)));
+    const lines = sink.batches.flatMap((batch) => Array.from({ length: batch.length }, (_, i) => batch.lineOf(i)));
+    let rejected = '';
+    try {
+      rejected = await readFile(rejects, 'utf8');
+    } catch {}
+    return { rows: sink.rows, lines, rejected, error: summary.error, detail: summary.source.engineDetail };
+  }
+
+  const cases: [string, string][] = [
+    ['records the loop takes, plain and quoted', '1,9.99,2025-01-01T10:00:00Z,paid,true,\n2,0.5,2025-01-02T00:00:00Z,shipped,false,"say ""hi"""\r\n3,12,2025-01-03T00:00:00Z,paid,0,"two\nlines"\n'],
+    ['every field quoted', '"7","12.5","2025-01-02T03:04:05Z","shipped","false","n"\n"8","0.25","2025-01-02T03:04:05.250Z","paid","1",""\n'],
+    ...leaves.map(([label, record]): [string, string] => [label, GOOD + record + GOOD]),
+  ];
+  for (const [label, records] of cases) {
+    test(label, async () => {
+      const path = join(await tempDir('sluice-fused-modes-'), 'input.csv');
+      await writeFile(path, `${HEADER.join(',')}\n${records}`);
+      const generated = await readAll(path, true);
+      const jitless = await readAll(path, false);
+      // A failed read says nothing of its engine.
+      if (generated.error === undefined) {
+        assert.notEqual(generated.detail, 'no quick path: code generation is off');
+        assert.equal(jitless.detail, 'no quick path: code generation is off');
+      }
+      assert.deepEqual({ ...jitless, detail: undefined }, { ...generated, detail: undefined });
+    });
+  }
 });
