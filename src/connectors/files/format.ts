@@ -1,13 +1,17 @@
 /**
  * Text output of batches (CSV, NDJSON): rows written front to back by a loop generated for the batch's
- * row layout (row-writer.ts), cell by cell from the typed columns, into chunks of about a megabyte that
+ * row layout (row-writer.ts), or by the plain loop over it when code generation is off
+ * (interpreted-row-writer.ts), cell by cell from the typed columns, into chunks of about a megabyte that
  * the sink writes one after the other. No string is made for numbers, timestamps, dates, booleans,
  * dictionary values or plain-ASCII strings.
  */
 import type { Batch } from '../../batch/batch.ts';
 import type { Dictionary } from '../../batch/dictionary.ts';
 import type { TextStyle } from '../../codec/cells.ts';
-import { BOOL, CELL_BYTES, DATE, DICTIONARY, FLOAT64, NUMBER, type RowLayout, rowWriterFor, type RowWriterState, STRING, TIMESTAMP } from './row-writer.ts';
+import { codeGenerationEnabled } from '../../codegen/switch.ts';
+import { interpretedRowWriter } from './interpreted-row-writer.ts';
+import { BOOL, CELL_BYTES, DATE, DICTIONARY, FLOAT64, NUMBER, type RowLayout, type RowWriterState, STRING, TIMESTAMP } from './row-layout.ts';
+import { generatedRowWriter } from './row-writer.ts';
 
 /** Bytes per chunk: large writes, and little memory held per batch beyond the text itself. */
 const CHUNK_BYTES = 1 << 20;
@@ -33,7 +37,14 @@ export class RowTextEncoder {
   private readonly spare: ArrayBuffer[] = [];
   private readonly state: RowWriterState = { at: 0, needed: 0 };
 
-  constructor(private readonly style: TextStyle) {}
+  /**
+   * `generated`: write with generated loops (when the host allows; else the interpreted writer). Decided
+   * once per encoder, that is per sink: by default, whether code generation is on when it is made.
+   */
+  constructor(
+    private readonly style: TextStyle,
+    readonly generated: boolean = codeGenerationEnabled(),
+  ) {}
 
   /** The rows of `batch` as chunks of text, in order, handed over to the caller. */
   encode(batch: Batch<unknown>, prefixes: readonly Uint8Array[], suffix: Uint8Array): Uint8Array[] {
@@ -62,7 +73,7 @@ export class RowTextEncoder {
       } else encoded.push(null);
       fixedBound += prefixes[c].length + cellBytes;
     });
-    const write = rowWriterFor(layout);
+    const write = (this.generated ? generatedRowWriter(layout) : null) ?? interpretedRowWriter(layout);
     const state = this.state;
     const chunks: Uint8Array[] = [];
     let row = 0;

@@ -7,56 +7,13 @@
  *
  * Only numbers go into the code: kinds, constants, and the bytes of delimiters and line ends of up to
  * four bytes; longer separators (NDJSON's `,"name":`) are copied from arrays passed at run time. Loops are
- * cached per layout, so every batch of a run shares one function and its optimized code.
+ * made and cached per layout in codegen/generate.ts, so every batch of a run shares one function and its
+ * optimized code. With code generation off, interpreted-row-writer.ts writes the same bytes.
  */
+import { GeneratedCode, generate } from '../../codegen/generate.ts';
 import { formatDate, formatTimestamp } from '../../codec/text.ts';
 import { writeCivilDate, writeCsvString, writeDigits, writeFloat64, writeInt32, writeJsonString, writeLatin1, writeNumber, writeTimeOfDay, writeTimestamp } from '../../codec/cells.ts';
-
-/** How a column's cells are written. */
-export const NUMBER = 0;
-export const FLOAT64 = 1;
-export const TIMESTAMP = 2;
-export const DATE = 3;
-export const BOOL = 4;
-export const DICTIONARY = 5;
-export const STRING = 6;
-
-/** Most bytes a cell of each kind takes, but strings (6 per character, and 6): `-2.2250738585072014e-308`, `"+275760-09-13T00:00:00.000Z"`. */
-export const CELL_BYTES = [24, 24, 30, 30, 5, 0, 6];
-
-export interface RowLayout {
-  json: boolean;
-  /** Per column: its kind and the class of its values array. */
-  kinds: number[];
-  arrays: string[];
-  /** Bytes before each column's cell, and after the row; written as constants when short, else copied. */
-  prefixes: number[][];
-  suffix: number[];
-}
-
-/** Where a call stopped: the next byte of the chunk, and the room the next row needs when it did not fit. */
-export interface RowWriterState {
-  at: number;
-  needed: number;
-}
-
-/**
- * Writes rows `from…to-1` into `out` from `state.at` while the next row surely fits (its bound:
- * `fixedBound` plus 6 bytes per character of its strings); returns the first row not written.
- */
-export type RowWriter = (
-  data: readonly unknown[],
-  validity: readonly (Uint8Array | null)[],
-  encoded: readonly ((Uint8Array | undefined)[] | null)[],
-  prefixes: readonly Uint8Array[],
-  suffix: Uint8Array,
-  style: unknown,
-  out: Buffer,
-  from: number,
-  to: number,
-  fixedBound: number,
-  state: RowWriterState,
-) => number;
+import { BOOL, DATE, DICTIONARY, FLOAT64, NUMBER, type RowLayout, type RowWriter, STRING, TIMESTAMP } from './row-layout.ts';
 
 const helpers = { writeCivilDate, writeCsvString, writeDigits, writeFloat64, writeInt32, writeJsonString, writeLatin1, writeNumber, writeTimeOfDay, writeTimestamp, formatDate, formatTimestamp };
 
@@ -68,18 +25,11 @@ const helpers = { writeCivilDate, writeCsvString, writeDigits, writeFloat64, wri
  */
 const COMPACT_COLUMNS = 48;
 
-const MAX_CACHED_WRITERS = 256;
-const writers = new Map<string, RowWriter>();
+const writers = new GeneratedCode<RowLayout, RowWriter>('row-writer', compile);
 
-export function rowWriterFor(layout: RowLayout): RowWriter {
-  const key = JSON.stringify(layout);
-  let writer = writers.get(key);
-  if (writer === undefined) {
-    if (writers.size >= MAX_CACHED_WRITERS) writers.clear();
-    writer = compile(layout);
-    writers.set(key, writer);
-  }
-  return writer;
+/** The generated writer for `layout`, made on first use; null when code generation is off (write with interpretedRowWriter). */
+export function generatedRowWriter(layout: RowLayout): RowWriter | null {
+  return writers.get(layout);
 }
 
 function byte(value: number): string {
@@ -167,15 +117,12 @@ function columnCode(layout: RowLayout, c: number, compact: boolean): { locals: s
   return { locals, cell };
 }
 
-const PRELUDE = 'const { writeCivilDate, writeCsvString, writeDigits, writeFloat64, writeInt32, writeJsonString, writeLatin1, writeNumber, writeTimeOfDay, writeTimestamp, formatDate, formatTimestamp } = helpers;';
-
-function compile(layout: RowLayout): RowWriter {
+function compile(layout: RowLayout, name: string): RowWriter {
   const { kinds } = layout;
-  if (kinds.length > COMPACT_COLUMNS) return compileSegmented(layout);
+  if (kinds.length > COMPACT_COLUMNS) return compileSegmented(layout, name);
   const columns = kinds.map((_, c) => columnCode(layout, c, false));
   const bounds = kinds.flatMap((kind, c) => (kind === STRING ? [`{ const text = data${c}[i]; if (text !== undefined && text !== null) bound += 6 * text.length; }`] : []));
   const source = `
-    ${PRELUDE}
     return function writeRows(data, validity, encoded, prefixes, suffix, style, out, from, to, fixedBound, state) {
       ${columns.map((column) => column.locals).join('\n')}
       const capacity = out.length;
@@ -194,7 +141,7 @@ function compile(layout: RowLayout): RowWriter {
       state.at = at;
       return to;
     };`;
-  return new Function('helpers', source)(helpers) as RowWriter;
+  return generate<RowWriter>(name, helpers, source);
 }
 
 /** Columns per generated function in a wide row. */
@@ -206,19 +153,18 @@ type Segment = (data: readonly unknown[], validity: readonly (Uint8Array | null)
  * A wide row: generated functions of SEGMENT_COLUMNS columns each (compact cells), called in turn for
  * every row. One function for all the columns would be too large for V8 to optimize.
  */
-function compileSegmented(layout: RowLayout): RowWriter {
+function compileSegmented(layout: RowLayout, name: string): RowWriter {
   const segments: Segment[] = [];
   for (let start = 0; start < layout.kinds.length; start += SEGMENT_COLUMNS) {
     const columns: { locals: string; cell: string }[] = [];
     for (let c = start; c < Math.min(start + SEGMENT_COLUMNS, layout.kinds.length); c++) columns.push(columnCode(layout, c, true));
     const source = `
-      ${PRELUDE}
       return function writeCells(data, validity, encoded, prefixes, style, out, i, at) {
         ${columns.map((column) => column.locals).join('\n')}
         ${columns.map((column) => column.cell).join('\n')}
         return at;
       };`;
-    segments.push(new Function('helpers', source)(helpers) as Segment);
+    segments.push(generate<Segment>(`${name}-columns-${start}`, helpers, source));
   }
   const strings = Int32Array.from(layout.kinds.flatMap((kind, c) => (kind === STRING ? [c] : [])));
   return (data, validity, encoded, prefixes, suffix, style, out, from, to, fixedBound, state) => {

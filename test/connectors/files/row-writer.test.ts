@@ -1,7 +1,9 @@
 /**
  * The CSV and NDJSON writers against the plainest reference there is: each row as JS values (Batch#get)
  * turned into text by String, toISOString, JSON.stringify and the CSV quoting rule, on seeded random
- * batches of every dtype with nulls, in chunks of every size; and chunks handed back for reuse.
+ * batches of every dtype with nulls, in chunks of every size; and chunks handed back for reuse. Every
+ * case runs on both writers, the generated one and the interpreted one (code generation off), which
+ * must write the same bytes.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -10,6 +12,7 @@ import { describe, test } from 'node:test';
 import { Batch, columnFromValues, Dictionary, pipeline, runOrThrow, toCsv, toNdjson } from '../../../src/index.ts';
 import type { DType } from '../../../src/batch/dtype.ts';
 import { RowTextEncoder } from '../../../src/connectors/files/format.ts';
+import { CODE_GENERATION_MODES, withCodeGeneration } from '../../support/codegen.ts';
 import { fromBatches, tempDir } from '../../support/fakes.ts';
 import { random } from '../../support/random.ts';
 
@@ -107,48 +110,66 @@ function referenceNdjson(batch: Batch): string {
 }
 
 describe('CSV and NDJSON writers', () => {
-  test('random batches of every dtype, with nulls, read as String, toISOString and JSON.stringify write them', async () => {
+  test('random batches of every dtype, with nulls, read as String, toISOString and JSON.stringify write them; the same bytes with code generation off', async () => {
     for (let seed = 1; seed <= 12; seed++) {
       // Seeds 11 and 12: 120 and 360 columns.
       const batch = randomBatch(seed, 50 + seed * 37, seed === 11 ? 10 : seed === 12 ? 30 : 1);
-      const csvPath = join(dir, `out-${++files}.csv`);
-      const ndjsonPath = join(dir, `out-${++files}.ndjson`);
-      await runOrThrow(pipeline().from(fromBatches([batch])).to(toCsv(csvPath)));
-      await runOrThrow(pipeline().from(fromBatches([batch])).to(toNdjson(ndjsonPath)));
-      assert.equal(await readFile(csvPath, 'utf8'), referenceCsv(batch), `seed ${seed} csv`);
-      assert.equal(await readFile(ndjsonPath, 'utf8'), referenceNdjson(batch), `seed ${seed} ndjson`);
+      const written: Buffer[][] = [];
+      for (const mode of CODE_GENERATION_MODES) {
+        const csvPath = join(dir, `out-${++files}.csv`);
+        const ndjsonPath = join(dir, `out-${++files}.ndjson`);
+        await withCodeGeneration(mode.enabled, async () => {
+          await runOrThrow(pipeline().from(fromBatches([batch])).to(toCsv(csvPath)));
+          await runOrThrow(pipeline().from(fromBatches([batch])).to(toNdjson(ndjsonPath)));
+        });
+        assert.equal(await readFile(csvPath, 'utf8'), referenceCsv(batch), `seed ${seed} csv, ${mode.label}`);
+        assert.equal(await readFile(ndjsonPath, 'utf8'), referenceNdjson(batch), `seed ${seed} ndjson, ${mode.label}`);
+        written.push([await readFile(csvPath), await readFile(ndjsonPath)]);
+      }
+      assert.ok(written[0][0].equals(written[1][0]) && written[0][1].equals(written[1][1]), `seed ${seed}: generated and jitless bytes`);
     }
   });
 
-  test('a batch larger than a chunk comes out in several chunks of whole rows, in order', () => {
-    const encoder = new RowTextEncoder({ json: false, delimiter: 0x2c, quote: csvQuote });
-    const batch = randomBatch(99, 12_000);
-    const names = batch.names;
-    const chunks = encoder.encode(batch, names.map((_, c) => (c === 0 ? new Uint8Array(0) : Uint8Array.of(0x2c))), Uint8Array.of(0x0a));
-    assert.ok(chunks.length >= 2, `${chunks.length} chunks`);
-    for (const chunk of chunks) assert.equal(chunk[chunk.length - 1], 0x0a, 'every chunk ends a row');
-    const text = Buffer.concat(chunks).toString('utf8');
-    assert.equal(`${names.join(',')}\n${text}`, referenceCsv(batch));
+  test('SLUICE_JITLESS=1 gives the sinks the interpreted writer', async () => {
+    const style = { json: false, delimiter: 0x2c, quote: csvQuote };
+    assert.equal(await withCodeGeneration(true, () => new RowTextEncoder(style).generated), true);
+    assert.equal(await withCodeGeneration(false, () => new RowTextEncoder(style).generated), false);
   });
 
-  test('a row larger than a chunk gets a chunk of its own size', () => {
-    const encoder = new RowTextEncoder({ json: false, delimiter: 0x2c, quote: csvQuote });
-    const long = 'x'.repeat(3 << 20);
-    const batch = new Batch({ text: columnFromValues('string', ['a', long, 'b']) }, 3);
-    const chunks = encoder.encode(batch, [new Uint8Array(0)], Uint8Array.of(0x0a));
-    assert.equal(Buffer.concat(chunks).toString('utf8'), `a\n${long}\nb\n`);
-  });
+  for (const mode of CODE_GENERATION_MODES) {
+    const encoder = () => new RowTextEncoder({ json: false, delimiter: 0x2c, quote: csvQuote }, mode.enabled);
 
-  test('a released chunk is handed out again, never one still lent', () => {
-    const encoder = new RowTextEncoder({ json: false, delimiter: 0x2c, quote: csvQuote });
-    const one = (values: string[]) => new Batch({ text: columnFromValues('string', values) }, values.length);
-    const [first] = encoder.encode(one(['a', 'b', 'c']), [new Uint8Array(0)], Uint8Array.of(0x0a));
-    const [second] = encoder.encode(one(['d']), [new Uint8Array(0)], Uint8Array.of(0x0a));
-    assert.notEqual(second.buffer, first.buffer, 'a chunk still lent is not handed out again');
-    encoder.release(first);
-    const [third] = encoder.encode(one(['e', 'f']), [new Uint8Array(0)], Uint8Array.of(0x0a));
-    assert.equal(third.buffer, first.buffer, 'a released chunk is reused');
-    assert.equal(Buffer.from(third).toString(), 'e\nf\n');
-    assert.equal(Buffer.from(second).toString(), 'd\n');
-  });
+    test(`${mode.label}: a batch larger than a chunk comes out in several chunks of whole rows, in order`, () => {
+      for (const copies of [1, 5]) {
+        // 5 copies: 60 columns, the generated writer's segmented form.
+        const batch = randomBatch(99, 12_000 / copies, copies);
+        const names = batch.names;
+        const chunks = encoder().encode(batch, names.map((_, c) => (c === 0 ? new Uint8Array(0) : Uint8Array.of(0x2c))), Uint8Array.of(0x0a));
+        assert.ok(chunks.length >= 2, `${chunks.length} chunks`);
+        for (const chunk of chunks) assert.equal(chunk[chunk.length - 1], 0x0a, 'every chunk ends a row');
+        const text = Buffer.concat(chunks).toString('utf8');
+        assert.equal(`${names.join(',')}\n${text}`, referenceCsv(batch));
+      }
+    });
+
+    test(`${mode.label}: a row larger than a chunk gets a chunk of its own size`, () => {
+      const long = 'x'.repeat(3 << 20);
+      const batch = new Batch({ text: columnFromValues('string', ['a', long, 'b']) }, 3);
+      const chunks = encoder().encode(batch, [new Uint8Array(0)], Uint8Array.of(0x0a));
+      assert.equal(Buffer.concat(chunks).toString('utf8'), `a\n${long}\nb\n`);
+    });
+
+    test(`${mode.label}: a released chunk is handed out again, never one still lent`, () => {
+      const writer = encoder();
+      const one = (values: string[]) => new Batch({ text: columnFromValues('string', values) }, values.length);
+      const [first] = writer.encode(one(['a', 'b', 'c']), [new Uint8Array(0)], Uint8Array.of(0x0a));
+      const [second] = writer.encode(one(['d']), [new Uint8Array(0)], Uint8Array.of(0x0a));
+      assert.notEqual(second.buffer, first.buffer, 'a chunk still lent is not handed out again');
+      writer.release(first);
+      const [third] = writer.encode(one(['e', 'f']), [new Uint8Array(0)], Uint8Array.of(0x0a));
+      assert.equal(third.buffer, first.buffer, 'a released chunk is reused');
+      assert.equal(Buffer.from(third).toString(), 'e\nf\n');
+      assert.equal(Buffer.from(second).toString(), 'd\n');
+    });
+  }
 });
