@@ -1,7 +1,7 @@
 /**
  * CSV hot-path micro-benchmark (not a test). Generates a seeded ~100 MB orders CSV in memory and reports
  * MB/s for csv-parse (baseline), the byte scanner alone, and the scanner parsing every column into
- * typed arrays with bytes.ts (the note column decoded to JS strings, the worst case for a text column).
+ * typed arrays with the codec's byte parsers (the note column decoded to JS strings, the worst case for a text column).
  *
  *   npx tsx test/bench/csv-scan.ts [megabytes=100] [chunkKiB=256]
  *
@@ -13,15 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { CsvScanner, type FieldSink } from '../../src/connectors/csv/scanner.ts';
-import {
-  ByteDictionary,
-  collapseQuotes,
-  decodeUtf8,
-  parseBoolean,
-  parseFloat64,
-  parseInteger,
-  parseTimestamp,
-} from '../../src/codec/bytes.ts';
+import { ByteDictionary } from '../../src/codec/byte-dictionary.ts';
+import { parseBoolean, parseFloat64, parseInteger } from '../../src/codec/byte-numbers.ts';
+import { collapseQuotes, decodeUtf8 } from '../../src/codec/byte-text.ts';
+import { parseTimestamp } from '../../src/codec/byte-times.ts';
 import { random } from '../support/random.ts';
 
 const megabytes = Number(process.argv[2] ?? 100);

@@ -85,7 +85,7 @@ const CARRY_BYTES = 64 * 1024;
  * fills the other (so the disk and the parser work at once), behind room for the incomplete record the
  * chunk will end with, which is copied there before the next chunk is handed out. Reading allocates
  * nothing per chunk, except for records longer than that room. Nothing that outlives a chunk's
- * conversion points into the buffers: strings are copied out (see decodeUtf8 in bytes.ts), dictionary
+ * conversion points into the buffers: strings are copied out (see decodeUtf8 in codec/byte-text.ts), dictionary
  * keys too. UTF-8 is validated per read before it is scanned, as the csv-parse engine does, so both
  * report the same first error.
  */

@@ -7,7 +7,9 @@
 import type { ColumnBuilder } from '../../batch/builder.ts';
 import type { TypedArray } from '../../batch/dtype.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
-import { ByteDictionary, StringCache, parseBoolean, parseDate, parseInteger, PARSED, parseFloat64, scanFloat64, scanTimestamp } from '../../codec/bytes.ts';
+import { ByteDictionary, StringCache } from '../../codec/byte-dictionary.ts';
+import { parseBoolean, PARSED, parseFloat64, parseInteger, scanFloat64 } from '../../codec/byte-numbers.ts';
+import { parseDate, scanTimestamp } from '../../codec/byte-times.ts';
 import {
   byteDictionaryOf,
   byteLoopsApply,

@@ -8,7 +8,8 @@ import type { ColumnBuilder } from '../../batch/builder.ts';
 import type { Dictionary } from '../../batch/dictionary.ts';
 import { INTEGER_RANGE, isIntegerDType } from '../../batch/dtype.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
-import { ByteDictionary, collapseQuotes, decodeLatin1, decodeUtf8 } from '../../codec/bytes.ts';
+import { ByteDictionary } from '../../codec/byte-dictionary.ts';
+import { collapseQuotes, decodeLatin1, decodeUtf8 } from '../../codec/byte-text.ts';
 
 /** `Date.UTC` maps years 0-99 to 1900-1999; the text path follows it, so the byte path leaves them to it. */
 export const YEAR_100_MS = -59_011_459_200_000;

@@ -19,7 +19,7 @@ import { type ErrorLocation, SluiceError } from '../../core/errors.ts';
 import type { SourceContext } from '../../contracts/contracts.ts';
 import { RowDecoder, type Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
-import { StringCache } from '../../codec/bytes.ts';
+import { StringCache } from '../../codec/byte-dictionary.ts';
 import { type Chunk, readChunks } from './chunks.ts';
 import { convertColumn, fieldText } from './column-loops.ts';
 import { byteDictionaryOf, FieldText, rollBack } from './column-rules.ts';

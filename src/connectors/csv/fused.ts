@@ -17,16 +17,9 @@
 import type { ColumnBuilder } from '../../batch/builder.ts';
 import { codeGenerationEnabled } from '../../codegen/switch.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
-import {
-  type ByteDictionary,
-  PARSED,
-  parseBoolean,
-  parseDate,
-  parseInteger,
-  scanFloat64,
-  scanTimestamp,
-  type StringCache,
-} from '../../codec/bytes.ts';
+import { type ByteDictionary, type StringCache } from '../../codec/byte-dictionary.ts';
+import { parseBoolean, PARSED, parseInteger, scanFloat64 } from '../../codec/byte-numbers.ts';
+import { parseDate, scanTimestamp } from '../../codec/byte-times.ts';
 import {
   BOOLEAN,
   DATE,

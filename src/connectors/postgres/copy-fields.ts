@@ -3,7 +3,7 @@
  * appears escaped inside a field (COPY writes them as `\t` and `\n`), so a field is found by scanning
  * for the next of the two; `\N` alone is NULL. Both COPY decoders read their fields through it.
  */
-import { decodeUtf8 } from '../../codec/bytes.ts';
+import { decodeUtf8 } from '../../codec/byte-text.ts';
 import { unescapeCopyText } from './text-values.ts';
 
 const TAB = 0x09;

@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'csv-parse/sync';
 import { CSV_PARSE_OPTIONS, CsvScanner, type FieldSink } from '../../../src/connectors/csv/scanner.ts';
-import { collapseQuotes, decodeUtf8 } from '../../../src/codec/bytes.ts';
+import { collapseQuotes, decodeUtf8 } from '../../../src/codec/byte-text.ts';
 import { SluiceError } from '../../../src/core/errors.ts';
 import { random } from '../../support/random.ts';
 

@@ -15,7 +15,7 @@ import { formatSummary } from '../../../src/runtime/format-summary.ts';
 import { ColumnBuilder } from '../../../src/batch/builder.ts';
 import { compileSchema } from '../../../src/schema/compile.ts';
 import type { ColumnPlan } from '../../../src/schema/plan.ts';
-import { StringCache } from '../../../src/codec/bytes.ts';
+import { StringCache } from '../../../src/codec/byte-dictionary.ts';
 import { byteDictionaryOf, FieldText } from '../../../src/connectors/csv/column-rules.ts';
 import { FUSED_BLOCK_ROWS, FusedRecords, MAX_FUSED_FIELDS } from '../../../src/connectors/csv/fused.ts';
 import { CODE_GENERATION_MODES, withCodeGeneration } from '../../support/codegen.ts';

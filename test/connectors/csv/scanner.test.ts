@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CsvScanner, type CsvScannerOptions, type FieldSink } from '../../../src/connectors/csv/scanner.ts';
-import { collapseQuotes, decodeUtf8 } from '../../../src/codec/bytes.ts';
+import { collapseQuotes, decodeUtf8 } from '../../../src/codec/byte-text.ts';
 import { SluiceError } from '../../../src/core/errors.ts';
 
 /** A field as text; null for an empty unquoted field. */
