@@ -11,14 +11,3 @@ export function getBit(bits: Uint8Array, index: number): boolean {
 export function setBit(bits: Uint8Array, index: number): void {
   bits[index >>> 3] |= 1 << (index & 7);
 }
-
-export function clearBit(bits: Uint8Array, index: number): void {
-  bits[index >>> 3] &= ~(1 << (index & 7));
-}
-
-/** A bitmap of `length` bits, all set (every row valid). */
-export function allSet(length: number): Uint8Array {
-  const bits = new Uint8Array(bitmapBytes(length));
-  bits.fill(0xff);
-  return bits;
-}

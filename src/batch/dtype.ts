@@ -81,10 +81,6 @@ export function isIntegerDType(dtype: DType): dtype is keyof typeof INTEGER_RANG
   return dtype in INTEGER_RANGE;
 }
 
-export function isNumericDType(dtype: DType): dtype is NumericDType {
-  return isIntegerDType(dtype) || dtype === 'float32' || dtype === 'float64';
-}
-
 /**
  * The smallest integer dtype holding every integer in [min, max]; float64 when none does
  * (float64 holds integers exactly up to 2^53).

@@ -1,7 +1,8 @@
 /**
  * One value as CSV or JSON text, written into a byte buffer at an offset (which must have room: see
  * each function), returning the offset after it. No string is made for numbers, dates, timestamps or
- * plain-ASCII strings. The row writers (row-writer.ts) call these, or carry copies of their short cases.
+ * plain-ASCII strings. The row writers (connectors/files) call these; the generated one carries copies
+ * of their short cases.
  */
 import { civilFromDays } from './civil.ts';
 
@@ -19,7 +20,7 @@ const MINUS = 0x2d;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-export const utf8Write = (Buffer.prototype as unknown as { utf8Write: (this: Buffer, text: string, offset: number, length: number) => number }).utf8Write;
+const utf8Write = (Buffer.prototype as unknown as { utf8Write: (this: Buffer, text: string, offset: number, length: number) => number }).utf8Write;
 
 /** `null` for JSON, nothing for CSV. */
 export function writeNull(bytes: Buffer, at: number, json: boolean): number {
@@ -175,12 +176,12 @@ export function writeCsvString(bytes: Buffer, at: number, value: string, style: 
   return at;
 }
 
-/** A float64 as `String(value)` writes it: the row writers' compact form (wide rows) of the case they otherwise have in line. */
+/** A float64 as `String(value)` writes it: the generated writer's compact form (wide rows) of the case it otherwise has in line, and the interpreted writer's. */
 export function writeFloat64(bytes: Buffer, at: number, value: number, json: boolean): number {
   return (value | 0) === value ? writeInt32(bytes, at, value | 0) : writeNumber(bytes, at, value, json);
 }
 
-/** ISO 8601 `YYYY-MM-DDTHH:MM:SS.sssZ` (as `toISOString`) of `ms`, quoted for JSON: the row writers' compact form. Needs 30 bytes. */
+/** ISO 8601 `YYYY-MM-DDTHH:MM:SS.sssZ` (as `toISOString`) of `ms`, quoted for JSON: the generated writer's compact form, and the interpreted writer's. Needs 30 bytes. */
 export function writeTimestamp(bytes: Buffer, at: number, ms: number, json: boolean): number {
   if (json) bytes[at++] = QUOTE;
   if (!(ms >= -62_167_219_200_000 && ms < 253_402_300_800_000) || !Number.isInteger(ms)) {

@@ -25,7 +25,7 @@ export function generate<T>(name: string, helpers: Readonly<Record<string, unkno
 const MAX_CACHED = 256;
 
 /** The key of a layout: its JSON, with the infinities of open bounds kept (JSON would make them null). */
-export function layoutKey(layout: unknown): string {
+function layoutKey(layout: unknown): string {
   return JSON.stringify(layout, (_, value) => (typeof value === 'number' && !Number.isFinite(value) ? String(value) : value));
 }
 

@@ -53,7 +53,7 @@ function cellCode(kind: number, c: number, json: boolean, compact: boolean): str
         if ((value | 0) === value) at = writeInt32(out, at, value | 0);
         else at = writeNumber(out, at, value, ${json});`;
     case FLOAT64:
-      // formatFloats' loop, as it was: writeNumber's short-decimal case in line, so no double is boxed.
+      // writeNumber's short-decimal case in line (what writeFloat64 does through a call), so no double is boxed.
       return `const value = ${values}[i];
         if ((value | 0) === value) at = writeInt32(out, at, value | 0);
         else {
