@@ -6,7 +6,7 @@
  */
 import { type TextStyle, writeCivilDate, writeCsvString, writeFloat64, writeJsonString, writeLatin1, writeNull, writeTimestamp } from '../../codec/cells.ts';
 import { formatDate } from '../../codec/text.ts';
-import { BOOL, DATE, DICTIONARY, FLOAT64, NUMBER, type RowLayout, type RowWriter, STRING, TIMESTAMP } from './row-layout.ts';
+import { BOOL, DATE, DICTIONARY, FLOAT64, NUMBER, type RowLayout, rowLoop, type RowWriter, TIMESTAMP } from './row-layout.ts';
 
 const QUOTE = 0x22;
 
@@ -14,34 +14,16 @@ const QUOTE = 0x22;
 export function interpretedRowWriter(layout: RowLayout): RowWriter {
   const kinds = Int32Array.from(layout.kinds);
   const json = layout.json;
-  const strings = Int32Array.from(layout.kinds.flatMap((kind, c) => (kind === STRING ? [c] : [])));
-  return (data, validity, encoded, prefixes, suffix, style, out, from, to, fixedBound, state) => {
-    const capacity = out.length;
-    const columns = kinds.length;
-    let at = state.at;
-    for (let i = from; i < to; i++) {
-      let bound = fixedBound;
-      for (let k = 0; k < strings.length; k++) {
-        const text = (data[strings[k]] as (string | undefined)[])[i];
-        if (text !== undefined && text !== null) bound += 6 * text.length;
-      }
-      if (at + bound > capacity) {
-        state.at = at;
-        state.needed = bound;
-        return i;
-      }
-      for (let c = 0; c < columns; c++) {
-        const prefix = prefixes[c];
-        for (let k = 0; k < prefix.length; k++) out[at++] = prefix[k];
-        const valid = validity[c];
-        if (valid !== null && (valid[i >>> 3] & (1 << (i & 7))) === 0) at = writeNull(out, at, json);
-        else at = writeCell(kinds[c], data[c], encoded[c], i, out, at, json, style as TextStyle);
-      }
-      for (let k = 0; k < suffix.length; k++) out[at++] = suffix[k];
+  return rowLoop(layout.kinds, (data, validity, encoded, prefixes, style, out, i, at) => {
+    for (let c = 0; c < kinds.length; c++) {
+      const prefix = prefixes[c];
+      for (let k = 0; k < prefix.length; k++) out[at++] = prefix[k];
+      const valid = validity[c];
+      if (valid !== null && (valid[i >>> 3] & (1 << (i & 7))) === 0) at = writeNull(out, at, json);
+      else at = writeCell(kinds[c], data[c], encoded[c], i, out, at, json, style as TextStyle);
     }
-    state.at = at;
-    return to;
-  };
+    return at;
+  });
 }
 
 /** Row `i` of a column of `kind` at `at`; returns the offset after it. */

@@ -49,3 +49,43 @@ export type RowWriter = (
   fixedBound: number,
   state: RowWriterState,
 ) => number;
+
+/** Writes row `i`'s cells, each after its prefix, from `at`; returns the offset after the last. */
+export type RowCells = (
+  data: readonly unknown[],
+  validity: readonly (Uint8Array | null)[],
+  encoded: readonly ((Uint8Array | undefined)[] | null)[],
+  prefixes: readonly Uint8Array[],
+  style: unknown,
+  out: Buffer,
+  i: number,
+  at: number,
+) => number;
+
+/**
+ * A RowWriter that writes each row with `cells`, then the suffix, while the next row surely fits: the
+ * loop of the writers not generated whole (wide rows, and the interpreted writer).
+ */
+export function rowLoop(kinds: readonly number[], cells: RowCells): RowWriter {
+  const strings = Int32Array.from(kinds.flatMap((kind, c) => (kind === STRING ? [c] : [])));
+  return (data, validity, encoded, prefixes, suffix, style, out, from, to, fixedBound, state) => {
+    const capacity = out.length;
+    let at = state.at;
+    for (let i = from; i < to; i++) {
+      let bound = fixedBound;
+      for (let k = 0; k < strings.length; k++) {
+        const text = (data[strings[k]] as (string | undefined)[])[i];
+        if (text !== undefined && text !== null) bound += 6 * text.length;
+      }
+      if (at + bound > capacity) {
+        state.at = at;
+        state.needed = bound;
+        return i;
+      }
+      at = cells(data, validity, encoded, prefixes, style, out, i, at);
+      for (let k = 0; k < suffix.length; k++) out[at++] = suffix[k];
+    }
+    state.at = at;
+    return to;
+  };
+}

@@ -13,7 +13,7 @@
 import { GeneratedCode, generate } from '../../codegen/generate.ts';
 import { formatDate, formatTimestamp } from '../../codec/text.ts';
 import { writeCivilDate, writeCsvString, writeDigits, writeFloat64, writeInt32, writeJsonString, writeLatin1, writeNumber, writeTimeOfDay, writeTimestamp } from '../../codec/cells.ts';
-import { BOOL, DATE, DICTIONARY, FLOAT64, NUMBER, type RowLayout, type RowWriter, STRING, TIMESTAMP } from './row-layout.ts';
+import { BOOL, DATE, DICTIONARY, FLOAT64, NUMBER, type RowCells, type RowLayout, rowLoop, type RowWriter, STRING, TIMESTAMP } from './row-layout.ts';
 
 const helpers = { writeCivilDate, writeCsvString, writeDigits, writeFloat64, writeInt32, writeJsonString, writeLatin1, writeNumber, writeTimeOfDay, writeTimestamp, formatDate, formatTimestamp };
 
@@ -147,14 +147,13 @@ function compile(layout: RowLayout, name: string): RowWriter {
 /** Columns per generated function in a wide row. */
 const SEGMENT_COLUMNS = 32;
 
-type Segment = (data: readonly unknown[], validity: readonly (Uint8Array | null)[], encoded: readonly unknown[], prefixes: readonly Uint8Array[], style: unknown, out: Buffer, i: number, at: number) => number;
 
 /**
  * A wide row: generated functions of SEGMENT_COLUMNS columns each (compact cells), called in turn for
  * every row. One function for all the columns would be too large for V8 to optimize.
  */
 function compileSegmented(layout: RowLayout, name: string): RowWriter {
-  const segments: Segment[] = [];
+  const segments: RowCells[] = [];
   for (let start = 0; start < layout.kinds.length; start += SEGMENT_COLUMNS) {
     const columns: { locals: string; cell: string }[] = [];
     for (let c = start; c < Math.min(start + SEGMENT_COLUMNS, layout.kinds.length); c++) columns.push(columnCode(layout, c, true));
@@ -164,27 +163,10 @@ function compileSegmented(layout: RowLayout, name: string): RowWriter {
         ${columns.map((column) => column.cell).join('\n')}
         return at;
       };`;
-    segments.push(generate<Segment>(`${name}-columns-${start}`, helpers, source));
+    segments.push(generate<RowCells>(`${name}-columns-${start}`, helpers, source));
   }
-  const strings = Int32Array.from(layout.kinds.flatMap((kind, c) => (kind === STRING ? [c] : [])));
-  return (data, validity, encoded, prefixes, suffix, style, out, from, to, fixedBound, state) => {
-    const capacity = out.length;
-    let at = state.at;
-    for (let i = from; i < to; i++) {
-      let bound = fixedBound;
-      for (let k = 0; k < strings.length; k++) {
-        const text = (data[strings[k]] as (string | undefined)[])[i];
-        if (text !== undefined && text !== null) bound += 6 * text.length;
-      }
-      if (at + bound > capacity) {
-        state.at = at;
-        state.needed = bound;
-        return i;
-      }
-      for (let s = 0; s < segments.length; s++) at = segments[s](data, validity, encoded, prefixes, style, out, i, at);
-      for (let k = 0; k < suffix.length; k++) out[at++] = suffix[k];
-    }
-    state.at = at;
-    return to;
-  };
+  return rowLoop(layout.kinds, (data, validity, encoded, prefixes, style, out, i, at) => {
+    for (let s = 0; s < segments.length; s++) at = segments[s](data, validity, encoded, prefixes, style, out, i, at);
+    return at;
+  });
 }
