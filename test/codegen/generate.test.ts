@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GeneratedCode, generate } from '../../src/codegen/generate.ts';
-import { codeGenerationEnabled } from '../../src/codegen/switch.ts';
+import { codeGenerationAllowed, codeGenerationEnabled } from '../../src/codegen/switch.ts';
 import { withCodeGeneration } from '../support/codegen.ts';
 
 const run = promisify(execFile);
@@ -64,5 +64,25 @@ describe('generated code', () => {
       const { stdout } = await run(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, SLUICE_JITLESS: '' } });
       assert.deepEqual(JSON.parse(stdout), expected, flags.join(' ') || 'no flags');
     }
+  });
+
+  test('a generator that fails otherwise is a bug, thrown, not a refusal', () => {
+    const broken = new GeneratedCode<number, number>('probe', () => generate('probe-broken', {}, 'return function (;'));
+    assert.throws(() => broken.get(1), SyntaxError);
+    assert.equal(codeGenerationAllowed(), true);
+  });
+
+  // Last: it leaves this process without code generation.
+  test('a host that refuses code after the probe allowed it is remembered as refusing: null now, and no more code after', () => {
+    const refused = new GeneratedCode<number, number>('probe', () => {
+      throw new EvalError('Code generation from strings disallowed for this context');
+    });
+    assert.equal(refused.get(1), null);
+    assert.equal(codeGenerationAllowed(), false);
+    assert.equal(new GeneratedCode<number, number>('probe', (layout) => layout).get(2), null);
+    const broken = new GeneratedCode<number, number>('probe', () => {
+      throw new SyntaxError('a bug in the generator');
+    });
+    assert.equal(broken.get(1), null, 'nothing is built once refused');
   });
 });
