@@ -17,7 +17,7 @@
 import type { ColumnBuilder } from '../../batch/builder.ts';
 import { codeGenerationEnabled } from '../../codegen/switch.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
-import { type ByteDictionary, type StringCache } from '../../codec/byte-dictionary.ts';
+import type { ByteDictionary, StringCache } from '../../codec/byte-dictionary.ts';
 import { parseBoolean, PARSED, parseInteger, scanFloat64 } from '../../codec/byte-numbers.ts';
 import { parseDate, scanTimestamp } from '../../codec/byte-times.ts';
 import {

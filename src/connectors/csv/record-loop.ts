@@ -13,7 +13,7 @@
  */
 import type { ColumnBuilder } from '../../batch/builder.ts';
 import { GeneratedCode, generate } from '../../codegen/generate.ts';
-import { type ByteDictionary } from '../../codec/byte-dictionary.ts';
+import type { ByteDictionary } from '../../codec/byte-dictionary.ts';
 import { parseBoolean, PARSED } from '../../codec/byte-numbers.ts';
 import { parseDate, scanTimestamp, scanUtcSecondsTimestamp } from '../../codec/byte-times.ts';
 import { type PatternShape, setNull, YEAR_100_DAYS, YEAR_100_MS } from './column-rules.ts';
