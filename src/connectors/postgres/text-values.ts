@@ -282,14 +282,6 @@ export function parsePgTimestampBytes(buffer: Uint8Array, start: number, end: nu
   return timestampFromBytes(buffer, start, end);
 }
 
-/**
- * A number in PostgreSQL's output (integers, float4/float8 in shortest form, numeric, `NaN`,
- * `Infinity`, `-Infinity`) → the double. PostgreSQL's output is always well formed, so `Number()` is exact.
- */
-export function parsePgNumber(value: string): number {
-  return +value;
-}
-
 const BACKSLASH = 0x5c;
 
 /**
