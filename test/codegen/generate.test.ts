@@ -27,20 +27,21 @@ describe('generated code', () => {
     assert.throws(() => generate('bad', { 'a-b': 1 }, 'return 1;'), /not a helper name: a-b/);
   });
 
-  test('one function per layout, built once, named after a hash of the layout', () => {
-    const names: string[] = [];
-    const code = new GeneratedCode<{ width: number; lo: number }, () => number>('probe', (layout, name) => {
-      names.push(name);
-      return generate(name, {}, `return () => ${layout.width};`);
-    });
-    const first = code.get({ width: 3, lo: -Infinity })!;
-    assert.equal(first(), 3);
-    assert.equal(code.get({ width: 3, lo: -Infinity }), first, 'the same layout shares its function');
-    assert.notEqual(code.get({ width: 3, lo: 0 }), first, 'an infinite bound is not a null one');
-    assert.equal(names.length, 2);
-    assert.match(names[0], /^probe-[0-9a-f]{8}$/);
-    assert.notEqual(names[0], names[1]);
-  });
+  test('one function per layout, built once, named after a hash of the layout', () =>
+    withCodeGeneration(true, () => {
+      const names: string[] = [];
+      const code = new GeneratedCode<{ width: number; lo: number }, () => number>('probe', (layout, name) => {
+        names.push(name);
+        return generate(name, {}, `return () => ${layout.width};`);
+      });
+      const first = code.get({ width: 3, lo: -Infinity })!;
+      assert.equal(first(), 3);
+      assert.equal(code.get({ width: 3, lo: -Infinity }), first, 'the same layout shares its function');
+      assert.notEqual(code.get({ width: 3, lo: 0 }), first, 'an infinite bound is not a null one');
+      assert.equal(names.length, 2);
+      assert.match(names[0], /^probe-[0-9a-f]{8}$/);
+      assert.notEqual(names[0], names[1]);
+    }));
 
   test('SLUICE_JITLESS=1 switches it off: no code is built', async () => {
     let built = 0;
@@ -50,8 +51,14 @@ describe('generated code', () => {
       assert.equal(code.get(1), null);
     });
     assert.equal(built, 0);
-    assert.equal(codeGenerationEnabled(), true, 'and back on when the variable is gone');
-    assert.equal(code.get(1), 1);
+    await withCodeGeneration(true, () => {
+      assert.equal(codeGenerationEnabled(), true, 'and back on when the variable is gone');
+      assert.equal(code.get(1), 1);
+    });
+    await withCodeGeneration(true, async () => {
+      process.env.SLUICE_JITLESS = '0';
+      assert.equal(codeGenerationEnabled(), true, 'SLUICE_JITLESS=0 leaves it on');
+    });
   });
 
   test('a Node started with --disallow-code-generation-from-strings is found to refuse it, and nothing is built', async () => {
@@ -66,23 +73,25 @@ describe('generated code', () => {
     }
   });
 
-  test('a generator that fails otherwise is a bug, thrown, not a refusal', () => {
-    const broken = new GeneratedCode<number, number>('probe', () => generate('probe-broken', {}, 'return function (;'));
-    assert.throws(() => broken.get(1), SyntaxError);
-    assert.equal(codeGenerationAllowed(), true);
-  });
+  test('a generator that fails otherwise is a bug, thrown, not a refusal', () =>
+    withCodeGeneration(true, () => {
+      const broken = new GeneratedCode<number, number>('probe', () => generate('probe-broken', {}, 'return function (;'));
+      assert.throws(() => broken.get(1), SyntaxError);
+      assert.equal(codeGenerationAllowed(), true);
+    }));
 
   // Last: it leaves this process without code generation.
-  test('a host that refuses code after the probe allowed it is remembered as refusing: null now, and no more code after', () => {
-    const refused = new GeneratedCode<number, number>('probe', () => {
-      throw new EvalError('Code generation from strings disallowed for this context');
-    });
-    assert.equal(refused.get(1), null);
-    assert.equal(codeGenerationAllowed(), false);
-    assert.equal(new GeneratedCode<number, number>('probe', (layout) => layout).get(2), null);
-    const broken = new GeneratedCode<number, number>('probe', () => {
-      throw new SyntaxError('a bug in the generator');
-    });
-    assert.equal(broken.get(1), null, 'nothing is built once refused');
-  });
+  test('a host that refuses code after the probe allowed it is remembered as refusing: null now, and no more code after', () =>
+    withCodeGeneration(true, () => {
+      const refused = new GeneratedCode<number, number>('probe', () => {
+        throw new EvalError('Code generation from strings disallowed for this context');
+      });
+      assert.equal(refused.get(1), null);
+      assert.equal(codeGenerationAllowed(), false);
+      assert.equal(new GeneratedCode<number, number>('probe', (layout) => layout).get(2), null);
+      const broken = new GeneratedCode<number, number>('probe', () => {
+        throw new SyntaxError('a bug in the generator');
+      });
+      assert.equal(broken.get(1), null, 'nothing is built once refused');
+    }));
 });
