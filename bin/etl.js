@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// The `etl` command. Pipeline files are TypeScript loaded with no build step (see
-// src/ops/register-typescript.js).
+// The `etl` command. It runs one of two trees of the same code:
+// - dist/, compiled JavaScript: the installed package (which ships dist/ and bin/, no src/);
+// - src/, the TypeScript sources, compiled on the fly by tsx: a checkout of the repository, where the
+//   tests run `etl` against the code as it is, with no build step (a dist/ left by an earlier build may
+//   be stale). SLUICE_FROM=dist runs the build from a checkout (`npm run build` first).
+// Either way, pipeline files may be TypeScript (see src/ops/register-typescript.js).
+import { existsSync } from 'node:fs';
 
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 22) {
@@ -11,7 +16,13 @@ if (major < 22) {
   process.exit(2);
 }
 
-await import('../src/ops/register-typescript.js');
+const fromSources = process.env.SLUICE_FROM !== 'dist' && existsSync(new URL('../src/cli/main.ts', import.meta.url));
+const tree = fromSources ? '../src/' : '../dist/';
+if (!fromSources && !existsSync(new URL(`${tree}cli/main.js`, import.meta.url))) {
+  process.stderr.write('etl: the compiled code (dist/) is missing: run `npm run build` in the Sluice folder.\n');
+  process.exit(2);
+}
 
-const { main } = await import('../src/cli/main.ts');
+await import(`${tree}ops/register-typescript.js`);
+const { main } = await import(fromSources ? `${tree}cli/main.ts` : `${tree}cli/main.js`);
 process.exitCode = await main(process.argv.slice(2));

@@ -18,8 +18,11 @@ export type ToChild = { type: 'run'; request: RunRequest };
 /** Messages from a run's process to the scheduler: its report, once, at the end. */
 export type ToParent = { type: 'report'; report: RunReport };
 
-const CHILD_ENTRY = fileURLToPath(new URL('./child-entry.ts', import.meta.url));
-// Imported before the entry, so that the child can load TypeScript: the entry, Sluice, the pipeline file.
+// The entry sits beside this module, in the same tree of the package: dist/ (compiled, where the package is
+// installed) or src/ (a checkout). The extension says which; the compiler rewrites imports, not URLs.
+const EXTENSION = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const CHILD_ENTRY = fileURLToPath(new URL(`./child-entry${EXTENSION}`, import.meta.url));
+// Imported before the entry, so that the child can load TypeScript: the pipeline file (and, in a checkout, Sluice).
 const REGISTER_TYPESCRIPT = new URL('./register-typescript.js', import.meta.url).href;
 /** Of what a run's process wrote to stderr, the end is kept for the report of a crash. */
 const STDERR_KEPT = 4000;

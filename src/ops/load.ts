@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SluiceError } from '../core/errors.ts';
+import { importPipelineFile } from './import-pipeline.ts';
 import type { Pipeline } from '../runtime/pipeline.ts';
 import { resolveScheduleOptions } from './schedule-options.ts';
 
@@ -18,7 +19,7 @@ export async function loadPipeline(file: string): Promise<Pipeline<any>> {
   }
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    module = await importPipelineFile(pathToFileURL(path).href);
   } catch (error) {
     throw loadError(file, error);
   }

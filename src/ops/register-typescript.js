@@ -1,18 +1,37 @@
-// Importing this module lets Node load pipeline files written in TypeScript, with no build step: tsx
-// compiles them (and Sluice's own sources) on the fly. `etl` imports it before anything else, and the
-// scheduler starts each run's process with it (`node --import <this file>`). Plain JavaScript, because
-// it must run before TypeScript can be loaded.
+// Imported before anything else by `etl` (bin/etl.js) and by each scheduled run's process
+// (`node --import <this file>`, see child-process-executor.ts): it lets Node load pipeline files
+// written in TypeScript, wherever they are. Plain JavaScript, because it must run before TypeScript
+// can be loaded.
+//
+// It runs from one of two trees, and the tree decides how TypeScript is loaded:
+// - dist/ (the installed package, compiled JavaScript): Node strips the types of a pipeline file itself
+//   (Node >= 22.6; on by default from 22.18), which costs next to nothing at startup. A file with syntax
+//   stripping refuses (an enum, a parameter property, a namespace) is handed to tsx by
+//   import-pipeline.ts, only then.
+// - src/ (a checkout of the repository, TypeScript sources): Sluice's own sources need a compiler
+//   (they use parameter properties), so tsx compiles them and the pipeline files, on the fly.
+import { existsSync } from 'node:fs';
 import module from 'node:module';
-import { register } from 'tsx/esm/api';
 
-register();
+const fromSources = existsSync(new URL('./load.ts', import.meta.url));
+if (fromSources) {
+  const { register } = await import('tsx/esm/api');
+  register();
+}
 
 // A pipeline file may live anywhere (a scratch folder, another repository). When a bare import such
 // as 'sluice' or 'zod' cannot be found from the pipeline's own folder, it is resolved from Sluice's
 // installation instead, so the file works without a package.json or node_modules of its own.
 const fallbackParent = new URL('../../package.json', import.meta.url).href;
+// In a checkout, 'sluice' means the sources, not a build that may be missing or stale (package.json
+// exports the sources under this condition; tsconfig.json type-checks with it).
+const SOURCE_CONDITION = 'sluice-source';
+
 module.registerHooks({
   resolve(specifier, context, nextResolve) {
+    if (fromSources && !context.conditions.includes(SOURCE_CONDITION)) {
+      context = { ...context, conditions: [...context.conditions, SOURCE_CONDITION] };
+    }
     let resolved;
     try {
       resolved = nextResolve(specifier, context);
@@ -23,10 +42,22 @@ module.registerHooks({
       resolved = nextResolve(specifier, { ...context, parentURL: fallbackParent });
     }
     // Pipeline files are ES modules, wherever they are: outside a package that says "type": "module"
-    // a .ts file would otherwise load as CommonJS and could not import Sluice's ES modules.
-    if (/\.m?ts$/.test(resolved.url) && !resolved.url.includes('/node_modules/') && resolved.format !== 'module') {
+    // a .ts file would otherwise load as CommonJS and could not import Sluice's ES modules. tsx takes
+    // the hint from here; Node's own loader decides in load, below.
+    if (fromSources && isPipelineTypeScript(resolved.url) && resolved.format !== 'module') {
       return { ...resolved, format: 'module' };
     }
     return resolved;
   },
+  load(url, context, nextLoad) {
+    const loaded = nextLoad(url, context);
+    if (!fromSources && isPipelineTypeScript(url) && loaded.format === 'commonjs-typescript') {
+      return { ...loaded, format: 'module-typescript' };
+    }
+    return loaded;
+  },
 });
+
+function isPipelineTypeScript(url) {
+  return /\.m?ts$/.test(new URL(url).pathname) && !url.includes('/node_modules/');
+}
