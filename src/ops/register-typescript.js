@@ -12,6 +12,13 @@
 //   (they use parameter properties), so tsx compiles them and the pipeline files, on the fly.
 import { existsSync } from 'node:fs';
 import module from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+// V8 keeps the code it compiles on disk, so that later starts of etl and of scheduled runs skip
+// compiling Sluice again: in node_modules/.cache of Sluice's own folder, not the OS's temporary folder
+// (shared with every user of the machine, so open to planted files). Best effort: where that folder
+// cannot be written, there is just no cache.
+module.enableCompileCache?.(fileURLToPath(new URL('../../node_modules/.cache/sluice-compile', import.meta.url)));
 
 const fromSources = existsSync(new URL('./load.ts', import.meta.url));
 if (fromSources) {
@@ -42,19 +49,13 @@ module.registerHooks({
       resolved = nextResolve(specifier, { ...context, parentURL: fallbackParent });
     }
     // Pipeline files are ES modules, wherever they are: outside a package that says "type": "module"
-    // a .ts file would otherwise load as CommonJS and could not import Sluice's ES modules. tsx takes
-    // the hint from here; Node's own loader decides in load, below.
-    if (fromSources && isPipelineTypeScript(resolved.url) && resolved.format !== 'module') {
-      return { ...resolved, format: 'module' };
+    // a .ts file would otherwise load as CommonJS and could not import Sluice's ES modules. Node's
+    // loader and tsx both take the format from here ('module-typescript': to be stripped; tsx reads it
+    // as 'module' and compiles).
+    if (isPipelineTypeScript(resolved.url) && resolved.format !== 'module' && resolved.format !== 'module-typescript') {
+      return { ...resolved, format: fromSources ? 'module' : 'module-typescript' };
     }
     return resolved;
-  },
-  load(url, context, nextLoad) {
-    const loaded = nextLoad(url, context);
-    if (!fromSources && isPipelineTypeScript(url) && loaded.format === 'commonjs-typescript') {
-      return { ...loaded, format: 'module-typescript' };
-    }
-    return loaded;
   },
 });
 
