@@ -37,6 +37,8 @@ Cases (all of them when none is named): ${available.join(', ')}
                                            (acceptance ≤ 10%); --repeat 3: median of 3 runs per size;
                                            --naive-max 2GB: no naive read above it
   postgres  --rows 1000000                 psql \\copy and pg-query-stream baselines vs Sluice's source and sink
+  startup   --runs 9                       etl run of a one-row .ts pipeline, compiled (dist/, built first) vs the tsx
+                                           path over the sources and node -e 0: wall time and peak RSS, medians
 Every case runs its baseline in the same invocation, so figures are ratios. --json prints one object per line.
 `);
   process.exit(0);

@@ -41,7 +41,7 @@ interface Measured {
 }
 
 /** Runs a command as a child and reads its peak RSS as the OS keeps it. */
-async function measure(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30 * 60_000): Promise<Measured> {
+export async function measure(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30 * 60_000): Promise<Measured> {
   const useTime = existsSync('/usr/bin/time');
   const command = useTime ? '/usr/bin/time' : process.execPath;
   const argv = useTime ? ['-v', process.execPath, ...args] : args;
@@ -224,7 +224,7 @@ function parseSizes(values: BenchOptions['values']): number[] {
 
 const IDLE_RUNS = 3;
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
