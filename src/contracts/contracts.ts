@@ -4,15 +4,21 @@
  */
 import type { AnyRow, Batch } from '../batch/batch.ts';
 import type { ErrorLocation } from '../core/errors.ts';
+import type { RunWarning } from '../core/warnings.ts';
 import type { Violation } from '../schema/decode.ts';
 import type { ColumnPlan } from '../schema/plan.ts';
+
+export type { RunWarning, WarningCode } from '../core/warnings.ts';
 
 /** What every source, stage and sink is handed for one run. */
 export interface RunContext {
   pipeline: string;
   signal: AbortSignal;
-  /** A warning for the run summary (widened columns, engine fallbacks, …). */
-  warn(message: string): void;
+  /**
+   * A warning for the run summary, as data: a stable code, the facts, and a message for people
+   * (`{ code: 'USER', message: '…' }` from user code). The same message twice is kept once.
+   */
+  warn(warning: RunWarning): void;
   /**
    * Incremental state (watermarks, finished files) when the run has a state store (`etl run`,
    * `etl schedule`, or `RunOptions.state`): what the last committed run left, and what this run commits
@@ -104,7 +110,13 @@ export type Stage<In = AnyRow, Out = AnyRow> = ((input: AsyncIterable<Batch<In>>
 export interface SourceContext extends RunContext {
   /** Rows the next batch should hold: adapts to the memory budget and the measured bytes per row. */
   batchRows(): number;
-  /** Stop after this many rows (`--limit`). */
+  /**
+   * `--limit`: the rows to read from the input, counting rows handed on and rows rejected alike. A
+   * source reads, rejects and counts nothing past them (a row after the limit is never decoded, so it
+   * is neither in a batch nor in the rejects), and stops. File sources get this from the file-source
+   * skeleton (connectors/files/file-source.ts); a source decoding through RowDecoder gets it by
+   * sharing one `RowLimit` between its decoders.
+   */
   limit?: number;
   /**
    * A row broke the schema. Throws (the run fails) unless the pipeline has a reject output with room
@@ -128,6 +140,14 @@ export interface SourceDescription {
   notes?: string[];
 }
 
+/** Rows of an input as it gives them, before any typing: what inference and `etl profile` look at. */
+export interface SourceSample {
+  /** Column names, in the input's order. */
+  names: string[];
+  /** Up to the rows asked for, each one value per name: text (CSV), JSON values (NDJSON), … */
+  rows: unknown[][];
+}
+
 export interface Source<R = AnyRow> {
   readonly kind: string;
   /** Files, table or query as people should see them (no credentials). */
@@ -136,6 +156,11 @@ export interface Source<R = AnyRow> {
   describe(context: RunContext): Promise<SourceDescription>;
   /** The batches. Must close whatever it opened in `finally`, also when the consumer stops early. */
   read(context: SourceContext): AsyncIterable<Batch<R>>;
+  /**
+   * The first `rows` rows as the input gives them (the sample the source infers types from), for
+   * `etl profile`. Optional: sources that cannot sample cheaply leave it out.
+   */
+  sample?(rows: number, context: Pick<RunContext, 'signal'>): Promise<SourceSample>;
   /** Row type carrier; never set at run time. */
   readonly __row?: R;
 }

@@ -138,7 +138,10 @@ export async function runTracked(pipeline: Pipeline<any>, options: TrackedRunOpt
         note: summary.dryRun ? 'dry run' : undefined,
       });
       await store.record(record).catch((error: unknown) => {
-        summary.warnings.push(`the run could not be recorded in the history: ${isSluiceError(error) ? error.message : String(error)}`);
+        summary.warnings.push({
+          code: 'HISTORY_NOT_RECORDED',
+          message: `the run could not be recorded in the history: ${isSluiceError(error) ? error.message : String(error)}`,
+        });
       });
       return { status: 'ran', summary, record };
     } finally {

@@ -1,4 +1,5 @@
 import { formatBytes } from '../core/bytes.ts';
+import type { RunWarning } from '../core/warnings.ts';
 import type { RunSummary } from './summary.ts';
 
 const number = new Intl.NumberFormat('en-US');
@@ -11,6 +12,11 @@ function duration(ms: number): string {
   return `${minutes}m${Math.round(seconds % 60)
     .toString()
     .padStart(2, '0')}s`;
+}
+
+/** A warning as people read it, in the summary and as it happens. */
+export function formatWarning(warning: RunWarning): string {
+  return warning.message;
 }
 
 /** The summary a person reads at the end of `etl run`. */
@@ -47,7 +53,7 @@ export function formatSummary(summary: RunSummary): string {
     );
   }
   if (summary.rejectsPath !== undefined) lines.push(`  rejects    ${summary.rejectsPath}`);
-  for (const warning of summary.warnings) lines.push(`  warning    ${warning}`);
+  for (const warning of summary.warnings) lines.push(`  warning    ${formatWarning(warning)}`);
   if (summary.error !== undefined) lines.push(`  error      [${summary.error.code}] ${summary.error.message}`);
   return lines.join('\n');
 }

@@ -10,6 +10,7 @@ import { incrementalState, type RunStateStore } from './incremental.ts';
 import { MemoryWatch } from './memory-watch.ts';
 import { emptySourceStats, meterSource, type ProgressEvent } from './meter-source.ts';
 import { meterSink, meterStage, uniqueStageNames } from './meter-stage.ts';
+import type { RunWarning } from '../core/warnings.ts';
 import type { Pipeline } from './pipeline.ts';
 import { Rejects } from './rejects.ts';
 import { buildSummary, type RunSummaryWithCause } from './summary-builder.ts';
@@ -32,7 +33,7 @@ export interface RunOptions {
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
   /** Warnings as they happen (the summary lists them too). */
-  onWarning?: (pipeline: string, message: string) => void;
+  onWarning?: (pipeline: string, warning: RunWarning) => void;
   /** Share a budget across calls (the scheduler of many pipelines does). */
   budget?: MemoryBudget;
   /** Incremental state of the (single) pipeline: `etl run` and `etl schedule` pass the pipeline's state store. */
@@ -92,11 +93,11 @@ function runController(outer: AbortSignal | undefined) {
 
 /** Warnings of one run, each once, passed on to `onWarning` as they happen. */
 function warningList(name: string, onWarning: RunOptions['onWarning']) {
-  const warnings: string[] = [];
-  const warn = (message: string) => {
-    if (warnings.includes(message)) return;
-    warnings.push(message);
-    onWarning?.(name, message);
+  const warnings: RunWarning[] = [];
+  const warn = (warning: RunWarning) => {
+    if (warnings.some((known) => known.message === warning.message)) return;
+    warnings.push(warning);
+    onWarning?.(name, warning);
   };
   return { warnings, warn };
 }

@@ -1,4 +1,5 @@
 import { SluiceError, isSluiceError } from '../core/errors.ts';
+import type { RunWarning } from '../core/warnings.ts';
 import type { RunAccounting } from './accounting.ts';
 import type { MemoryPeaks } from './memory-watch.ts';
 import type { SourceStats } from './meter-source.ts';
@@ -24,7 +25,7 @@ export interface RunOutcome {
   /** The memory watch's figures at the run's start and end. */
   startPeaks: MemoryPeaks;
   peaks: MemoryPeaks;
-  warnings: string[];
+  warnings: RunWarning[];
   dryRun: boolean;
 }
 
@@ -85,7 +86,10 @@ export function buildSummary(outcome: RunOutcome): RunSummaryWithCause {
     dryRun: outcome.dryRun,
   };
   if (summary.memory.pressureEvents > 0) {
-    warnings.push(`the process went above its memory budget ${summary.memory.pressureEvents} time(s); sources paused and batches shrank until it was back under`);
+    warnings.push({
+      code: 'MEMORY_PRESSURE',
+      message: `the process went above its memory budget ${summary.memory.pressureEvents} time(s); sources paused and batches shrank until it was back under`,
+    });
   }
   if (error !== undefined) {
     const sluiceError = isSluiceError(error)

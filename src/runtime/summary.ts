@@ -1,4 +1,5 @@
 import type { SluiceErrorDetails } from '../core/errors.ts';
+import type { RunWarning } from '../core/warnings.ts';
 
 export interface StageSummary {
   name: string;
@@ -64,7 +65,8 @@ export interface RunSummary {
     rowsPerBatch: number;
   };
   rejectsPath?: string;
-  warnings: string[];
+  /** Each with a stable `code`, its facts and a `message` for people (what the printed summary shows). */
+  warnings: RunWarning[];
   error?: { code: string; message: string } & Omit<SluiceErrorDetails, 'cause'>;
   dryRun: boolean;
 }

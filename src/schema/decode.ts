@@ -3,6 +3,8 @@ import { ColumnBuilder, widenBuilder } from '../batch/builder.ts';
 import type { Column } from '../batch/column.ts';
 import { Dictionary } from '../batch/dictionary.ts';
 import { type DType, INTEGER_RANGE, isIntegerDType, smallestIntegerDType } from '../batch/dtype.ts';
+import type { ErrorLocation } from '../core/errors.ts';
+import type { RunWarning } from '../core/warnings.ts';
 import type { ColumnPlan } from './plan.ts';
 import {
   formatDate,
@@ -24,8 +26,42 @@ export interface Violation {
   message: string;
 }
 
-/** Reports a widening of an inferred column (for the run summary). */
-export type WidenListener = (column: string, from: DType, to: DType, value: string, line?: number) => void;
+/**
+ * The rows a source may still take (`--limit`), shared by every decoder of one read. A row takes one
+ * whether it is appended or rejected, so the limit counts rows read from the input; a decoder is full
+ * once none is left, and the reader stops there, before the next row is decoded, rejected or counted.
+ */
+export class RowLimit {
+  constructor(public left = Infinity) {}
+}
+
+export interface DecoderOptions {
+  /** Widenings of inferred columns, as warnings for the run summary. */
+  warn?: (warning: RunWarning) => void;
+  /** The file the rows come from: where the warnings point. */
+  file?: string;
+  /** Shared with the source's other decoders: see {@link RowLimit}. */
+  limit?: RowLimit;
+  /**
+   * `""` is a null (CSV, where an empty field is how a null is written); JSON sources pass false: there
+   * only `null` or a missing key is null, and `""` is an empty string. @default true
+   */
+  emptyIsNull?: boolean;
+}
+
+/** The warning for an inferred column that widened: composed here only, for every source. */
+export function columnWidened(column: string, from: DType, to: DType, value: string, location?: ErrorLocation): RunWarning {
+  const where = location?.file === undefined ? '' : ` (${location.file}${location.line ? `:${location.line}` : ''})`;
+  return {
+    code: 'COLUMN_WIDENED',
+    message: `column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)}${where}`,
+    column,
+    from,
+    to,
+    value,
+    ...(location === undefined ? {} : { location }),
+  };
+}
 
 const NOT_PARSED = Symbol('not parsed');
 type Parsed = number | string | null | typeof NOT_PARSED;
@@ -46,24 +82,28 @@ export class RowDecoder {
   /** Source line of the row being appended, for widening warnings. */
   private line = 0;
   length = 0;
+  private readonly limit: RowLimit;
+  private readonly emptyIsNull: boolean;
 
-  /**
-   * @param emptyIsNull `""` is a null (CSV, where an empty field is how a null is written); JSON sources
-   *   pass false: there only `null` or a missing key is null, and `""` is an empty string.
-   */
   constructor(
     readonly plans: ColumnPlan[],
     readonly capacity: number,
-    private readonly onWiden: WidenListener = () => {},
-    private readonly emptyIsNull = true,
+    private readonly options: DecoderOptions = {},
   ) {
     this.scratch = new Array<Parsed>(plans.length);
     this.lines = new Int32Array(capacity);
+    this.limit = options.limit ?? new RowLimit();
+    this.emptyIsNull = options.emptyIsNull ?? true;
     this.reset();
   }
 
+  /** Rows the batch may still take: its free capacity, or fewer when the source's limit is nearer. */
+  get room(): number {
+    return Math.min(this.capacity - this.length, this.limit.left);
+  }
+
   get full(): boolean {
-    return this.length >= this.capacity;
+    return this.room <= 0;
   }
 
   private reset(): void {
@@ -78,6 +118,7 @@ export class RowDecoder {
    */
   append(values: readonly unknown[], line: number): Violation | null {
     this.line = line;
+    this.limit.left--;
     const plans = this.plans;
     for (let c = 0; c < plans.length; c++) {
       const parsed = this.parse(c, values[c]);
@@ -91,7 +132,7 @@ export class RowDecoder {
       else if (typeof value === 'number') builder.appendNumber(value);
       else builder.appendString(value as string);
       if (builder.overflowed && plans[c].dtype === 'dictionary') {
-        this.onWiden(plans[c].name, 'dictionary', 'string', `${plans[c].dictionary!.cap}+ distinct values`, line);
+        this.warnWidened(plans[c].name, 'dictionary', 'string', `${plans[c].dictionary!.cap}+ distinct values`);
         plans[c].dtype = 'string';
         plans[c].dictionary = undefined;
       }
@@ -104,6 +145,7 @@ export class RowDecoder {
   commitRows(count: number): void {
     for (const builder of this.builders) builder.length += count;
     this.length += count;
+    this.limit.left -= count;
   }
 
   /** The batch of the rows appended so far; the decoder starts a new one. */
@@ -214,7 +256,13 @@ export class RowDecoder {
     plan.dtype = dtype;
     plan.dictionary = undefined;
     plan.rule = dtype;
-    this.onWiden(plan.name, from, dtype, value, this.line);
+    this.warnWidened(plan.name, from, dtype, value);
+  }
+
+  private warnWidened(column: string, from: DType, to: DType, value: string): void {
+    const { warn, file } = this.options;
+    if (warn === undefined) return;
+    warn(columnWidened(column, from, to, value, file === undefined ? undefined : { file, line: this.line || undefined }));
   }
 
   private check(c: number, value: number | string, raw: unknown): Parsed | Violation {

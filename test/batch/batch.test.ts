@@ -128,7 +128,7 @@ describe('Dictionary', () => {
   test('past its cap a dictionary column falls back to plain strings, keeps every value, and reports it', () => {
     const plan = dictionaryPlan(2);
     const widened: string[] = [];
-    const decoder = new RowDecoder([plan], 5, (column, from, to) => widened.push(`${column}:${from}->${to}`));
+    const decoder = new RowDecoder([plan], 5, { warn: (warning) => widened.push(`${warning.column}:${warning.from}->${warning.to}`) });
     for (const city of ['a', 'b', 'a', null, 'c']) assert.equal(decoder.append([city], 1), null);
     const batch = decoder.flush({});
     const column = batch.column('city');

@@ -133,7 +133,9 @@ describe('RowDecoder with inferred columns', () => {
   function inferred(values: string[]) {
     const { plans } = inferColumns(['n'], values.map((v) => [v]));
     const widenings: [string, DType, DType, string][] = [];
-    const decoder = new RowDecoder(plans, 16, (column, from, to, value) => widenings.push([column, from, to, value]));
+    const decoder = new RowDecoder(plans, 16, {
+      warn: (warning) => widenings.push([warning.column!, warning.from as DType, warning.to as DType, warning.value!]),
+    });
     for (const [i, value] of values.entries()) assert.equal(decoder.append([value], i + 1), null);
     return { plans, decoder, widenings };
   }

@@ -66,7 +66,7 @@ export function fromRows<S extends z.ZodObject | undefined = undefined>(
       const plans = plansFor();
       const names = plans.map((plan) => plan.name);
       const size = () => options.batchRows ?? context.batchRows();
-      let decoder = new RowDecoder(plans, size(), (column, from, to, value) => context.warn(`column ${column} widened from ${from} to ${to} at ${value}`));
+      let decoder = new RowDecoder(plans, size(), { warn: context.warn });
       const values: unknown[] = new Array(names.length);
       let left = context.limit ?? Infinity;
       try {
@@ -83,7 +83,7 @@ export function fromRows<S extends z.ZodObject | undefined = undefined>(
             probe.batchesYielded++;
             probe.rowsYielded += batch.length;
             yield batch;
-            decoder = new RowDecoder(plans, size(), () => {});
+            decoder = new RowDecoder(plans, size());
           }
         }
         if (decoder.length > 0) {

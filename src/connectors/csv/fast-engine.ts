@@ -16,10 +16,10 @@
  */
 import type { Batch } from '../../batch/batch.ts';
 import { type ErrorLocation, SluiceError } from '../../core/errors.ts';
-import type { SourceContext } from '../../contracts/contracts.ts';
-import { RowDecoder, type Violation } from '../../schema/decode.ts';
+import type { RowDecoder, Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { StringCache } from '../../codec/byte-dictionary.ts';
+import type { FileReadContext } from '../files/file-source.ts';
 import { type Chunk, readChunks } from './chunks.ts';
 import { convertColumn, fieldText } from './column-loops.ts';
 import { byteDictionaryOf, FieldText, rollBack } from './column-rules.ts';
@@ -135,12 +135,11 @@ export async function* readFastBatches(
   file: string,
   plans: ColumnPlan[],
   options: ResolvedCsvOptions,
-  context: SourceContext,
-  progress: (bytes: number) => void,
+  context: FileReadContext,
   tally: FastTally = { records: 0, fused: 0 },
 ): AsyncGenerator<Batch> {
   const reader = new FastReader(file, plans, options, context, tally);
-  for await (const chunk of readChunks(file, options, context.signal, progress)) yield* reader.read(chunk);
+  for await (const chunk of readChunks(file, options, context.signal, context.progress)) yield* reader.read(chunk);
   const last = reader.finish();
   if (last !== null) yield last;
 }
@@ -154,7 +153,6 @@ class FastReader {
   /** Per planned column: its recently decoded strings (used by string columns only). */
   private readonly strings: StringCache[];
   private readonly values: unknown[];
-  private readonly widen: (column: string, from: string, to: string, value: string, line?: number) => void;
   private readonly quote: number;
   /** The fused record loop, once the header (the field count) is known. */
   private fused: FusedRecords | null = null;
@@ -168,13 +166,11 @@ class FastReader {
     private readonly file: string,
     private readonly plans: ColumnPlan[],
     private readonly options: ResolvedCsvOptions,
-    private readonly context: SourceContext,
+    private readonly context: FileReadContext,
     private readonly tally: FastTally,
   ) {
     this.scanner = newScanner(file, options);
-    this.widen = (column, from, to, value, line) =>
-      context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file}${line ? `:${line}` : ''})`);
-    this.decoder = new RowDecoder(plans, context.batchRows(), this.widen);
+    this.decoder = context.decoder();
     this.quote = options.quote.charCodeAt(0);
     this.text = new FieldText(options.encoding === 'latin1', this.quote);
     this.strings = plans.map(() => new StringCache());
@@ -203,7 +199,8 @@ class FastReader {
       const fused = this.fused !== null && position < limit && this.fused.prepare(this.decoder.builders);
       if (fused) {
         const decoder = this.decoder;
-        const room = Math.min(decoder.capacity - decoder.length, FUSED_BLOCK_ROWS);
+        // The decoder's room, not its free capacity: it is smaller near the source's --limit.
+        const room = Math.min(decoder.room, FUSED_BLOCK_ROWS);
         const rows = this.fused!.run(buf, position, limit, this.scanner.line, decoder.builders, decoder.lines, decoder.length, room);
         if (rows > 0) {
           decoder.commitRows(rows);
@@ -243,7 +240,7 @@ class FastReader {
     const batch = this.decoder.flush({ file: this.file });
     // flush() left fresh builders; a new decoder only when the budget changed the batch size.
     const rows = this.context.batchRows();
-    if (rows !== this.decoder.capacity) this.decoder = new RowDecoder(this.plans, rows, this.widen);
+    if (rows !== this.decoder.capacity) this.decoder = this.context.decoder(rows);
     return batch;
   }
 
@@ -263,7 +260,6 @@ class FastReader {
       this.setHeader(names);
       r = 1;
     }
-    this.tally.records += table.length - r;
     r = this.convertRows(scanned, r);
     return r < table.length || this.rejected !== null || this.decoder.full ? this.convertRest(scanned, r) : null;
   }
@@ -285,14 +281,20 @@ class FastReader {
    * Converts table records from `r` on until the end, a full batch, or a rejected row (left in
    * {@link rejected} for the caller to write); returns the next record to convert.
    */
-  private convertRows(scanned: ScannedBuffer, r: number): number {
+  private convertRows(scanned: ScannedBuffer, from: number): number {
+    const next = this.convertRecords(scanned, from);
+    // Counted as converted, not as scanned: records past the limit are scanned but never read.
+    this.tally.records += next - from;
+    return next;
+  }
+
+  private convertRecords(scanned: ScannedBuffer, r: number): number {
     const table = scanned.table;
     const expected = this.header!.length;
     const fieldCount = table.fieldCount;
     while (r < table.length) {
       this.context.signal.throwIfAborted();
-      const room = this.decoder.capacity - this.decoder.length;
-      let end = Math.min(table.length, r + room);
+      let end = Math.min(table.length, r + this.decoder.room);
       let bad = -1;
       for (let k = r; k < end; k++) {
         if (fieldCount[k] !== expected) {

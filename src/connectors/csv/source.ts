@@ -1,14 +1,13 @@
 import type { z } from 'zod';
-import type { AnyRow, Batch } from '../../batch/batch.ts';
+import type { Batch } from '../../batch/batch.ts';
 import { codeGenerationEnabled } from '../../codegen/switch.ts';
 import { SluiceError } from '../../core/errors.ts';
-import type { RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
+import type { Source, SourceSample } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
-import { clonePlans, emptyBatch, RowDecoder } from '../../schema/decode.ts';
+import { clonePlans } from '../../schema/decode.ts';
 import { inferColumns } from '../../schema/infer.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
-import { expandInputs, totalSize, withLineOf } from '../files/inputs.ts';
-import { unfinishedFiles } from '../files/finished-files.ts';
+import { type FileFormat, type FilePlan, type FileReadContext, fileSource } from '../files/file-source.ts';
 import { fastEngineAvailable, type FastTally, findStructuralError, readFastBatches } from './fast-engine.ts';
 import { type CsvOptions, resolveCsvOptions, type ResolvedCsvOptions } from './options.ts';
 import { checkDuplicateNames, fieldCountError, missingColumn, positionsOf } from './header.ts';
@@ -30,96 +29,44 @@ export function csv<S extends z.ZodObject | undefined = undefined, const K exten
   path: string | readonly string[],
   options: CsvOptions<S, K> = {},
 ): Source<RowOf<S, K>> {
-  return new CsvSource(path, options as CsvOptions<unknown, string>) as unknown as Source<RowOf<S, K>>;
+  return fileSource<RowOf<S, K>, CsvPlan>(path, new CsvFormat(options as CsvOptions<unknown, string>));
 }
 
-interface Prepared {
-  files: string[];
-  totalBytes: number;
-  plans: ColumnPlan[];
+interface CsvPlan extends FilePlan {
   options: ResolvedCsvOptions;
+  /** Records the fast engine read, across the run's files. */
+  tally: FastTally;
 }
 
-class CsvSource implements Source<AnyRow> {
+/** CSV for the file-source skeleton (files/file-source.ts), which does files, state, progress and `--limit`. */
+class CsvFormat implements FileFormat<CsvPlan> {
   readonly kind = 'csv';
+  readonly incremental: boolean | undefined;
   private readonly settings: ResolvedCsvOptions;
 
-  readonly location: string;
-
-  constructor(
-    private readonly path: string | readonly string[],
-    private readonly options: CsvOptions<unknown, string>,
-  ) {
-    this.location = typeof path === 'string' ? path : path.join(', ');
+  constructor(private readonly options: CsvOptions<unknown, string>) {
     this.settings = resolveCsvOptions(options, fastEngineAvailable);
+    this.incremental = options.incremental;
   }
 
-  async describe(context: RunContext): Promise<SourceDescription> {
-    const prepared = await this.prepare(context.signal);
-    return {
-      kind: 'csv',
-      location: prepared.files.join(', '),
-      engine: engineLabel(prepared.options),
-      columns: prepared.plans,
-      totalBytes: prepared.totalBytes,
-    };
-  }
-
-  async *read(context: SourceContext): AsyncGenerator<Batch> {
-    const prepared = await this.prepare(context.signal);
-    context.engine(engineLabel(prepared.options));
-    let doneBytes = 0;
-    let rowsLeft = context.limit ?? Infinity;
-    const progress = await unfinishedFiles(prepared.files, context, this.options.incremental);
-    let yielded = false;
-    const tally: FastTally = { records: 0, fused: 0 };
-    for (const file of progress.files) {
-      if (rowsLeft <= 0) break;
-      const onBytes = (bytes: number) => context.progress(doneBytes + bytes, prepared.totalBytes);
-      const batches =
-        prepared.options.engine === 'fast'
-          ? readFastBatches(file, prepared.plans, prepared.options, context, onBytes, tally)
-          : readParsedBatches(file, prepared.plans, prepared.options, context, onBytes);
-      let whole = true;
-      try {
-        for await (const batch of batches) {
-          yielded = true;
-          if (batch.length > rowsLeft) {
-            yield batch.head(rowsLeft);
-            rowsLeft = 0;
-            whole = false;
-            break;
-          }
-          rowsLeft -= batch.length;
-          yield batch;
-          if (rowsLeft <= 0) {
-            whole = false; // perhaps not the file's end: marking it would skip its rest
-            break;
-          }
-        }
-      } catch (error) {
-        throw await withLineOf(error);
+  /** The header (or the `header` option's names) and the first `rows` records, read with csv-parse. */
+  async sample(file: string, rows: number, signal: AbortSignal): Promise<SourceSample> {
+    const options = this.settings;
+    let header: string[] | undefined = options.header === true ? undefined : [...options.header];
+    const sample: string[][] = [];
+    for await (const records of parseRecords(file, options, signal)) {
+      for (const record of records) {
+        if (header === undefined) header = record.fields;
+        else if (sample.length < rows) sample.push(record.fields);
       }
-      if (whole) await progress.finished(file);
-      doneBytes += (await totalSize([file]));
-      context.progress(doneBytes, prepared.totalBytes);
+      if (header !== undefined && sample.length >= rows) break;
     }
-    if (tally.records > 0) context.engine(engineLabel(prepared.options), quickShare(tally));
-    if (!yielded) yield emptyBatch(prepared.plans);
+    if (header === undefined) throw new SluiceError('CSV_PARSE', `${file} is empty: no header line.`, { file });
+    return { names: header, rows: sample };
   }
 
-  /** Files, options and a fresh column plan for one run (inferred from a sample when there is no schema). */
-  private async prepare(signal: AbortSignal): Promise<Prepared> {
-    try {
-      return await this.prepareFiles(signal);
-    } catch (error) {
-      throw await withLineOf(error);
-    }
-  }
-
-  private async prepareFiles(signal: AbortSignal): Promise<Prepared> {
-    const files = await expandInputs(this.path);
-    const totalBytes = await totalSize(files);
+  /** The options and a fresh column plan for one run (inferred from a sample when there is no schema). */
+  async prepare(files: readonly string[], signal: AbortSignal): Promise<CsvPlan> {
     const options = this.settings;
     let plans: ColumnPlan[];
     const wanted = this.options.columns;
@@ -134,27 +81,31 @@ class CsvSource implements Source<AnyRow> {
         plans = plans.filter((plan) => wanted.includes(plan.name));
       }
     } else {
-      plans = await this.infer(files[0], options, signal);
+      plans = await this.infer(files[0], signal);
     }
-    return { files, totalBytes, plans: clonePlans(plans), options };
+    const tally: FastTally = { records: 0, fused: 0 };
+    return {
+      plans: clonePlans(plans),
+      engine: engineLabel(options),
+      options,
+      tally,
+      engineDetail: () => (tally.records > 0 ? quickShare(tally) : undefined),
+    };
   }
 
-  private async infer(file: string, options: ResolvedCsvOptions, signal: AbortSignal): Promise<ColumnPlan[]> {
-    let header: readonly string[] | undefined = options.header === true ? undefined : options.header;
-    const sample: string[][] = [];
-    for await (const records of parseRecords(file, options, signal)) {
-      for (const record of records) {
-        if (header === undefined) header = record.fields;
-        else if (sample.length < options.sampleRows) sample.push(record.fields);
-      }
-      if (sample.length >= options.sampleRows) break;
-    }
-    if (header === undefined) throw new SluiceError('CSV_PARSE', `${file} is empty: no header line.`, { file });
+  read(file: string, plan: CsvPlan, context: FileReadContext): AsyncIterable<Batch> {
+    return plan.options.engine === 'fast'
+      ? readFastBatches(file, plan.plans, plan.options, context, plan.tally)
+      : readParsedBatches(file, plan.plans, plan.options, context);
+  }
+
+  private async infer(file: string, signal: AbortSignal): Promise<ColumnPlan[]> {
+    const { names: header, rows: sample } = await this.sample(file, this.settings.sampleRows, signal);
     const names = this.options.columns ?? header;
     checkDuplicateNames(file, header, names);
     const positions = names.map((name) => {
-      const position = header!.indexOf(name);
-      if (position < 0) throw missingColumn(file, name, header!);
+      const position = header.indexOf(name);
+      if (position < 0) throw missingColumn(file, name, header);
       return position;
     });
     const projected = sample.map((fields) => positions.map((p) => fields[p]));
@@ -183,21 +134,13 @@ function engineLabel(options: ResolvedCsvOptions): string {
 
 export { fieldCountError, missingColumn, positionsOf } from './header.ts';
 
-async function* readParsedBatches(
-  file: string,
-  plans: ColumnPlan[],
-  options: ResolvedCsvOptions,
-  context: SourceContext,
-  progress: (bytes: number) => void,
-): AsyncGenerator<Batch> {
+async function* readParsedBatches(file: string, plans: ColumnPlan[], options: ResolvedCsvOptions, context: FileReadContext): AsyncGenerator<Batch> {
   let header: readonly string[] | undefined = options.header === true ? undefined : options.header;
   let positions = header === undefined ? [] : positionsOf(file, plans, header);
-  const widen = (column: string, from: string, to: string, value: string, line?: number) =>
-    context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file}${line ? `:${line}` : ''})`);
-  let decoder = new RowDecoder(plans, context.batchRows(), widen);
+  let decoder = context.decoder();
   const values: unknown[] = new Array(plans.length);
   try {
-    for await (const records of parseRecords(file, options, context.signal, progress)) {
+    for await (const records of parseRecords(file, options, context.signal, context.progress)) {
       for (const record of records) {
         const fields = record.fields;
         if (header === undefined) {
@@ -215,7 +158,7 @@ async function* readParsedBatches(
         if (violation !== null) await context.reject(violation, { file, line: record.line, column: violation.column });
         if (decoder.full) {
           yield decoder.flush({ file });
-          decoder = new RowDecoder(plans, context.batchRows(), widen);
+          decoder = context.decoder();
         }
       }
     }

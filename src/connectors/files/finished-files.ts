@@ -24,7 +24,7 @@ export interface FileProgress {
 export async function unfinishedFiles(files: readonly string[], context: SourceContext, incremental: boolean | undefined): Promise<FileProgress> {
   if (!incremental) return { files: [...files], finished: async () => {} };
   if (context.state === undefined) {
-    context.warn('`incremental` has no state store in this run (use etl run or etl schedule): every file is read.');
+    context.warn({ code: 'INCREMENTAL_WITHOUT_STATE', message: '`incremental` has no state store in this run (use etl run or etl schedule): every file is read.' });
     return { files: [...files], finished: async () => {} };
   }
   const before = context.state.get<Finished>(FINISHED_FILES_STATE_KEY) ?? {};

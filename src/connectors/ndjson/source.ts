@@ -2,14 +2,14 @@ import { createInterface } from 'node:readline';
 import type { z } from 'zod';
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import { SluiceError } from '../../core/errors.ts';
-import type { RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
+import type { Source, SourceSample } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
-import { clonePlans, emptyBatch, RowDecoder } from '../../schema/decode.ts';
+import { clonePlans } from '../../schema/decode.ts';
 import { inferColumns } from '../../schema/infer.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
-import { expandInputs, openInput, readError, totalSize } from '../files/inputs.ts';
-import { unfinishedFiles } from '../files/finished-files.ts';
+import { type FileFormat, type FilePlan, type FileReadContext, fileSource } from '../files/file-source.ts';
+import { openInput, readError } from '../files/inputs.ts';
 
 export interface NdjsonOptions<S = unknown, K extends string = string> {
   /** A zod object: the fields to read and their types. Without it, types are inferred from a sample. */
@@ -35,94 +35,62 @@ export function ndjson<S extends z.ZodObject | undefined = undefined, const K ex
   path: string | readonly string[],
   options: NdjsonOptions<S, K> = {},
 ): Source<RowOf<S, K>> {
-  return new NdjsonSource(path, options as NdjsonOptions<unknown, string>) as unknown as Source<RowOf<S, K>>;
+  return fileSource<RowOf<S, K>>(path, new NdjsonFormat(options as NdjsonOptions<unknown, string>));
 }
 
-class NdjsonSource implements Source<AnyRow> {
+const ENGINE = 'JSON.parse per line';
+
+/** NDJSON for the file-source skeleton (files/file-source.ts), which does files, state, progress and `--limit`. */
+class NdjsonFormat implements FileFormat {
   readonly kind = 'ndjson';
+  readonly incremental: boolean | undefined;
+  // JSON states its nulls: only `null` or a missing key is one, and "" is an empty string.
+  readonly emptyIsNull = false;
 
-  readonly location: string;
-
-  constructor(
-    private readonly path: string | readonly string[],
-    private readonly options: NdjsonOptions<unknown, string>,
-  ) {
-    this.location = typeof path === 'string' ? path : path.join(', ');
+  constructor(private readonly options: NdjsonOptions<unknown, string>) {
+    this.incremental = options.incremental;
   }
 
-  async describe(context: RunContext): Promise<SourceDescription> {
-    const { files, plans, totalBytes } = await this.prepare(context.signal);
-    return { kind: 'ndjson', location: files.join(', '), engine: 'JSON.parse per line', columns: plans, totalBytes };
-  }
-
-  async *read(context: SourceContext): AsyncGenerator<Batch> {
-    const { files, plans, totalBytes } = await this.prepare(context.signal);
-    context.engine('JSON.parse per line');
-    let rowsLeft = context.limit ?? Infinity;
-    let doneBytes = 0;
-    const names = plans.map((plan) => plan.name);
-    const values: unknown[] = new Array(plans.length);
-    const progress = await unfinishedFiles(files, context, this.options.incremental);
-    // An input with no rows still passes on its columns (as the CSV source does), so a CSV sink writes its header.
-    let yielded = false;
-    for (const file of progress.files) {
-      if (rowsLeft <= 0) break;
-      // Cut short by the limit, a file is not finished: marking it would skip its rest next time.
-      let whole = true;
-      const widen = (column: string, from: string, to: string, value: string, line?: number) =>
-        context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${file}${line ? `:${line}` : ''})`);
-      let decoder = new RowDecoder(plans, context.batchRows(), widen, false);
-      for await (const { object, line } of objects(file, this.options.maxRecordBytes, context.signal, (bytes) =>
-        context.progress(doneBytes + bytes, totalBytes),
-      )) {
-        for (let c = 0; c < names.length; c++) values[c] = object[names[c]];
-        const violation = decoder.append(values, line);
-        if (violation !== null) {
-          await context.reject(violation, { file, line, column: violation.column });
-          if (--rowsLeft <= 0) {
-            whole = false;
-            break;
-          }
-          continue;
-        }
-        if (decoder.full) {
-          yielded = true;
-          yield decoder.flush({ file });
-          decoder = new RowDecoder(plans, context.batchRows(), widen, false);
-        }
-        if (--rowsLeft <= 0) {
-          whole = false;
-          break;
-        }
+  async sample(file: string, rows: number, signal: AbortSignal): Promise<SourceSample> {
+    const sample: Record<string, unknown>[] = [];
+    if (rows > 0) {
+      for await (const { object } of objects(file, this.options.maxRecordBytes, signal)) {
+        sample.push(object);
+        if (sample.length >= rows) break;
       }
-      if (decoder.length > 0) {
-        yielded = true;
-        yield decoder.flush({ file });
-      }
-      if (whole) await progress.finished(file);
-      doneBytes += await totalSize([file]);
     }
-    if (!yielded) yield emptyBatch(plans);
+    const names = [...new Set(sample.flatMap((object) => Object.keys(object)))];
+    return { names, rows: sample.map((object) => names.map((name) => object[name])) };
   }
 
-  private async prepare(signal: AbortSignal): Promise<{ files: string[]; plans: ColumnPlan[]; totalBytes: number }> {
-    const files = await expandInputs(this.path);
-    const totalBytes = await totalSize(files);
+  async prepare(files: readonly string[], signal: AbortSignal): Promise<FilePlan> {
     let plans: ColumnPlan[];
     if (this.options.schema !== undefined) {
       plans = compileSchema(this.options.schema, this.options).columns;
       if (this.options.columns !== undefined) plans = plans.filter((plan) => this.options.columns!.includes(plan.name));
     } else {
-      const sample: Record<string, unknown>[] = [];
-      const limit = this.options.sampleRows ?? 10_000;
-      for await (const { object } of objects(files[0], this.options.maxRecordBytes, signal)) {
-        sample.push(object);
-        if (sample.length >= limit) break;
-      }
-      const names = this.options.columns ?? [...new Set(sample.flatMap((object) => Object.keys(object)))];
-      plans = inferColumns(names, sample.map((object) => names.map((name) => object[name])), { ...this.options, json: true }).plans;
+      const sample = await this.sample(files[0], this.options.sampleRows ?? 10_000, signal);
+      const names = this.options.columns ?? sample.names;
+      const positions = names.map((name) => sample.names.indexOf(name));
+      plans = inferColumns(names, sample.rows.map((row) => positions.map((p) => (p < 0 ? undefined : row[p]))), { ...this.options, json: true }).plans;
     }
-    return { files, plans: clonePlans(plans), totalBytes };
+    return { plans: clonePlans(plans), engine: ENGINE };
+  }
+
+  async *read(file: string, { plans }: FilePlan, context: FileReadContext): AsyncGenerator<Batch> {
+    const names = plans.map((plan) => plan.name);
+    const values: unknown[] = new Array(plans.length);
+    let decoder = context.decoder();
+    for await (const { object, line } of objects(file, this.options.maxRecordBytes, context.signal, context.progress)) {
+      for (let c = 0; c < names.length; c++) values[c] = object[names[c]];
+      const violation = decoder.append(values, line);
+      if (violation !== null) await context.reject(violation, { file, line, column: violation.column });
+      if (decoder.full) {
+        yield decoder.flush({ file });
+        decoder = context.decoder();
+      }
+    }
+    if (decoder.length > 0) yield decoder.flush({ file });
   }
 }
 

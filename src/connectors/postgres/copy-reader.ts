@@ -38,8 +38,7 @@ export async function* readCopy(client: pg.PoolClient, connection: ResolvedConne
   const wrap = (error: unknown) => wrapPgError(error, { operation: 'cursor', query: copySql, row: rowNumber, connection });
   const plans = read.plans(fields);
   const positions = plans === undefined ? undefined : positionsOf(plans, fields);
-  const widen = (column: string, from: string, to: string, value: string) =>
-    context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)}`);
+  const widen = { warn: context.warn };
   const texts = plans === undefined ? new TextColumns(fields, read.dictionaryCap) : undefined;
   const makeDecoder = (): CopyDecoder =>
     plans === undefined

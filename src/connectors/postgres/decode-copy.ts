@@ -12,7 +12,7 @@ import { ByteDictionary } from '../../codec/byte-dictionary.ts';
 import { parseFloat64, parseInteger } from '../../codec/byte-numbers.ts';
 import { decodeLatin1, decodeUtf8 } from '../../codec/byte-text.ts';
 import type { SourceContext } from '../../contracts/contracts.ts';
-import { RowDecoder } from '../../schema/decode.ts';
+import { type DecoderOptions, RowDecoder } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { CopyFieldSplitter } from './copy-fields.ts';
 import { type Field, Kind, STRING_BATCH_ROWS } from './fields.ts';
@@ -216,7 +216,7 @@ export class CopySchemaDecoder implements CopyDecoder {
     plans: ColumnPlan[],
     private readonly positions: number[],
     private readonly capacity: number,
-    widen: (column: string, from: string, to: string, value: string) => void,
+    widen: DecoderOptions,
   ) {
     this.decoder = new RowDecoder(plans, capacity, widen);
     this.values = new Array(plans.length);

@@ -28,8 +28,7 @@ export function pageDecoder(fields: Field[], plans: ColumnPlan[] | undefined, sq
   }
   const positions = positionsOf(plans, fields);
   const values: unknown[] = new Array(plans.length);
-  const widen = (column: string, from: string, to: string, value: string) =>
-    context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)}`);
+  const widen = { warn: context.warn };
   return async (rows, firstRow) => {
     const decoder = new RowDecoder(plans, rows.length, widen);
     for (let i = 0; i < rows.length; i++) {

@@ -36,7 +36,9 @@ export function runQuery(
   context: SourceContext,
 ): { sql: string; params: unknown[] | undefined } {
   if (incremental === undefined) return { sql, params };
-  if (context.state === undefined) context.warn('`incremental` has no state store in this run (use etl run or etl schedule): every row is read.');
+  if (context.state === undefined) {
+    context.warn({ code: 'INCREMENTAL_WITHOUT_STATE', message: '`incremental` has no state store in this run (use etl run or etl schedule): every row is read.' });
+  }
   const column = quoteIdent(incremental.column);
   const key = quoteIdent(incremental.key);
   const values = [...(params ?? [])];

@@ -133,7 +133,17 @@ describe('csv source (csv-parse engine)', () => {
     assert.equal(batches[0].column('flag').dtype, 'bool');
     assert.equal(batches[0].column('city').dtype, 'dictionary');
     assert.equal(rows[50].n, 70000);
-    assert.deepEqual(summary.warnings, [`column "n" widened from uint8 to uint32 at value "70000" (${path}:52)`]);
+    assert.deepEqual(summary.warnings, [
+      {
+        code: 'COLUMN_WIDENED',
+        message: `column "n" widened from uint8 to uint32 at value "70000" (${path}:52)`,
+        column: 'n',
+        from: 'uint8',
+        to: 'uint32',
+        value: '70000',
+        location: { file: path, line: 52 },
+      },
+    ]);
   });
 
   test('limit stops reading early', async () => {

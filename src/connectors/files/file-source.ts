@@ -1,0 +1,145 @@
+/**
+ * The skeleton of every file source, as file-sink.ts is of every file sink. A format says how to sample
+ * a file, how to plan its columns and how to read one file into batches; the skeleton does the rest,
+ * the same way for CSV, NDJSON and any format after them:
+ * - the files: a path, a glob or a list of either, sorted (`.gz` is gunzipped by `openInput`);
+ * - `incremental: true`: files an earlier committed run finished are passed over (finished-files.ts);
+ * - progress: bytes read across the files, against their total size;
+ * - `--limit` (SourceContext.limit): rows read from the input, handed on or rejected alike. Every row
+ *   goes through a decoder from {@link FileReadContext.decoder}; they share one RowLimit and are full
+ *   once it is used up, so the row after the limit is never decoded, rejected or counted, and the
+ *   skeleton stops the read there (the file is then not marked finished);
+ * - an input with no rows still passes on its columns (one empty batch), so a CSV sink writes its header;
+ * - an input error that knows only its byte offset gets its line and column.
+ *
+ * A new file source (say, a JSON-array reader) implements {@link FileFormat}; ndjson/source.ts is the
+ * smallest one to read.
+ */
+import type { AnyRow, Batch } from '../../batch/batch.ts';
+import type { ErrorLocation } from '../../core/errors.ts';
+import type { RunContext, Source, SourceContext, SourceDescription, SourceSample } from '../../contracts/contracts.ts';
+import { emptyBatch, RowDecoder, RowLimit, type Violation } from '../../schema/decode.ts';
+import type { ColumnPlan } from '../../schema/plan.ts';
+import { unfinishedFiles } from './finished-files.ts';
+import { expandInputs, totalSize, withLineOf } from './inputs.ts';
+
+/** What a format settled for one run (or one `describe`): the columns and the reader. */
+export interface FilePlan {
+  /** A fresh copy for this run (clonePlans): inferred columns widen and dictionaries grow during it. */
+  plans: ColumnPlan[];
+  /** Which reader runs, for the summary and `--dry-run`. */
+  engine: string;
+  /** After the last file: how the reader went (the share of records on a fast path, say), if anything. */
+  engineDetail?(): string | undefined;
+}
+
+/** What the skeleton hands a format for reading one file. */
+export interface FileReadContext {
+  readonly file: string;
+  readonly signal: AbortSignal;
+  /** Rows the next batch should hold: the run's batch size (see SourceContext.batchRows), fewer near the limit. */
+  batchRows(): number;
+  /**
+   * A decoder for the next batch of this file, `batchRows()` rows unless told. Every row must go
+   * through one: it is what enforces `--limit` (a decoder is full once the limit is reached; hand on
+   * what it holds then, and the skeleton stops the read) and reports widenings at this file's lines.
+   */
+  decoder(rows?: number): RowDecoder;
+  /** A row broke the schema: see SourceContext.reject. */
+  reject(violation: Violation, location: ErrorLocation): Promise<void>;
+  /** Bytes of this file read from disk so far. */
+  progress(bytes: number): void;
+}
+
+export interface FileFormat<P extends FilePlan = FilePlan> {
+  /** The source's kind: `csv`, `ndjson`, … */
+  readonly kind: string;
+  /** Pass over files an earlier committed run finished (`incremental: true`). */
+  readonly incremental?: boolean;
+  /** `""` is a null, as in CSV, where an empty field is how a null is written; JSON formats say false. @default true */
+  readonly emptyIsNull?: boolean;
+  /**
+   * The column names of a file and up to `rows` rows of its values as the file gives them (text for
+   * CSV, JSON values for NDJSON): what inference and `etl profile` look at.
+   */
+  sample(file: string, rows: number, signal: AbortSignal): Promise<SourceSample>;
+  /** The columns of a run (compiled from the schema, or inferred from a sample of the first file) and its reader. */
+  prepare(files: readonly string[], signal: AbortSignal): Promise<P>;
+  /** The batches of one file, each from a decoder of `context.decoder()`. Closes the file in `finally`. */
+  read(file: string, plan: P, context: FileReadContext): AsyncIterable<Batch>;
+}
+
+/** A source over files (a path, a glob, or a list) of one format. */
+export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: string | readonly string[], format: FileFormat<P>): Source<R> {
+  const location = typeof path === 'string' ? path : path.join(', ');
+  const prepare = async (signal: AbortSignal) => {
+    try {
+      const files = await expandInputs(path);
+      return { files, totalBytes: await totalSize(files), plan: await format.prepare(files, signal) };
+    } catch (error) {
+      throw await withLineOf(error);
+    }
+  };
+  return {
+    kind: format.kind,
+    location,
+
+    async describe(context: RunContext): Promise<SourceDescription> {
+      const { files, totalBytes, plan } = await prepare(context.signal);
+      return { kind: format.kind, location: files.join(', '), engine: plan.engine, columns: plan.plans, totalBytes };
+    },
+
+    async sample(rows: number, context: Pick<RunContext, 'signal'>): Promise<SourceSample> {
+      try {
+        const files = await expandInputs(path);
+        return await format.sample(files[0], rows, context.signal);
+      } catch (error) {
+        throw await withLineOf(error);
+      }
+    },
+
+    async *read(context: SourceContext): AsyncGenerator<Batch<R>> {
+      const { files, totalBytes, plan } = await prepare(context.signal);
+      context.engine(plan.engine);
+      const limit = new RowLimit(context.limit ?? Infinity);
+      const emptyIsNull = format.emptyIsNull ?? true;
+      const progress = await unfinishedFiles(files, context, format.incremental);
+      let doneBytes = 0;
+      let yielded = false;
+      for (const file of progress.files) {
+        if (limit.left <= 0) break;
+        const batchRows = () => Math.max(1, Math.min(context.batchRows(), limit.left));
+        const fileContext: FileReadContext = {
+          file,
+          signal: context.signal,
+          batchRows,
+          decoder: (rows = batchRows()) => new RowDecoder(plan.plans, rows, { warn: (warning) => context.warn(warning), file, limit, emptyIsNull }),
+          reject: (violation, where) => context.reject(violation, where),
+          progress: (bytes) => context.progress(doneBytes + bytes, totalBytes),
+        };
+        // Cut short by the limit, a file is not finished: marking it would skip its rest next time.
+        let whole = true;
+        try {
+          for await (const batch of format.read(file, plan, fileContext)) {
+            if (batch.length > 0) {
+              yielded = true;
+              yield batch as Batch<R>;
+            }
+            if (limit.left <= 0) {
+              whole = false;
+              break;
+            }
+          }
+        } catch (error) {
+          throw await withLineOf(error);
+        }
+        if (whole) await progress.finished(file);
+        doneBytes += await totalSize([file]);
+        context.progress(doneBytes, totalBytes);
+      }
+      const detail = plan.engineDetail?.();
+      if (detail !== undefined) context.engine(plan.engine, detail);
+      if (!yielded) yield emptyBatch(plan.plans) as Batch<R>;
+    },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * What every file source gets from the skeleton (connectors/files/file-source.ts), checked the same way
+ * for each: `--limit` counts rows read from the input (handed on and rejected), and nothing past it is
+ * read, rejected or counted; a file cut short by the limit is not finished; an input of no rows still
+ * passes on its columns; sample() gives what inference sees.
+ */
+import assert from 'node:assert/strict';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { z } from 'zod';
+import { csv, ndjson, pipeline, run, type Source } from '../../../src/index.ts';
+import { FINISHED_FILES_STATE_KEY } from '../../../src/connectors/files/finished-files.ts';
+import type { RunStateStore } from '../../../src/runtime/run.ts';
+import { collect, tempDir } from '../../support/fakes.ts';
+
+const dir = await tempDir('sluice-file-source-');
+let files = 0;
+
+const N = z.object({ n: z.number() });
+
+/** One value per line; a value that is not a number is rejected by `N`. */
+interface Format {
+  name: string;
+  extension: string;
+  header: string;
+  line(value: string): string;
+  source(path: string, schema?: z.ZodObject, incremental?: boolean): Source;
+}
+
+const FORMATS: Format[] = [
+  { name: 'csv, fast engine', extension: 'csv', header: 'n\n', line: (v) => v, source: (path, schema, incremental) => csv(path, { schema, engine: 'fast', incremental }) },
+  { name: 'csv, csv-parse engine', extension: 'csv', header: 'n\n', line: (v) => v, source: (path, schema, incremental) => csv(path, { schema, engine: 'csv-parse', incremental }) },
+  {
+    name: 'ndjson',
+    extension: 'ndjson',
+    header: '',
+    line: (v) => JSON.stringify({ n: /^\d+$/.test(v) ? Number(v) : v }),
+    source: (path, schema, incremental) => ndjson(path, { schema, incremental }),
+  },
+];
+
+async function write(format: Format, values: readonly string[]): Promise<string> {
+  const path = join(dir, `input-${++files}.${format.extension}`);
+  await writeFile(path, `${format.header}${values.map((v) => format.line(v)).join('\n')}\n`);
+  return path;
+}
+
+async function limited(format: Format, path: string, limit: number, state?: RunStateStore, source = format.source(path, N)) {
+  const rejectsPath = join(dir, `rejects-${++files}.ndjson`);
+  const sink = collect<{ n: number }>();
+  const summary = await run(pipeline({ rejects: { path: rejectsPath } }).from(source).to(sink), { limit, state });
+  assert.equal(summary.status, 'succeeded', summary.error?.message);
+  const rejects = await readFile(rejectsPath, 'utf8').then(
+    (text) => text.trim().split('\n').map((line) => JSON.parse(line) as { line: number; value: string }),
+    () => [],
+  );
+  await rm(rejectsPath, { force: true });
+  return { summary, written: sink.rows.map((row) => row.n), rejects };
+}
+
+/** The line of the k-th value (0-based): CSV files have a header line first. */
+const lineOf = (format: Format, k: number) => k + 1 + (format.header === '' ? 0 : 1);
+
+for (const format of FORMATS) {
+  describe(`--limit means rows read from the input: ${format.name}`, () => {
+    const values = ['1', '2', 'x', '4', 'y'];
+
+    test('issue repro: --limit 1 over 1, 2, x, 4, y reads one row, writes it and rejects nothing', async () => {
+      const path = await write(format, values);
+      const { summary, written, rejects } = await limited(format, path, 1);
+      assert.deepEqual(summary.rows, { read: 1, written: 1, dropped: 0, rejected: 0 });
+      assert.deepEqual(written, [1]);
+      assert.deepEqual(rejects, []);
+    });
+
+    test('every limit from 1 to past the end: read = min(limit, rows), and only the rows within it are written or rejected', async () => {
+      const path = await write(format, values);
+      for (let limit = 1; limit <= values.length + 1; limit++) {
+        const within = values.slice(0, limit);
+        const { summary, written, rejects } = await limited(format, path, limit);
+        const good = within.filter((v) => /^\d+$/.test(v)).map(Number);
+        const bad = within.flatMap((v, k) => (/^\d+$/.test(v) ? [] : [lineOf(format, k)]));
+        assert.deepEqual(summary.rows, { read: within.length, written: good.length, dropped: 0, rejected: bad.length }, `limit ${limit}`);
+        assert.deepEqual(written, good, `limit ${limit}`);
+        assert.deepEqual(rejects.map((r) => r.line), bad, `limit ${limit}`);
+      }
+    });
+
+    test('over many batches, with a reject in every seven rows: the limit is exact, wherever it falls', async () => {
+      const many = Array.from({ length: 5000 }, (_, k) => (k % 7 === 3 ? `bad${k}` : String(k)));
+      const path = await write(format, many);
+      for (const limit of [1, 4, 1023, 1024, 1025, 3001, 4999]) {
+        const within = many.slice(0, limit);
+        const { summary, written, rejects } = await limited(format, path, limit);
+        const good = within.filter((v) => /^\d+$/.test(v)).map(Number);
+        assert.equal(summary.rows.read, limit, `limit ${limit}`);
+        assert.deepEqual(written, good, `limit ${limit}`);
+        assert.equal(rejects.length, within.length - good.length, `limit ${limit}`);
+        assert.ok(rejects.every((r) => r.line <= lineOf(format, limit - 1)), `limit ${limit}: a reject past the limit`);
+      }
+    });
+
+    test('across the files of a glob the limit counts on; a file cut short by it is not finished', async () => {
+      const first = await write(format, ['1', 'x', '3']);
+      const second = await write(format, ['4', '5', 'y', '7']);
+      const pattern = `{${first.split('/').pop()},${second.split('/').pop()}}`;
+      let saved: Record<string, unknown> = {};
+      const state: RunStateStore = { committed: {}, saveIn: async () => false, save: async (value) => void (saved = value) };
+      const incremental = format.source(join(dir, pattern), N, true);
+      const { summary, written, rejects } = await limited(format, pattern, 5, state, incremental);
+      assert.deepEqual(summary.rows, { read: 5, written: 4, dropped: 0, rejected: 1 });
+      assert.deepEqual(written, [1, 3, 4, 5]);
+      assert.deepEqual(rejects.map((r) => r.line), [lineOf(format, 1)]);
+      const finished = Object.keys((saved[FINISHED_FILES_STATE_KEY] ?? {}) as Record<string, unknown>);
+      assert.deepEqual(finished.map((path) => path.split('/').pop()), [first.split('/').pop()]);
+    });
+  });
+}
+
+describe('file sources: sample() and the empty input', () => {
+  test('sample() gives the column names and the first rows as the file has them', async () => {
+    const csvPath = await write(FORMATS[0], ['1', '2', 'x']);
+    assert.deepEqual(await csv(csvPath).sample!(2, { signal: new AbortController().signal }), { names: ['n'], rows: [['1'], ['2']] });
+    const ndjsonPath = await write(FORMATS[2], ['1', '2', 'x']);
+    assert.deepEqual(await ndjson(ndjsonPath).sample!(5, { signal: new AbortController().signal }), { names: ['n'], rows: [[1], [2], ['x']] });
+  });
+
+  for (const format of FORMATS) {
+    test(`${format.name}: an input of no rows passes on one empty batch with the columns`, async () => {
+      const path = join(dir, `empty-${++files}.${format.extension}`);
+      await writeFile(path, format.header);
+      const sink = collect();
+      const summary = await run(pipeline().from(format.source(path, N)).to(sink));
+      assert.equal(summary.status, 'succeeded', summary.error?.message);
+      assert.equal(sink.batches.length, 1);
+      assert.equal(sink.batches[0].length, 0);
+      assert.deepEqual(sink.batches[0].names, ['n']);
+    });
+  }
+});
