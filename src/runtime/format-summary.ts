@@ -52,7 +52,7 @@ export function formatSummary(summary: RunSummary): string {
         `${formatBytes(batches.objectBytes)} as JS objects (${batches.savingRatio}× smaller)`,
     );
   }
-  if (summary.rejectsPath !== undefined) lines.push(`  rejects    ${summary.rejectsPath}`);
+  if (summary.rejectsPath !== undefined) lines.push(`  rejects    ${summary.rejectsPath}${summary.dryRun ? ' (dry run: not written)' : ''}`);
   for (const warning of summary.warnings) lines.push(`  warning    ${formatWarning(warning)}`);
   if (summary.error !== undefined) lines.push(`  error      [${summary.error.code}] ${summary.error.message}`);
   return lines.join('\n');

@@ -19,6 +19,8 @@ export class Rejects {
   constructor(
     private readonly options: RejectOptions | undefined,
     private readonly pipeline: string,
+    /** `--dry-run`: rows are counted (and `max` applies) but no file is written or replaced. */
+    private readonly dryRun = false,
   ) {
     if (options !== undefined) {
       if (typeof options.path !== 'string' || options.path === '') {
@@ -59,6 +61,7 @@ export class Rejects {
   }
 
   private async flush(): Promise<void> {
+    if (this.dryRun) this.lines = [];
     if (this.temporaryPath === undefined || this.lines.length === 0) return;
     if (!this.started) {
       await mkdir(dirname(this.temporaryPath), { recursive: true });

@@ -115,7 +115,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   const { warnings, warn } = warningList(name, options.onWarning);
   const incremental = incrementalState(options.state);
   const base: RunContext = { pipeline: name, signal, warn, state: incremental?.state };
-  const rejects = new Rejects(pipeline.rejects, name);
+  const rejects = new Rejects(pipeline.rejects, name, options.dryRun === true);
   const startPeaks = watch.peaks();
   const stageNames = uniqueStageNames(pipeline.stages);
   const stages: StageSummary[] = stageNames.map((stage) => ({ name: stage, rowsIn: 0, rowsOut: 0, peakBytesHeld: 0, peakStateBytes: 0 }));
