@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { jsObjectOverhead, jsValueBytes } from '../batch/dtype.ts';
 import { SluiceError } from '../core/errors.ts';
@@ -9,9 +8,9 @@ import { compileSchema } from '../schema/compile.ts';
 import { RowDecoder } from '../schema/decode.ts';
 import { type ColumnStats, inferColumns } from '../schema/infer.ts';
 import type { ColumnPlan } from '../schema/plan.ts';
-import { resolveCsvOptions } from '../connectors/csv/options.ts';
-import { parseRecords } from '../connectors/csv/parse-engine.ts';
-import { expandInputs, openInput, totalSize } from '../connectors/files/inputs.ts';
+import { csv, type CsvOptions } from '../connectors/csv/source.ts';
+import { ndjson } from '../connectors/ndjson/source.ts';
+import { expandInputs, totalSize } from '../connectors/files/inputs.ts';
 
 export interface ProfileOptions {
   /** Budget to suggest a batch size for, e.g. '128MB'. @default '256MB' */
@@ -116,8 +115,9 @@ export async function profile(path: string | readonly string[], options: Profile
   const signal = options.signal ?? new AbortController().signal;
   const files = await expandInputs(path);
   const format = formatOf(files[0]);
-  const dialect = { delimiter: options.delimiter, quote: options.quote, encoding: options.encoding };
-  const { names, rows } = format === 'csv' ? await sampleCsv(files[0], sampleLimit, signal, dialect) : await sampleNdjson(files[0], sampleLimit, signal);
+  // The sample the source itself infers from (its own reader and dialect), not a copy of its code.
+  const source = format === 'csv' ? csv(files[0], csvDialect(options)) : ndjson(files[0]);
+  const { names, rows } = await source.sample!(sampleLimit, { signal });
   if (rows.length === 0) throw new SluiceError('CSV_PARSE', `${files[0]} has no rows to profile.`, { file: files[0] });
 
   const inferred = inferColumns(names, rows);
@@ -198,55 +198,13 @@ function formatOf(file: string): 'csv' | 'ndjson' {
   return 'csv';
 }
 
-async function sampleCsv(
-  file: string,
-  limit: number,
-  signal: AbortSignal,
-  dialect: Pick<ProfileOptions, 'delimiter' | 'quote' | 'encoding'>,
-): Promise<{ names: string[]; rows: string[][] }> {
-  const options = resolveCsvOptions({ engine: 'csv-parse', ...dialect }, false);
-  let names: string[] | undefined;
-  const rows: string[][] = [];
-  for await (const records of parseRecords(file, options, signal)) {
-    for (const record of records) {
-      if (names === undefined) names = record.fields;
-      else if (rows.length < limit) rows.push(record.fields);
-    }
-    if (rows.length >= limit) break;
-  }
-  if (names === undefined) throw new SluiceError('CSV_PARSE', `${file} is empty: no header line.`, { file });
-  return { names, rows };
-}
-
-async function sampleNdjson(file: string, limit: number, signal: AbortSignal): Promise<{ names: string[]; rows: unknown[][] }> {
-  const input = openInput(file);
-  input.stream.setEncoding('utf8');
-  const lines = createInterface({ input: input.stream, crlfDelay: Infinity });
-  const objects: Record<string, unknown>[] = [];
-  let line = 0;
-  try {
-    for await (const text of lines) {
-      line++;
-      signal.throwIfAborted();
-      if (text.trim() === '') continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        throw new SluiceError('NDJSON_PARSE', `${file}:${line}: not valid JSON (${(error as Error).message})`, { file, line });
-      }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        throw new SluiceError('NDJSON_PARSE', `${file}:${line}: expected a JSON object`, { file, line });
-      }
-      objects.push(value as Record<string, unknown>);
-      if (objects.length >= limit) break;
-    }
-  } finally {
-    lines.close();
-    input.close();
-  }
-  const names = [...new Set(objects.flatMap((object) => Object.keys(object)))];
-  return { names, rows: objects.map((object) => names.map((name) => object[name])) };
+/** The dialect options given, and only those: csv() checks every key it is handed. */
+function csvDialect(options: ProfileOptions): CsvOptions<undefined> {
+  const dialect: CsvOptions<undefined> = {};
+  if (options.delimiter !== undefined) dialect.delimiter = options.delimiter;
+  if (options.quote !== undefined) dialect.quote = options.quote;
+  if (options.encoding !== undefined) dialect.encoding = options.encoding;
+  return dialect;
 }
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;

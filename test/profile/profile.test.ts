@@ -66,3 +66,29 @@ test('profile suggests smaller batches for a smaller budget', async () => {
   assert.ok(small.suggestion.estimate.bytesPerBatch <= (4 * 1024 * 1024) / 8);
   await assert.rejects(profile(input, { memory: '1KB' }), { code: 'MEMORY_BUDGET_TOO_SMALL' });
 });
+
+test('profile samples what the source infers from: the same names and rows, in the dialect given', async () => {
+  const dir = await tempDir();
+  const { writeFile } = await import('node:fs/promises');
+  const semicolons = join(dir, 'semicolons.csv');
+  await writeFile(semicolons, "id;city;note\n1;'Oslo; Norway';\n2;Rome;x\n3;'Lima';\n4;Rome;y\n");
+  const report = await profile(semicolons, { delimiter: ';', quote: "'", sample: 3 });
+  assert.equal(report.sampleRows, 3, 'sample: 3 reads three rows');
+  assert.deepEqual(report.columns.map((column) => [column.name, column.dtype, column.nulls]), [
+    ['id', 'uint8', 0],
+    ['city', 'string', 0],
+    ['note', 'string', 2],
+  ]);
+  const source = await csv(semicolons, { delimiter: ';', quote: "'" }).sample!(3, { signal: new AbortController().signal });
+  assert.deepEqual(source.rows, [['1', 'Oslo; Norway', ''], ['2', 'Rome', 'x'], ['3', 'Lima', '']]);
+
+  // NDJSON: the columns are the keys of every sampled line, in the order they first appear.
+  const lines = join(dir, 'keys.ndjson');
+  await writeFile(lines, '{"a":1}\n\n{"b":"x","a":2}\n{"c":true}\n');
+  const keys = await profile(lines);
+  assert.deepEqual(keys.columns.map((column) => [column.name, column.dtype, column.nulls]), [
+    ['a', 'uint8', 1],
+    ['b', 'string', 2],
+    ['c', 'bool', 2],
+  ]);
+});
