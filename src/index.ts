@@ -27,6 +27,9 @@ export type {
   StageContext,
   IncrementalState,
   SinkTransaction,
+  SourceSample,
+  RunWarning,
+  WarningCode,
 } from './contracts/contracts.ts';
 export { run, runOrThrow, type ProgressEvent, type RunOptions, type RunStateStore } from './runtime/run.ts';
 export { runTracked, isTransientError, type TrackedRunOptions, type TrackedRunResult } from './ops/tracked-run.ts';
@@ -51,6 +54,7 @@ export {
 export { toPostgres, type PostgresSinkOptions } from './connectors/postgres/sink.ts';
 export type { PgConnectionOptions, PgPoolOptions } from './connectors/postgres/connection.ts';
 export type { QualifiedName } from './connectors/postgres/identifiers.ts';
+export { fileSource, type FileFormat, type FilePlan, type FileReadContext } from './connectors/files/file-source.ts';
 export { toCsv, type CsvSinkOptions } from './connectors/csv/sink.ts';
 export { toNdjson } from './connectors/ndjson/sink.ts';
 export { tee } from './runtime/tee.ts';

@@ -4,7 +4,6 @@ import { codeGenerationEnabled } from '../../codegen/switch.ts';
 import { SluiceError } from '../../core/errors.ts';
 import type { Source, SourceSample } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
-import { clonePlans } from '../../schema/decode.ts';
 import { inferColumns } from '../../schema/infer.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { type FileFormat, type FilePlan, type FileReadContext, fileSource } from '../files/file-source.ts';
@@ -85,7 +84,7 @@ class CsvFormat implements FileFormat<CsvPlan> {
     }
     const tally: FastTally = { records: 0, fused: 0 };
     return {
-      plans: clonePlans(plans),
+      plans,
       engine: engineLabel(options),
       options,
       tally,

@@ -18,14 +18,14 @@
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import type { ErrorLocation } from '../../core/errors.ts';
 import type { RunContext, Source, SourceContext, SourceDescription, SourceSample } from '../../contracts/contracts.ts';
-import { emptyBatch, RowDecoder, RowLimit, type Violation } from '../../schema/decode.ts';
+import { clonePlans, emptyBatch, RowDecoder, RowLimit, type Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { unfinishedFiles } from './finished-files.ts';
 import { expandInputs, totalSize, withLineOf } from './inputs.ts';
 
 /** What a format settled for one run (or one `describe`): the columns and the reader. */
 export interface FilePlan {
-  /** A fresh copy for this run (clonePlans): inferred columns widen and dictionaries grow during it. */
+  /** The columns. The skeleton reads with a copy of its own, as inferred columns widen and dictionaries grow during a run. */
   plans: ColumnPlan[];
   /** Which reader runs, for the summary and `--dry-run`. */
   engine: string;
@@ -75,7 +75,9 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
   const prepare = async (signal: AbortSignal) => {
     try {
       const files = await expandInputs(path);
-      return { files, totalBytes: await totalSize(files), plan: await format.prepare(files, signal) };
+      const plan = await format.prepare(files, signal);
+      // One run's widenings and dictionary entries never leak into the next run's.
+      return { files, totalBytes: await totalSize(files), plan: { ...plan, plans: clonePlans(plan.plans) } };
     } catch (error) {
       throw await withLineOf(error);
     }

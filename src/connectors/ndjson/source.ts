@@ -1,10 +1,9 @@
 import { createInterface } from 'node:readline';
 import type { z } from 'zod';
-import type { AnyRow, Batch } from '../../batch/batch.ts';
+import type { Batch } from '../../batch/batch.ts';
 import { SluiceError } from '../../core/errors.ts';
 import type { Source, SourceSample } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
-import { clonePlans } from '../../schema/decode.ts';
 import { inferColumns } from '../../schema/infer.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
@@ -74,7 +73,7 @@ class NdjsonFormat implements FileFormat {
       const positions = names.map((name) => sample.names.indexOf(name));
       plans = inferColumns(names, sample.rows.map((row) => positions.map((p) => (p < 0 ? undefined : row[p]))), { ...this.options, json: true }).plans;
     }
-    return { plans: clonePlans(plans), engine: ENGINE };
+    return { plans, engine: ENGINE };
   }
 
   async *read(file: string, { plans }: FilePlan, context: FileReadContext): AsyncGenerator<Batch> {

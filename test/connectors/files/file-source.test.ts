@@ -9,7 +9,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
-import { csv, ndjson, pipeline, run, type Source } from '../../../src/index.ts';
+import { compileSchema, csv, type FileFormat, fileSource, ndjson, pipeline, run, type Source } from '../../../src/index.ts';
 import { FINISHED_FILES_STATE_KEY } from '../../../src/connectors/files/finished-files.ts';
 import type { RunStateStore } from '../../../src/runtime/run.ts';
 import { collect, tempDir } from '../../support/fakes.ts';
@@ -117,6 +117,53 @@ for (const format of FORMATS) {
     });
   });
 }
+
+/** A new format written against the public surface only: one value per line, split in memory. */
+const valueLines: FileFormat = {
+  kind: 'lines',
+  async sample(file, rows) {
+    const lines = (await readFile(file, 'utf8')).split('\n').filter((line) => line !== '');
+    return { names: ['n'], rows: lines.slice(0, rows).map((line) => [line]) };
+  },
+  async prepare() {
+    return { plans: compileSchema(N).columns, engine: 'split' };
+  },
+  async *read(file, _plan, context) {
+    const lines = (await readFile(file, 'utf8')).split('\n').filter((line) => line !== '');
+    let decoder = context.decoder();
+    for (const [k, text] of lines.entries()) {
+      const violation = decoder.append([text], k + 1);
+      if (violation !== null) await context.reject(violation, { file, line: k + 1, column: violation.column });
+      if (decoder.full) {
+        yield decoder.flush({ file });
+        decoder = context.decoder();
+      }
+    }
+    if (decoder.length > 0) yield decoder.flush({ file });
+  },
+};
+
+describe('a new format gets the skeleton for free', () => {
+  const format: Format = { name: 'lines', extension: 'txt', header: '', line: (v) => v, source: (path) => fileSource(path, valueLines) };
+
+  test('--limit counts its rows read, rejected ones included, and stops there', async () => {
+    const path = await write(format, ['1', '2', 'x', '4', 'y']);
+    const { summary, written, rejects } = await limited(format, path, 3);
+    assert.equal(summary.source.kind, 'lines');
+    assert.equal(summary.source.engine, 'split');
+    assert.deepEqual(summary.rows, { read: 3, written: 2, dropped: 0, rejected: 1 });
+    assert.deepEqual(written, [1, 2]);
+    assert.deepEqual(rejects.map((r) => r.line), [3]);
+  });
+
+  test('an empty file passes on its columns', async () => {
+    const path = join(dir, `empty-${++files}.txt`);
+    await writeFile(path, '');
+    const sink = collect();
+    await run(pipeline().from(fileSource(path, valueLines)).to(sink));
+    assert.deepEqual(sink.batches.map((batch) => [batch.length, batch.names]), [[0, ['n']]]);
+  });
+});
 
 describe('file sources: sample() and the empty input', () => {
   test('sample() gives the column names and the first rows as the file has them', async () => {
