@@ -120,14 +120,16 @@ export async function profile(path: string | readonly string[], options: Profile
   const { names, rows } = await source.sample!(sampleLimit, { signal });
   if (rows.length === 0) throw new SluiceError('CSV_PARSE', `${files[0]} has no rows to profile.`, { file: files[0] });
 
-  const inferred = inferColumns(names, rows);
+  // Typed as the source's own inference types them: JSON values keep their JSON types, and "" is not a null there.
+  const json = format === 'ndjson';
+  const inferred = inferColumns(names, rows, { json });
   const stats = inferred.stats;
   let plans = inferred.plans;
   if (options.schema !== undefined) {
     const compiled = compileSchema(options.schema).columns;
     plans = plans.map((plan) => compiled.find((column) => column.name === plan.name) ?? plan);
   }
-  const decoder = new RowDecoder(plans, rows.length);
+  const decoder = new RowDecoder(plans, rows.length, { emptyIsNull: !json });
   rows.forEach((row, r) => {
     decoder.append(row, r + 2);
   });

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { compileSchema, csv, pipeline, profile, run, toCsv } from '../../src/index.ts';
+import { compileSchema, csv, ndjson, pipeline, profile, run, runOrThrow, toCsv } from '../../src/index.ts';
 import { writeOrdersCsv } from '../bench/support/orders.ts';
-import { tempDir } from '../support/fakes.ts';
+import { collect, tempDir } from '../support/fakes.ts';
 
 test('the estimate of peak reserved memory is within 25% of what a real run reserves', async () => {
   const dir = await tempDir();
@@ -91,4 +91,20 @@ test('profile samples what the source infers from: the same names and rows, in t
     ['b', 'string', 2],
     ['c', 'bool', 2],
   ]);
+});
+
+test('profile types NDJSON as the source does: a JSON string of digits stays a string, "" is not a null', async () => {
+  const dir = await tempDir();
+  const { writeFile } = await import('node:fs/promises');
+  const input = join(dir, 'strings.ndjson');
+  await writeFile(input, '{"code":"12","n":1,"s":""}\n{"code":"34","n":2,"s":"a"}\n');
+  const report = await profile(input);
+  assert.deepEqual(report.columns.map((column) => [column.name, column.dtype, column.nulls]), [
+    ['code', 'string', 0],
+    ['n', 'uint8', 0],
+    ['s', 'string', 0],
+  ]);
+  const sink = collect();
+  await runOrThrow(pipeline().from(ndjson(input)).to(sink));
+  assert.deepEqual(sink.batches[0].names.map((name) => [name, sink.batches[0].column(name).dtype]), report.columns.map((column) => [column.name, column.dtype]));
 });
