@@ -33,6 +33,7 @@ export function parseBytes(value: string | number, option = 'memory'): number {
   throw new SluiceError(
     'INVALID_OPTION',
     `Expected \`${option}\` to be a size such as 256MB, 1GB or 512KB (a number of bytes above 0); got ${JSON.stringify(value)}.`,
+    { option, value: JSON.stringify(value), expected: 'a size such as 256MB, 1GB or 512KB' },
   );
 }
 

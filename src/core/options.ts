@@ -9,6 +9,7 @@
  * number from 1 and up; got 0."
  */
 import { z } from 'zod';
+import { parseBytes } from './bytes.ts';
 import { SluiceError } from './errors.ts';
 
 /** One option: its zod type and, in plain words, what it must be (`an integer from 1 and up`). */
@@ -27,13 +28,43 @@ export function optionsObject<S extends z.core.$ZodLooseShape>(shape: S): z.ZodO
 }
 
 /** Any function (zod 4's `z.function()` is not a schema). */
-export const functionValue = z.custom<(...args: any[]) => unknown>((value) => typeof value === 'function');
+export const functionValue = z.custom<(...args: any[]) => unknown>((value) => typeof value === 'function').meta({ expected: 'a function' });
 
-/** A byte size: a number of bytes or a string such as `'256MB'` (checked again by parseBytes). */
-export const byteSize = z.union([z.number().positive(), z.string().min(1)]);
+/** A byte size: a number of bytes or a string such as `'256MB'`, as parseBytes reads it. */
+export const byteSize = z.union([z.number(), z.string()]).refine((value) => {
+  try {
+    parseBytes(value);
+    return true;
+  } catch {
+    return false;
+  }
+});
 
 /** An integer from `min` up. */
 export const integerFrom = (min: number) => z.number().int().min(min);
+
+/** A finite number of milliseconds from `min` up (`above` excludes `min` itself). */
+export const millisecondsFrom = (min: number, above = false) => (above ? z.number().finite().gt(min) : z.number().finite().min(min));
+
+/** A zod object schema, from this copy of zod or another (a pipeline file may bring its own). */
+export const zodObjectValue = z
+  .custom<z.ZodObject>((value) => (value as { _zod?: { def?: { type?: unknown } } } | null)?._zod?.def?.type === 'object')
+  .meta({ expected: 'a zod object' });
+
+/** An AbortSignal. */
+export const signalValue = z.custom<AbortSignal>((value) => value instanceof AbortSignal).meta({ expected: 'an AbortSignal' });
+
+/** A file path, or a glob or a list of them where `list` says so. */
+export const filePath = z.string().min(1);
+
+/**
+ * Checks one positional argument (`take(count)`, `filter(predicate)`) the way {@link checkOptions}
+ * checks an option: the error names the argument and what it must be.
+ */
+export function checkArgument<T extends z.ZodType>(where: string, name: string, type: T, expected: string, value: unknown): z.output<T> {
+  const checked = checkOptions(where, optionsObject({ [name]: requiredOption(type, expected) }), { [name]: value }) as Record<string, z.output<T>>;
+  return checked[name];
+}
 
 /**
  * Checks `value` against `schema` and returns it (with zod's output: defaults filled in where the schema
@@ -45,20 +76,26 @@ export function checkOptions<T extends z.ZodType>(where: string, schema: T, valu
   if (value === undefined) value = {};
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw optionError(where, schema, value, result.error.issues[0]);
+  throw optionError(where, schema, value, firstIssue(result.error.issues));
 }
 
 function optionError(where: string, schema: z.ZodType, input: unknown, issue: z.core.$ZodIssue): SluiceError {
+  issue = narrowUnion(schema, input, issue);
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0];
     const path = [...issue.path, key];
     const known = Object.keys(shapeAt(schema, issue.path) ?? {});
     const nearest = closestName(key, known);
-    const hint = nearest === undefined ? `Known options: ${known.map((name) => `\`${name}\``).join(', ')}.` : `Did you mean \`${joinPath([...issue.path, nearest])}\`?`;
+    const hint =
+      nearest !== undefined
+        ? `Did you mean \`${joinPath([...issue.path, nearest])}\`?`
+        : known.length === 0
+          ? 'It takes no options.'
+          : `Known options: ${known.map((name) => `\`${name}\``).join(', ')}.`;
     return new SluiceError('INVALID_OPTION', `${where}: unknown option \`${joinPath(path)}\`. ${hint}`, {
       option: joinPath(path),
       value: key,
-      expected: nearest === undefined ? `one of ${known.join(', ')}` : nearest,
+      expected: nearest ?? (known.length === 0 ? 'no options' : `one of ${known.join(', ')}`),
     });
   }
   const path = issue.path;
@@ -67,6 +104,29 @@ function optionError(where: string, schema: z.ZodType, input: unknown, issue: z.
   const name = joinPath(path);
   const message = name === '' ? `${where}: expected options to be ${expected}; got ${show(given)}.` : `${where}: expected \`${name}\` to be ${expected}; got ${show(given)}.`;
   return new SluiceError('INVALID_OPTION', message, { option: name, value: show(given), expected });
+}
+
+/** A misspelled key comes first: it often explains the rest (`{ valu: fn }` is also missing `value`). */
+function firstIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
+  return issues.find((issue) => issue.code === 'unrecognized_keys') ?? issues[0];
+}
+
+/**
+ * An object given where a union allows one object form (a derivation's `{ dtype, value }` beside a
+ * function): the error is that object's own (which field is wrong), not "none of the forms".
+ */
+function narrowUnion(schema: z.ZodType, input: unknown, issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  for (let guard = 0; guard < 10 && issue.code === 'invalid_union'; guard++) {
+    const value = valueAt(input, issue.path);
+    const at = schemaAt(schema, issue.path);
+    if (at === undefined || typeof value !== 'object' || value === null || Array.isArray(value)) return issue;
+    const members = (unwrap(at) as any)._zod.def.options as z.ZodType[] | undefined;
+    const objects = (members ?? []).flatMap((member, k) => ((unwrap(member) as any)._zod.def.type === 'object' ? [k] : []));
+    const inner = objects.length === 1 ? firstIssue(issue.errors[objects[0]] ?? []) : undefined;
+    if (inner === undefined) return issue;
+    issue = { ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue;
+  }
+  return issue;
 }
 
 /** The known name nearest to `name` (edit distance at most a third of its length, at least 2), if any. */
@@ -127,7 +187,7 @@ function unwrap(schema: z.ZodType): z.ZodType {
   return current;
 }
 
-/** The schema of the option at `path` (objects, arrays, and the object members of unions). */
+/** The schema of the option at `path` (objects, arrays, records, and the object members of unions). */
 function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | undefined {
   let current: z.ZodType | undefined = schema;
   for (const part of path) {
@@ -135,6 +195,7 @@ function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.ZodType | 
     const def: any = (unwrap(current) as any)._zod.def;
     if (def.type === 'object') current = def.shape[part as string];
     else if (def.type === 'array') current = def.element;
+    else if (def.type === 'record') current = def.valueType;
     else if (def.type === 'union') {
       current = (def.options as z.ZodType[]).map((member) => (unwrap(member) as any)._zod.def).find((memberDef) => memberDef.type === 'object' && part in memberDef.shape)?.shape[part as string];
     } else return undefined;
@@ -182,6 +243,7 @@ function show(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   if (value === undefined) return 'nothing';
   try {
     const text = JSON.stringify(value);

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';
 import { isSluiceError } from '../../src/core/errors.ts';
-import { checkOptions, closestName, functionValue, integerFrom, option, optionsObject } from '../../src/core/options.ts';
+import { byteSize, checkArgument, checkOptions, closestName, functionValue, integerFrom, option, optionsObject, requiredOption } from '../../src/core/options.ts';
+import { refusal as refused } from '../support/options.ts';
 
 const Options = optionsObject({
   delimiter: option(z.string().length(1), 'one character'),
@@ -56,3 +57,47 @@ test('the nearest name is suggested only when it is near', () => {
   assert.equal(closestName('qoute', ['delimiter', 'quote']), 'quote');
   assert.equal(closestName('schedule', ['delimiter', 'quote']), undefined);
 });
+
+test('a positional argument is checked like an option, named in the error', () => {
+  assert.equal(checkArgument('take()', 'count', integerFrom(0), 'a whole number from 0 and up', 3), 3);
+  assert.throws(() => checkArgument('take()', 'count', integerFrom(0), 'a whole number from 0 and up', -1), {
+    code: 'INVALID_OPTION',
+    message: 'take(): expected `count` to be a whole number from 0 and up; got -1.',
+    details: { option: 'count', value: '-1', expected: 'a whole number from 0 and up' },
+  });
+});
+
+test('a call that takes no options says so for any key', () => {
+  assert.throws(() => checkOptions('toNdjson()', optionsObject({}), { delimiter: ';' }), {
+    message: 'toNdjson(): unknown option `delimiter`. It takes no options.',
+    details: { option: 'delimiter', value: 'delimiter', expected: 'no options' },
+  });
+});
+
+const Derivations = z.record(
+  z.string(),
+  z.union([functionValue, optionsObject({ dtype: requiredOption(z.enum(['int32', 'string']), "'int32' or 'string'"), value: requiredOption(functionValue, 'a function') })]).meta({ expected: 'a function or { dtype, value }' }),
+);
+
+test('an object where a union allows one object form gets that object\'s own error, a misspelled key first', () => {
+  const wrong = (value: unknown) => shown(() => checkArgument('derive()', 'derivations', Derivations, 'derivations', value));
+  assert.deepEqual(wrong({ a: { dtype: 'int64', value: () => 1 } }), ["derive(): expected `derivations.a.dtype` to be 'int32' or 'string'; got \"int64\".", 'derivations.a.dtype']);
+  assert.deepEqual(wrong({ a: { dtype: 'int32', valeu: () => 1 } }), ['derive(): unknown option `derivations.a.valeu`. Did you mean `derivations.a.value`?', 'derivations.a.valeu']);
+  assert.deepEqual(wrong({ a: 'x' }), ['derive(): expected `derivations.a` to be a function or { dtype, value }; got "x".', 'derivations.a']);
+});
+
+test('a function nested in an object is named as one, and NaN and Infinity are shown as such', () => {
+  const Store = optionsObject({ store: option(z.object({ save: functionValue }), 'a store'), ms: option(z.number().min(0), 'a number from 0 and up') });
+  assert.deepEqual(shown(() => checkOptions('run()', Store, { store: {} })), ['run(): expected `store.save` to be a function; got nothing.', 'store.save']);
+  assert.deepEqual(shown(() => checkOptions('run()', Store, { ms: Number.NaN })), ['run(): expected `ms` to be a number from 0 and up; got NaN.', 'ms']);
+});
+
+test('a byte size is what parseBytes reads', () => {
+  for (const size of ['256MB', '1.5 GiB', 4096]) assert.equal(byteSize.safeParse(size).success, true, String(size));
+  for (const size of ['lots', '', 0, -1, '12 parsecs']) assert.equal(byteSize.safeParse(size).success, false, String(size));
+});
+
+function shown(call: () => unknown): [string, unknown] {
+  const { message, option: name } = refused(call);
+  return [message, name];
+}

@@ -27,8 +27,8 @@ const sourceOptions: { options: Record<string, unknown>; input?: Record<string, 
   { options: { conection: URL_ }, message: 'postgres(): unknown option `conection`. Did you mean `connection`?', option: 'conection' },
   { options: { statementTimout: 5 }, message: 'postgres(): unknown option `statementTimout`. Did you mean `statementTimeout`?', option: 'statementTimout' },
   { options: { incremental: { column: 'at', key: 'id', kye: 'id' } }, message: 'postgres(): unknown option `incremental.kye`. Did you mean `incremental.key`?', option: 'incremental.kye' },
-  // A missing required key is named before a misspelled one.
-  { options: { incremental: { column: 'at', kye: 'id' } }, message: 'postgres(): expected `incremental.key` to be a column name; got nothing.', option: 'incremental.key' },
+  // A misspelled key is named before the required key it misspells: the suggestion is the fix.
+  { options: { incremental: { column: 'at', kye: 'id' } }, message: 'postgres(): unknown option `incremental.kye`. Did you mean `incremental.key`?', option: 'incremental.kye' },
   { options: { connection: 5 }, message: 'postgres(): expected `connection` to be a postgres:// URL or a pg PoolConfig object; got 5.', option: 'connection' },
   { options: { schema: { id: 'number' } }, message: 'postgres(): expected `schema` to be a zod object, e.g. z.object({ … }); got {"id":"number"}.', option: 'schema' },
   { options: { batchRows: 0 }, message: 'postgres(): expected `batchRows` to be an integer from 1 and up; got 0.', option: 'batchRows' },
@@ -96,7 +96,8 @@ const sinkOptions: { options: unknown; message: string; option: string }[] = [
   { options: { table: 't', mdoe: 'replace' }, message: 'toPostgres(): unknown option `mdoe`. Did you mean `mode`?', option: 'mdoe' },
   { options: { table: 't', createtable: true }, message: 'toPostgres(): unknown option `createtable`. Did you mean `createTable`?', option: 'createtable' },
   { options: { table: 't', keys: ['id'] }, message: 'toPostgres(): unknown option `keys`. Did you mean `key`?', option: 'keys' },
-  { options: { table: { schema: 's', tabel: 't' } }, message: "toPostgres(): expected `table` to be a table name such as 'orders' or 'sales.orders', or { schema, table }; got {\"schema\":\"s\",\"tabel\":\"t\"}.", option: 'table' },
+  // An object where the table may be a name or { schema, table }: the object's own error.
+  { options: { table: { schema: 's', tabel: 't' } }, message: 'toPostgres(): unknown option `table.tabel`. Did you mean `table.table`?', option: 'table.tabel' },
   { options: undefined, message: "toPostgres(): expected `table` to be a table name such as 'orders' or 'sales.orders', or { schema, table }; got nothing.", option: 'table' },
   { options: { table: '' }, message: "toPostgres(): expected `table` to be a table name such as 'orders' or 'sales.orders', or { schema, table }; got \"\".", option: 'table' },
   { options: { table: 't', mode: 'merge' }, message: "toPostgres(): expected `mode` to be 'append', 'replace' or 'upsert'; got \"merge\".", option: 'mode' },
