@@ -1,9 +1,8 @@
-import { parseArgs } from 'node:util';
 import { SluiceError } from '../core/errors.ts';
-import { formatBytes, parseBytes } from '../core/bytes.ts';
-import { type MemoryEstimate, profile, type ProfileOptions, type ProfileReport } from '../profile/profile.ts';
+import { formatBytes } from '../core/bytes.ts';
+import { type MemoryEstimate, profile, type ProfileReport } from '../profile/profile.ts';
 import { EXIT } from './exit-codes.ts';
-import type { CommandIO } from './args.ts';
+import { byteSizeFlag, characterFlag, choice, type CommandIO, delimiterFlag, parseFlags, wholeNumber } from './args.ts';
 
 export const PROFILE_HELP = `Usage: etl profile <file or glob> [options]
 
@@ -15,26 +14,23 @@ Options:
   --memory <size>     Budget to suggest a batch size for (default 256MB).
   --batch-rows <n>    Estimate a run at this many rows per batch (default: what the run picks).
   --sample <n>        Rows to sample from the first file (default 10000).
-  --delimiter <c>     CSV field delimiter (default ,); --delimiter tab for tabs.
+  --delimiter <c>     CSV field delimiter (default ,): one character, or tab (also \\t), comma,
+                      semicolon, pipe, space.
   --quote <c>         CSV quote character (default ").
   --encoding <name>   CSV encoding: utf8 (default) or latin1.
   --json              The report as JSON.
   -h, --help          This help.`;
 
 export async function profileCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      memory: { type: 'string' },
-      'batch-rows': { type: 'string' },
-      sample: { type: 'string' },
-      delimiter: { type: 'string' },
-      quote: { type: 'string' },
-      encoding: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseFlags('etl profile', argv, {
+    memory: { type: 'string' },
+    'batch-rows': { type: 'string' },
+    sample: { type: 'string' },
+    delimiter: { type: 'string' },
+    quote: { type: 'string' },
+    encoding: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(`${PROFILE_HELP}\n`);
@@ -43,27 +39,17 @@ export async function profileCommand(argv: string[], io: CommandIO): Promise<num
   if (positionals.length !== 1) {
     throw new SluiceError('INVALID_OPTION', `etl profile takes one file or glob (quote a glob); got ${positionals.length === 0 ? 'none' : positionals.join(' ')}. See etl profile --help.`);
   }
-  const memory = values.memory === undefined ? undefined : parseBytes(values.memory, '--memory');
   const report = await profile(positionals[0], {
-    memory,
+    memory: byteSizeFlag(values.memory, '--memory'),
     batchRows: wholeNumber(values['batch-rows'], '--batch-rows'),
     sample: wholeNumber(values.sample, '--sample'),
-    delimiter: values.delimiter === 'tab' ? '\t' : values.delimiter,
-    quote: values.quote,
-    encoding: values.encoding as ProfileOptions['encoding'],
+    delimiter: delimiterFlag(values.delimiter, '--delimiter'),
+    quote: characterFlag(values.quote, '--quote'),
+    encoding: choice(values.encoding, '--encoding', ['utf8', 'latin1']),
     signal: io.signal,
   });
   io.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${formatProfile(report)}\n`);
   return EXIT.ok;
-}
-
-function wholeNumber(text: string | undefined, option: string): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) {
-    throw new SluiceError('INVALID_OPTION', `Expected \`${option}\` to be a whole number from 1 and up; got ${JSON.stringify(text)}.`);
-  }
-  return value;
 }
 
 const number = new Intl.NumberFormat('en-US');

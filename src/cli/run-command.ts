@@ -1,17 +1,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { SluiceError } from '../core/errors.ts';
 import { formatSummary } from '../runtime/format-summary.ts';
 import { createProgress } from '../runtime/progress.ts';
 import { run, type ProgressEvent } from '../runtime/run.ts';
 import { runTracked } from '../ops/tracked-run.ts';
-import { parseBytes } from '../core/bytes.ts';
 import { describePlan } from '../schema/plan.ts';
 import { EXIT } from './exit-codes.ts';
 import { loadPipeline } from '../ops/load.ts';
-import { milliseconds } from './args.ts';
-import type { CommandIO } from './args.ts';
+import { byteSizeFlag, type CommandIO, milliseconds, parseFlags, wholeNumber } from './args.ts';
 
 export const RUN_HELP = `Usage: etl run <pipeline.ts> [options]
 
@@ -38,18 +35,14 @@ Exit codes: 0 succeeded, 1 the run failed, 2 bad arguments or pipeline file, 3 s
 pipeline is already running (or the tick already ran), 130 interrupted.`;
 
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      memory: { type: 'string' },
-      limit: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-      report: { type: 'string' },
-      'run-timeout': { type: 'string' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseFlags('etl run', argv, {
+    memory: { type: 'string' },
+    limit: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    report: { type: 'string' },
+    'run-timeout': { type: 'string' },
+    quiet: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(`${RUN_HELP}\n`);
@@ -58,14 +51,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   if (positionals.length !== 1) {
     throw new SluiceError('INVALID_OPTION', `etl run takes one pipeline file; got ${positionals.length === 0 ? 'none' : positionals.join(' ')}. See etl run --help.`);
   }
-  const memory = values.memory === undefined ? undefined : parseBytes(values.memory, '--memory');
-  let limit: number | undefined;
-  if (values.limit !== undefined) {
-    limit = Number(values.limit);
-    if (!Number.isInteger(limit) || limit < 1) {
-      throw new SluiceError('INVALID_OPTION', `Expected \`--limit\` to be a whole number from 1 and up; got ${JSON.stringify(values.limit)}.`);
-    }
-  }
+  const memory = byteSizeFlag(values.memory, '--memory');
+  const limit = wholeNumber(values.limit, '--limit');
   const runTimeoutMs = milliseconds(values['run-timeout'], '--run-timeout', 1);
   const pipeline = await loadPipeline(positionals[0]);
   const dryRun = values['dry-run'] === true;

@@ -1,12 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { SluiceError } from '../core/errors.ts';
 import type { StateOptions } from '../runtime/pipeline.ts';
 import { formatRecords } from '../ops/history.ts';
 import { DEFAULT_STATE_FOLDER, openStateStore } from '../ops/state.ts';
 import { EXIT } from './exit-codes.ts';
 import { loadPipeline } from '../ops/load.ts';
-import type { CommandIO } from './args.ts';
+import { type CommandIO, parseFlags, wholeNumber } from './args.ts';
 
 export const RUNS_HELP = `Usage: etl runs [pipeline] [options]
 
@@ -24,26 +23,19 @@ Options:
   -h, --help         This help.`;
 
 export async function runsCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      state: { type: 'string' },
-      schema: { type: 'string' },
-      limit: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseFlags('etl runs', argv, {
+    state: { type: 'string' },
+    schema: { type: 'string' },
+    limit: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(`${RUNS_HELP}\n`);
     return EXIT.ok;
   }
   if (positionals.length > 1) throw new SluiceError('INVALID_OPTION', `etl runs takes at most one pipeline; got ${positionals.join(' ')}. See etl runs --help.`);
-  const limit = values.limit === undefined ? 20 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) {
-    throw new SluiceError('INVALID_OPTION', `Expected \`--limit\` to be a whole number from 1 and up; got ${JSON.stringify(values.limit)}.`);
-  }
+  const limit = wholeNumber(values.limit, '--limit') ?? 20;
   const target = positionals[0];
   let name: string | undefined = target;
   let stateOptions: StateOptions | undefined;

@@ -1,10 +1,8 @@
-import { parseArgs } from 'node:util';
 import { SluiceError } from '../core/errors.ts';
-import { parseBytes } from '../core/bytes.ts';
 import { childProcessExecutor } from '../ops/child-process-executor.ts';
 import { loadScheduled, nextRunTimes, Scheduler } from '../ops/scheduler.ts';
 import { EXIT } from './exit-codes.ts';
-import { type CommandIO, milliseconds } from './args.ts';
+import { byteSizeFlag, type CommandIO, milliseconds, parseFlags } from './args.ts';
 
 export const SCHEDULE_HELP = `Usage: etl schedule <files or folders> [options]
 
@@ -29,24 +27,20 @@ Options:
 A folder means its .ts/.js files (not sub-folders); files there that are not pipelines are passed over.`;
 
 export async function scheduleCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      memory: { type: 'string' },
-      list: { type: 'boolean' },
-      'shutdown-timeout': { type: 'string' },
-      'kill-timeout': { type: 'string' },
-      'run-timeout': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseFlags('etl schedule', argv, {
+    memory: { type: 'string' },
+    list: { type: 'boolean' },
+    'shutdown-timeout': { type: 'string' },
+    'kill-timeout': { type: 'string' },
+    'run-timeout': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(`${SCHEDULE_HELP}\n`);
     return EXIT.ok;
   }
   if (positionals.length === 0) throw new SluiceError('INVALID_OPTION', 'etl schedule needs pipeline files or folders. See etl schedule --help.');
-  const memory = parseBytes(values.memory ?? '1GB', '--memory');
+  const memory = byteSizeFlag(values.memory ?? '1GB', '--memory')!;
   const shutdownTimeoutMs = milliseconds(values['shutdown-timeout'], '--shutdown-timeout') ?? 30_000;
   const killTimeoutMs = milliseconds(values['kill-timeout'], '--kill-timeout') ?? 10_000;
   const runTimeoutMs = milliseconds(values['run-timeout'], '--run-timeout', 1);

@@ -56,5 +56,5 @@ test('etl profile reads other CSV dialects: --delimiter (tab), --quote, --encodi
 
   const bad = etl('profile', semicolons, '--encoding', 'utf16');
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /Expected `encoding` to be 'utf8' or 'latin1'/);
+  assert.match(bad.stderr, /Expected `--encoding` to be utf8 or latin1; got "utf16"/);
 });

@@ -151,7 +151,7 @@ export default pipeline().from(csv(${JSON.stringify(join(dir, 'in.csv'))}, { sch
   test('bad flags are usage errors with exit 2', async () => {
     const unknown = await runCli(['run', 'examples/quickstart/pipeline.ts', '--nope']);
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /Unknown option '--nope'/);
+    assert.match(unknown.stderr, /\[INVALID_OPTION\] etl run: unknown option `--nope`\. See etl run --help\./);
     const memory = await runCli(['run', 'examples/quickstart/pipeline.ts', '--memory', 'lots']);
     assert.equal(memory.code, 2);
     assert.match(memory.stderr, /Expected `--memory` to be a size such as 256MB/);

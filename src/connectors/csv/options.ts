@@ -1,4 +1,7 @@
+import { z } from 'zod';
 import { SluiceError } from '../../core/errors.ts';
+import { checkOptions, integerFrom, option, optionsObject } from '../../core/options.ts';
+import { FILE_SOURCE_OPTIONS } from '../files/source-options.ts';
 
 export interface CsvOptions<S = unknown, K extends string = string> {
   /** A zod object: the columns to read and their types. Without it, types are inferred from a sample. */
@@ -14,8 +17,8 @@ export interface CsvOptions<S = unknown, K extends string = string> {
   /** Only these columns are decoded and kept (pandas' `usecols`); the others are skipped unparsed. */
   columns?: readonly K[];
   /** `true`: the first line names the columns. An array: the file has no header line; these are the names. @default true */
-  header?: boolean | readonly string[];
-  /** @default ',' */
+  header?: true | readonly string[];
+  /** One character, or a name: `'tab'` (or `'\\t'`), `'comma'`, `'semicolon'`, `'pipe'`, `'space'`. @default ',' */
   delimiter?: string;
   /** @default '"' */
   quote?: string;
@@ -54,48 +57,78 @@ export interface ResolvedCsvOptions {
   sampleRows: number;
 }
 
-export function resolveCsvOptions(options: CsvOptions<unknown, string>, fastAvailable: boolean): ResolvedCsvOptions {
-  const single = (name: string, value: string | undefined, fallback: string) => {
-    const chosen = value ?? fallback;
-    if (typeof chosen !== 'string' || chosen.length !== 1) {
-      throw new SluiceError('INVALID_OPTION', `Expected \`${name}\` to be a single character such as ','; got ${JSON.stringify(value)}.`);
-    }
-    return chosen;
-  };
-  const delimiter = single('delimiter', options.delimiter, ',');
-  const quote = single('quote', options.quote, '"');
+/**
+ * The names a delimiter may be spelled with, in `csv()`, `toCsv()` and `etl profile --delimiter`: a shell
+ * cannot pass a tab character easily, so `tab` (and the two characters `\t`) mean one.
+ */
+const DELIMITER_NAMES: Readonly<Record<string, string>> = { tab: '\t', '\\t': '\t', comma: ',', semicolon: ';', pipe: '|', space: ' ' };
+
+export const DELIMITER_EXPECTED = "one character such as ',' or ';', or 'tab'";
+
+/** The delimiter character a spelling means (one character is itself; names are case-insensitive), or undefined. */
+export function delimiterCharacter(spelling: string): string | undefined {
+  if (spelling.length === 1) return spelling;
+  return Object.hasOwn(DELIMITER_NAMES, spelling.toLowerCase()) ? DELIMITER_NAMES[spelling.toLowerCase()] : undefined;
+}
+
+/** A delimiter option: any spelling {@link delimiterCharacter} knows, given back as its character. */
+export const delimiterSpelling = z.string().transform((spelling, context) => {
+  const character = delimiterCharacter(spelling);
+  if (character === undefined) {
+    context.issues.push({ code: 'custom', message: DELIMITER_EXPECTED, input: spelling });
+    return z.NEVER;
+  }
+  return character;
+});
+
+const oneCharacter = z.string().length(1);
+
+export const CSV_OPTIONS = optionsObject({
+  ...FILE_SOURCE_OPTIONS,
+  infer: option(z.boolean(), 'true or false'),
+  header: option(z.union([z.literal(true), z.array(z.string()).min(1)]), "true (the first line names the columns), or the names of a file without a header line: ['id', 'name', …]"),
+  delimiter: option(delimiterSpelling, DELIMITER_EXPECTED),
+  quote: option(oneCharacter, `one character such as '"'`),
+  encoding: option(z.enum(['utf8', 'latin1']), "'utf8' or 'latin1'"),
+  engine: option(z.enum(['auto', 'fast', 'csv-parse']), "'auto', 'fast' or 'csv-parse'"),
+  comment: option(oneCharacter, "one character such as '#'"),
+  relaxQuotes: option(z.boolean(), 'true or false'),
+  escape: option(oneCharacter, "one character such as '\\'"),
+});
+
+/**
+ * Checks the options of `csv()` (unknown keys refused with the nearest name) and resolves the dialect
+ * and the engine.
+ *
+ * @throws SluiceError INVALID_OPTION with `details.option`.
+ */
+export function resolveCsvOptions(raw: CsvOptions<unknown, string>, fastAvailable: boolean): ResolvedCsvOptions {
+  const options = checkOptions('csv()', CSV_OPTIONS, raw);
+  const delimiter = options.delimiter ?? ',';
+  const quote = options.quote ?? '"';
   const encoding = options.encoding ?? 'utf8';
-  if (encoding !== 'utf8' && encoding !== 'latin1') {
-    throw new SluiceError('INVALID_OPTION', `Expected \`encoding\` to be 'utf8' or 'latin1'; got ${JSON.stringify(encoding)}.`);
-  }
-  if (options.header === false) {
-    throw new SluiceError('INVALID_OPTION', 'A CSV without a header line needs its column names: pass `header: ["id", "name", …]`.');
-  }
-  const header = options.header === undefined || options.header === true ? true : options.header;
+  const header = options.header ?? true;
   const needsParse: string[] = [];
   if (options.comment !== undefined) needsParse.push('comment');
   if (options.relaxQuotes) needsParse.push('relaxQuotes');
   if (options.escape !== undefined && options.escape !== quote) needsParse.push('escape');
-  if (options.delimiter !== undefined && options.delimiter.charCodeAt(0) > 127) needsParse.push('a non-ASCII delimiter');
+  if (delimiter.charCodeAt(0) > 127) needsParse.push('a non-ASCII delimiter');
   let engine: 'fast' | 'csv-parse';
   let engineReason: string | undefined;
   if (options.engine === 'csv-parse') engine = 'csv-parse';
   else if (options.engine === 'fast') {
     if (needsParse.length > 0) {
-      throw new SluiceError('INVALID_OPTION', `The fast reader does not support ${needsParse.join(', ')}; use engine: 'csv-parse' or 'auto'.`);
+      throw new SluiceError('INVALID_OPTION', `csv(): the fast reader does not support ${needsParse.join(', ')}; use engine: 'csv-parse' or 'auto'.`, {
+        option: 'engine',
+        value: '"fast"',
+        expected: "'csv-parse' or 'auto'",
+      });
     }
     engine = 'fast';
-  } else if (options.engine === undefined || options.engine === 'auto') {
+  } else {
     engine = needsParse.length === 0 && fastAvailable ? 'fast' : 'csv-parse';
     if (engine === 'csv-parse') engineReason = needsParse.length > 0 ? `needed for ${needsParse.join(', ')}` : 'fast reader unavailable';
-  } else {
-    throw new SluiceError('INVALID_OPTION', `Expected \`engine\` to be 'auto', 'fast' or 'csv-parse'; got ${JSON.stringify(options.engine)}.`);
   }
-  const maxRecordBytes = options.maxRecordBytes ?? 64 * 1024 * 1024;
-  if (!Number.isInteger(maxRecordBytes) || maxRecordBytes < 1) {
-    throw new SluiceError('INVALID_OPTION', `Expected \`maxRecordBytes\` to be a whole number from 1 and up; got ${maxRecordBytes}.`);
-  }
-  const sampleRows = options.sampleRows ?? 10_000;
   return {
     delimiter,
     quote,
@@ -103,10 +136,10 @@ export function resolveCsvOptions(options: CsvOptions<unknown, string>, fastAvai
     header,
     engine,
     engineReason,
-    maxRecordBytes,
+    maxRecordBytes: options.maxRecordBytes ?? 64 * 1024 * 1024,
     comment: options.comment,
     relaxQuotes: options.relaxQuotes ?? false,
     escape: options.escape,
-    sampleRows,
+    sampleRows: options.sampleRows ?? 10_000,
   };
 }

@@ -1,15 +1,25 @@
 import type { AnyRow, Batch } from '../../batch/batch.ts';
-import { SluiceError } from '../../core/errors.ts';
+import { z } from 'zod';
+import { checkOptions, option, optionsObject } from '../../core/options.ts';
 import type { Sink } from '../../contracts/contracts.ts';
-import { fileSink } from '../files/file-sink.ts';
+import { fileSink, sinkPath } from '../files/file-sink.ts';
 import { RowTextEncoder } from '../files/format.ts';
+import { delimiterSpelling } from './options.ts';
 
 export interface CsvSinkOptions {
-  /** @default ',' */
+  /** One character other than a quote or line break, or a name as `csv()` takes (`'tab'`, `'semicolon'`, …). @default ',' */
   delimiter?: string;
   /** Write a header line with the column names. @default true */
   header?: boolean;
 }
+
+// A quote or a line break as the delimiter could not be told apart from the quoting when read back.
+const writableDelimiter = delimiterSpelling.refine((delimiter) => delimiter !== '"' && delimiter !== '\n' && delimiter !== '\r');
+
+export const CSV_SINK_OPTIONS = optionsObject({
+  delimiter: option(writableDelimiter, "one character other than a quote or line break, such as ';', or 'tab'"),
+  header: option(z.boolean(), 'true or false'),
+});
 
 /**
  * Writes CSV (RFC 4180; `.gz` names are gzipped) batch by batch to a temporary file renamed into
@@ -17,10 +27,9 @@ export interface CsvSinkOptions {
  * stay apart when read back.
  */
 export function toCsv<R = AnyRow>(path: string, options: CsvSinkOptions = {}): Sink<R> {
+  sinkPath('toCsv()', path);
+  options = checkOptions('toCsv()', CSV_SINK_OPTIONS, options);
   const delimiter = options.delimiter ?? ',';
-  if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
-    throw new SluiceError('INVALID_OPTION', `Expected \`delimiter\` to be one character other than a quote or line break; got ${JSON.stringify(delimiter)}.`);
-  }
   const needsQuotes = new RegExp(`[${delimiter === ']' ? '\\]' : delimiter.replace(/[\\^-]/g, '\\$&')}"\\r\\n]|^\\s|\\s$`);
   const quote = (text: string) => (text === '' ? '""' : needsQuotes.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
   // A delimiter outside ASCII never matches a byte of the fast path: every string with it is quoted by `quote`.

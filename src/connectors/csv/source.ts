@@ -2,11 +2,13 @@ import type { z } from 'zod';
 import type { Batch } from '../../batch/batch.ts';
 import { codeGenerationEnabled } from '../../codegen/switch.ts';
 import { SluiceError } from '../../core/errors.ts';
+import { checkArgument } from '../../core/options.ts';
 import type { Source, SourceSample } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
 import { inferColumns } from '../../schema/infer.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { type FileFormat, type FilePlan, type FileReadContext, fileSource } from '../files/file-source.ts';
+import { SOURCE_PATH_EXPECTED, sourcePath } from '../files/source-options.ts';
 import { fastEngineAvailable, type FastTally, findStructuralError, readFastBatches } from './fast-engine.ts';
 import { type CsvOptions, resolveCsvOptions, type ResolvedCsvOptions } from './options.ts';
 import { checkDuplicateNames, fieldCountError, missingColumn, positionsOf } from './header.ts';
@@ -28,6 +30,7 @@ export function csv<S extends z.ZodObject | undefined = undefined, const K exten
   path: string | readonly string[],
   options: CsvOptions<S, K> = {},
 ): Source<RowOf<S, K>> {
+  checkArgument('csv()', 'path', sourcePath, SOURCE_PATH_EXPECTED, path);
   return fileSource<RowOf<S, K>, CsvPlan>(path, new CsvFormat(options as CsvOptions<unknown, string>));
 }
 

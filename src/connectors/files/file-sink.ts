@@ -1,6 +1,12 @@
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import type { Sink, SinkContext, SinkResult } from '../../contracts/contracts.ts';
+import { checkArgument, filePath } from '../../core/options.ts';
 import { AtomicFile } from './atomic-file.ts';
+
+/** Checks a file sink's path argument (`where` names the call, e.g. `toCsv()`). */
+export function sinkPath(where: string, path: unknown): void {
+  checkArgument(where, 'path', filePath, 'a file path (a non-empty string)', path);
+}
 
 /** Encodes batches to bytes for a file sink. `begin` sees the first batch (headers); `end` may close a document. */
 export interface BatchEncoder {

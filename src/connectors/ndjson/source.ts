@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import type { z } from 'zod';
 import type { Batch } from '../../batch/batch.ts';
 import { SluiceError } from '../../core/errors.ts';
+import { checkArgument, checkOptions, optionsObject } from '../../core/options.ts';
 import type { Source, SourceSample } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
 import { inferColumns } from '../../schema/infer.ts';
@@ -9,6 +10,7 @@ import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
 import { type FileFormat, type FilePlan, type FileReadContext, fileSource } from '../files/file-source.ts';
 import { openInput, readError } from '../files/inputs.ts';
+import { FILE_SOURCE_OPTIONS, SOURCE_PATH_EXPECTED, sourcePath } from '../files/source-options.ts';
 
 export interface NdjsonOptions<S = unknown, K extends string = string> {
   /** A zod object: the fields to read and their types. Without it, types are inferred from a sample. */
@@ -25,15 +27,21 @@ export interface NdjsonOptions<S = unknown, K extends string = string> {
   sampleRows?: number;
   /** Lines longer than this fail the run. @default 64MB */
   maxRecordBytes?: number;
+  /** Distinct values a dictionary column may hold before falling back to plain strings. @default 65536 */
   dictionaryCap?: number;
+  /** Store decimals as float32 instead of float64. @default false */
   float32?: boolean;
 }
+
+export const NDJSON_OPTIONS = optionsObject(FILE_SOURCE_OPTIONS);
 
 /** Reads newline-delimited JSON files (a path, glob or list; `.gz` gunzipped), one object per line. */
 export function ndjson<S extends z.ZodObject | undefined = undefined, const K extends string = string>(
   path: string | readonly string[],
   options: NdjsonOptions<S, K> = {},
 ): Source<RowOf<S, K>> {
+  checkArgument('ndjson()', 'path', sourcePath, SOURCE_PATH_EXPECTED, path);
+  checkOptions('ndjson()', NDJSON_OPTIONS, options);
   return fileSource<RowOf<S, K>>(path, new NdjsonFormat(options as NdjsonOptions<unknown, string>));
 }
 
