@@ -106,10 +106,12 @@ export async function runTracked(pipeline: Pipeline<any>, options: TrackedRunOpt
       let attempts = 0;
       const retried: RetryRecord[] = [];
       let firstStartedAt: string | undefined;
+      // run() refuses options it does not know: hand it only its own.
+      const { file: _file, trigger: _trigger, tick: _tick, onRetry: _onRetry, store: _store, runTimeoutMs: _runTimeoutMs, runTimeoutFrom: _from, ...runOptions } = options;
       try {
         for (;;) {
           attempts++;
-          summary = await run(pipeline, { ...options, signal, state: stateStore });
+          summary = await run(pipeline, { ...runOptions, signal, state: stateStore });
           firstStartedAt ??= summary.startedAt;
           const cause = (summary as { cause?: unknown }).cause;
           if (summary.status === 'succeeded' || attempts > settings.retries.max || signal.aborted || !isTransientError(summary.error, cause)) break;

@@ -15,6 +15,7 @@ import type { Pipeline } from './pipeline.ts';
 import { Rejects } from './rejects.ts';
 import { buildSummary, type RunSummaryWithCause } from './summary-builder.ts';
 import type { RunSummary, StageSummary } from './summary.ts';
+import { checkRunOptions } from './run-options.ts';
 import { TempFolders } from './temp-folders.ts';
 import { watchForStall } from './watchdog.ts';
 
@@ -55,10 +56,8 @@ export async function run(
   options: RunOptions = {},
 ): Promise<RunSummary | RunSummary[]> {
   const list = Array.isArray(pipelines) ? pipelines : [pipelines as Pipeline<any>];
+  checkRunOptions(options);
   const concurrency = options.concurrency ?? 2;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new SluiceError('INVALID_OPTION', `Expected \`concurrency\` to be a number from 1 and up; got ${concurrency}.`);
-  }
   const limit = options.memory !== undefined ? parseBytes(options.memory) : list.length === 1 && list[0].memory !== undefined ? parseBytes(list[0].memory, 'memory') : DEFAULT_MEMORY;
   const budget = options.budget ?? new MemoryBudget(limit);
   checkBudget(budget.limit);

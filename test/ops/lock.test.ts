@@ -114,7 +114,7 @@ describe('locks', () => {
     for (const args of [['run', file], ['schedule', file, '--list']]) {
       const result = await runCli(args);
       assert.equal(result.code, 2, result.stderr);
-      assert.match(result.stderr, /\[SCHEDULE_INVALID\] .*bad_schedule\.ts: schedule "61 \* \* \* \*" is not a valid cron expression \(.*minute/);
+      assert.match(result.stderr, /\[SCHEDULE_INVALID\] .*bad_schedule\.ts: pipeline\(\): schedule "61 \* \* \* \*" is not a valid cron expression \(.*minute/);
     }
     const zone = await pipelineFile('bad_zone', `schedule: '0 * * * *', timezone: 'Mars/Olympus'`);
     const result = await runCli(['run', zone]);
@@ -125,10 +125,10 @@ describe('locks', () => {
   test('runTimeoutMs is checked at load, with how to fix it', () => {
     assert.equal(resolveScheduleOptions({ runTimeoutMs: 60_000 }).runTimeoutMs, 60_000);
     assert.equal(resolveScheduleOptions({}).runTimeoutMs, undefined);
-    for (const bad of [0, -1, Number.NaN, '10m']) {
+    for (const [bad, shown] of [[0, '0'], [-1, '-1'], [Number.NaN, 'NaN'], ['10m', '"10m"']]) {
       assert.throws(() => resolveScheduleOptions({ name: 'p', runTimeoutMs: bad as number }), {
         code: 'INVALID_OPTION',
-        message: `p: expected \`runTimeoutMs\` to be a number of milliseconds above 0, got ${JSON.stringify(bad)}.`,
+        message: `p: expected \`runTimeoutMs\` to be a number of milliseconds above 0; got ${shown}.`,
       });
     }
   });
