@@ -2,6 +2,9 @@ import { moveView } from '../batch/batch.ts';
 import type { Column } from '../batch/column.ts';
 import type { DType } from '../batch/dtype.ts';
 import type { Stage } from '../contracts/contracts.ts';
+import { z } from 'zod';
+import { checkArgument, functionValue, optionsObject, requiredOption } from '../core/options.ts';
+import { DTYPES } from '../batch/dtype.ts';
 import { ComputedColumn } from './values.ts';
 
 /** A computed column: a function of the row, or the function with the dtype to store it as. */
@@ -17,11 +20,23 @@ type ValueOf<D> = D extends (row: any) => infer V ? V : D extends { value: (row:
  */
 export type Derived<R, D> = Omit<R, keyof D> & { -readonly [K in keyof D]: ValueOf<D[K]> };
 
+// A computed column cannot be dictionary-encoded: its values are not known up front.
+const COMPUTED_DTYPES = DTYPES.filter((dtype) => dtype !== 'dictionary') as [DType, ...DType[]];
+
+const DERIVATION = z.union([
+  functionValue,
+  optionsObject({
+    dtype: requiredOption(z.enum(COMPUTED_DTYPES), `one of ${COMPUTED_DTYPES.map((dtype) => `'${dtype}'`).join(', ')}`),
+    value: requiredOption(functionValue, 'a function (row) => value'),
+  }),
+]).meta({ expected: 'a function (row) => value, or { dtype, value }' });
+
 /**
  * Adds computed columns. Values go straight into typed storage: float64 for numbers unless a dtype is
  * given (`{ dtype: 'float32', value: (row) => … }`), bool, timestamp for Dates, strings.
  */
 export function derive<R, const D extends Derivations<R>>(derivations: D): Stage<R, Derived<R, D>> {
+  checkArgument('derive()', 'derivations', z.record(z.string(), DERIVATION), "an object of column name to a function (row) => value, or to { dtype, value }", derivations);
   const names = Object.keys(derivations);
   const functions = names.map((name) => {
     const derivation = derivations[name];

@@ -1,8 +1,10 @@
 import { type Batch, moveView } from '../batch/batch.ts';
 import type { Stage } from '../contracts/contracts.ts';
+import { checkArgument, functionValue } from '../core/options.ts';
 
 /** Keeps the rows for which `predicate` is truthy. The predicate sees one reusable row view. */
 export function filter<R>(predicate: (row: R) => unknown): Stage<R, R> {
+  checkArgument('filter()', 'predicate', functionValue, 'a function (row) => boolean', predicate);
   const stage: Stage<R, R> = async function* filterStage(input) {
     let indices = new Uint32Array(0);
     let yielded = false;

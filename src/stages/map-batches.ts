@@ -1,8 +1,8 @@
 import type { Batch } from '../batch/batch.ts';
-import { SluiceError } from '../core/errors.ts';
 import type { Stage, StageContext } from '../contracts/contracts.ts';
 import { markDerived } from '../contracts/lineage.ts';
 import { orderedMap } from '../core/ordered-map.ts';
+import { checkArgument, checkOptions, functionValue, integerFrom, option, optionsObject } from '../core/options.ts';
 
 export interface MapBatchesOptions {
   /**
@@ -12,6 +12,10 @@ export interface MapBatchesOptions {
    */
   concurrency?: number;
 }
+
+const MAP_BATCHES_OPTIONS = optionsObject({
+  concurrency: option(integerFrom(1), 'a whole number from 1 and up'),
+});
 
 /**
  * Async work per batch (an HTTP lookup, a database query, a worker thread) with bounded concurrency.
@@ -25,10 +29,8 @@ export function mapBatches<In, Out = In>(
   fn: (batch: Batch<In>, context: StageContext) => Promise<Batch<Out>> | Batch<Out>,
   options: MapBatchesOptions = {},
 ): Stage<In, Out> {
-  const concurrency = options.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new SluiceError('INVALID_OPTION', `mapBatches: expected \`concurrency\` to be a whole number from 1 and up; got ${concurrency}.`);
-  }
+  checkArgument('mapBatches()', 'fn', functionValue, 'a function (batch, context) => batch', fn);
+  const concurrency = checkOptions('mapBatches()', MAP_BATCHES_OPTIONS, options).concurrency ?? 1;
   const stage: Stage<In, Out> = async function* mapBatchesStage(input, context) {
     // Batches with a call in flight keep their reservations until their results go on (each result
     // is marked as made from its input), rather than give them back when the next batch is taken.

@@ -1,6 +1,7 @@
 import { type AnyRow, columnRecord, moveView } from '../batch/batch.ts';
 import type { Column } from '../batch/column.ts';
 import type { Stage } from '../contracts/contracts.ts';
+import { checkArgument, functionValue } from '../core/options.ts';
 import { ComputedColumn } from './values.ts';
 
 /**
@@ -8,6 +9,7 @@ import { ComputedColumn } from './values.ts';
  * `derive`/`select`/`rename`, which keep columns as they are; use it when the row changes shape.
  */
 export function map<R, Out extends AnyRow>(mapper: (row: R) => Out): Stage<R, Out> {
+  checkArgument('map()', 'mapper', functionValue, 'a function (row) => object', mapper);
   const stage: Stage<R, Out> = async function* mapStage(input, context) {
     const computed = new Map<string, ComputedColumn>();
     for await (const batch of input) {

@@ -1,6 +1,8 @@
 import { columnRecord } from '../batch/batch.ts';
 import type { Column } from '../batch/column.ts';
 import type { Stage } from '../contracts/contracts.ts';
+import { z } from 'zod';
+import { checkArgument } from '../core/options.ts';
 
 /** The row type after `rename`: keys in `M` get their new names. */
 export type Renamed<R, M> = {
@@ -9,6 +11,7 @@ export type Renamed<R, M> = {
 
 /** Renames columns: `rename({ old_name: 'newName' })`. Columns keep their storage; nothing is copied. */
 export function rename<R, const M extends Partial<Record<keyof R & string, string>>>(mapping: M): Stage<R, Renamed<R, M>> {
+  checkArgument('rename()', 'mapping', z.record(z.string(), z.string().min(1)), "an object of old name to new name such as { old_name: 'newName' }", mapping);
   const stage: Stage<R, Renamed<R, M>> = async function* renameStage(input) {
     for await (const batch of input) {
       const columns = columnRecord();

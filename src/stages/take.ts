@@ -1,11 +1,9 @@
-import { SluiceError } from '../core/errors.ts';
+import { checkArgument, integerFrom } from '../core/options.ts';
 import type { Stage } from '../contracts/contracts.ts';
 
 /** The first `count` rows; then stops reading, so the source closes its file or cursor early. */
 export function take<R>(count: number): Stage<R, R> {
-  if (!Number.isInteger(count) || count < 0) {
-    throw new SluiceError('INVALID_OPTION', `Expected \`take\` count to be a whole number from 0 and up; got ${count}.`);
-  }
+  checkArgument('take()', 'count', integerFrom(0), 'a whole number of rows from 0 and up', count);
   const stage: Stage<R, R> = async function* takeStage(input) {
     let left = count;
     if (left === 0) return;

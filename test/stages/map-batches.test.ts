@@ -81,7 +81,7 @@ test('mapBatches: batches in flight stay reserved while the sink writes an earli
 test('mapBatches validates concurrency at once', () => {
   assert.throws(() => mapBatches(async (batch) => batch, { concurrency: 0 }), {
     code: 'INVALID_OPTION',
-    message: /mapBatches: expected `concurrency` to be a whole number from 1 and up; got 0/,
+    message: /mapBatches\(\): expected `concurrency` to be a whole number from 1 and up; got 0/,
   });
 });
 
