@@ -15,8 +15,9 @@ const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 const KEY_VALUE_SECRET = /\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)/gi;
 // The same keys in a URL's query string, where values end at `&` or `#`.
 const QUERY_SECRET = /([?&](?:ssl)?password=)([^&#\s]*)/gi;
-// A URL with credentials anywhere inside a text: scheme://user:password@
-const URL_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)([^\s]*?)@(?=[^\s@]*(?:[\s/?#]|$))/gi;
+// A URL with credentials anywhere inside a text: scheme://user:password@, up to the last `@` before
+// whitespace (a raw password may hold `@`, `/`, `?` and `#`; see userInfoEnd).
+const URL_IN_TEXT = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*:)([^\s]*)@(?=[^\s@]*(?:\s|$))/gi;
 
 /**
  * Masks the password of a connection string, in both forms libpq accepts:
@@ -41,24 +42,15 @@ export function redactConnectionString(connectionString: string): string {
 }
 
 /**
- * Where the user-info part of a URL ends (the index of its `@`), or -1. A password may itself contain
- * `@`, `?` or `#` when the URL was written without percent-encoding; we take the last `@` before the
- * query, or the last `@` at all when there is none before it, so that a sloppy URL is over-redacted
- * rather than leaked.
+ * Where the user-info part of a URL ends (the index of its `@`), or -1. pg (WHATWG URL) takes the last
+ * `@` before the first `/`, `?` or `#`; but a password written without percent-encoding may itself hold
+ * those (`user:pA@:/%#w0rd@host/db`), and then that rule ends the password early and prints the rest of
+ * it. So we take the last `@` of the whole string: a sloppy URL, or an `@` in the query, is over-redacted
+ * (user-info up to it masked) rather than leaked.
  */
 function userInfoEnd(text: string, authorityStart: number): number {
-  let queryStart = text.length;
-  for (let i = authorityStart; i < text.length; i++) {
-    const char = text[i];
-    if (char === '?' || char === '#') {
-      queryStart = i;
-      break;
-    }
-  }
-  const beforeQuery = text.lastIndexOf('@', queryStart - 1);
-  if (beforeQuery >= authorityStart) return beforeQuery;
-  const anywhere = text.lastIndexOf('@');
-  return anywhere >= authorityStart ? anywhere : -1;
+  const at = text.lastIndexOf('@');
+  return at >= authorityStart ? at : -1;
 }
 
 /**

@@ -25,11 +25,18 @@ test('password and sslpassword query parameters are masked', () => {
 });
 
 test('an unencoded password containing @, ? or # is over-redacted, never leaked', () => {
-  for (const password of ['a@b', 'a?b@c', 'x#y']) {
+  for (const password of ['a@b', 'a?b@c', 'x#y', 'pA@:/%#w0rd', 'a/b@c', 'q#r?s@t']) {
     const text = redactConnectionString(`postgres://alice:${password}@db:5432/sales`);
     assertNoSecret(text, [password]);
     assert.ok(text.includes('alice'), text);
   }
+});
+
+test('a raw password holding @, /, ? and # is masked whole in a URL, in free text and in the secrets', () => {
+  const url = 'postgres://user:pA@:/%#w0rd@host/db';
+  assert.equal(redactConnectionString(url), `postgres://user:${REDACTED}@host/db`);
+  assert.equal(redactSecrets(`failed: ${url} then`), `failed: postgres://user:${REDACTED}@host/db then`);
+  assert.ok(connectionSecrets(url).includes('pA@:/%#w0rd'), JSON.stringify(connectionSecrets(url)));
 });
 
 test('libpq keyword/value strings: plain and quoted passwords are masked', () => {
