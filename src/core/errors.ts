@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'PG_QUERY'
   | 'PG_COPY'
   | 'PG_CONNECTION_LOST'
+  | 'PG_EMPTY_REPLACE'
   // scheduling
   | 'SCHEDULE_INVALID'
   | 'LOCKED'

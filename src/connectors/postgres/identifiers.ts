@@ -4,9 +4,45 @@
  * `"Orders"`, not PostgreSQL's case-folded `orders`.
  *
  * PostgreSQL truncates identifiers longer than 63 bytes (with a NOTICE); Sluice does not, so two long
- * names that share their first 63 bytes name the same column on the server.
+ * names that share their first 63 bytes name the same column on the server: {@link checkDistinctOnServer}
+ * refuses them before anything is written.
  */
 import { SluiceError } from '../../core/errors.ts';
+
+/** NAMEDATALEN - 1 in a default PostgreSQL build: the bytes of an identifier the server keeps. */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+/** The name the server keeps: its first 63 bytes of UTF-8, cut before a character that does not fit (as pg_mbcliplen does). */
+export function serverIdentifier(name: string): string {
+  const bytes = Buffer.from(name, 'utf8');
+  if (bytes.length <= MAX_IDENTIFIER_BYTES) return name;
+  let end = MAX_IDENTIFIER_BYTES;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
+}
+
+/**
+ * Refuses names that are distinct here but one name on the server once truncated to 63 bytes (else
+ * PostgreSQL fails with "column specified more than once", or writes one column where two were meant).
+ * @throws SluiceError INVALID_OPTION naming each group of colliding names and what they become.
+ */
+export function checkDistinctOnServer(names: readonly string[], what: string): void {
+  const byServerName = new Map<string, string[]>();
+  for (const name of names) {
+    const kept = serverIdentifier(name);
+    const group = byServerName.get(kept);
+    if (group === undefined) byServerName.set(kept, [name]);
+    else if (!group.includes(name)) group.push(name);
+  }
+  const collisions = [...byServerName].filter(([, group]) => group.length > 1);
+  if (collisions.length === 0) return;
+  const listed = collisions.map(([kept, group]) => `${group.map((name) => JSON.stringify(name)).join(' and ')} are all ${JSON.stringify(kept)}`).join('; ');
+  throw new SluiceError(
+    'INVALID_OPTION',
+    `${what}: PostgreSQL keeps the first ${MAX_IDENTIFIER_BYTES} bytes of a name, so ${listed} on the server. Rename them (rename(…)) so that they differ within their first ${MAX_IDENTIFIER_BYTES} bytes.`,
+    { column: collisions[0][1][1], value: collisions[0][0] },
+  );
+}
 
 export interface QualifiedName {
   /** Omitted: PostgreSQL's `search_path` decides. */

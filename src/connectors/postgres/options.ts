@@ -87,6 +87,12 @@ export interface PostgresSinkOptions {
   connection?: PgConnectionOptions;
   /** Server-side `statement_timeout` in ms for each statement, the COPY included (0: none). */
   statementTimeout?: number;
+  /**
+   * `replace` only: whether an input of no rows may empty the table. By default a replace with no rows
+   * fails with PG_EMPTY_REPLACE and changes nothing, since an empty input (a 0-byte file, a cut export)
+   * is more often a mistake than a wish to empty the table. @default false
+   */
+  allowEmpty?: boolean;
 }
 
 const connection = option(
@@ -131,6 +137,7 @@ const SinkOptions = optionsObject({
   createTable: option(z.boolean(), 'true or false'),
   connection,
   statementTimeout,
+  allowEmpty: option(z.boolean(), 'true or false'),
 });
 
 /** Fails the typecheck when an option is added to an interface and not to its schema, or the other way round. */
@@ -185,6 +192,7 @@ export interface SinkSettings {
   mode: 'append' | 'replace' | 'upsert';
   keys: readonly string[];
   createTable: boolean;
+  allowEmpty: boolean;
 }
 
 /** Checks the options of `toPostgres()`. @throws SluiceError INVALID_OPTION with `details.option` */
@@ -197,6 +205,7 @@ export function checkSinkOptions(options: unknown): SinkSettings {
     throw refuse('toPostgres()', 'key', "mode: 'upsert' needs `key`: the column(s) of a unique index, e.g. { mode: 'upsert', key: 'order_id' }.");
   }
   if (mode !== 'upsert' && keys.length > 0) throw refuse('toPostgres()', 'key', "`key` is only used by mode: 'upsert'.");
+  if (checked.allowEmpty !== undefined && mode !== 'replace') throw refuse('toPostgres()', 'allowEmpty', "`allowEmpty` is only used by mode: 'replace'.");
   keys.forEach(quoteIdent); // refuses names PostgreSQL cannot hold, now
-  return { options: checked, table, mode, keys, createTable: checked.createTable === true };
+  return { options: checked, table, mode, keys, createTable: checked.createTable === true, allowEmpty: checked.allowEmpty === true };
 }

@@ -5,10 +5,12 @@
  * - `append`: COPY into the table.
  * - `replace`: COPY into a temporary staging table (`LIKE` the target, with its defaults, constraints and
  *   indexes, so a bad row fails during the COPY with its line), then in the same transaction
- *   `TRUNCATE` the target and `INSERT … SELECT` the staged rows. Readers see the old rows until the
- *   commit, then the new ones, never a mix. The target table itself is kept, so its views, grants,
- *   indexes, triggers and comments stay; the cost is writing the rows twice and holding an ACCESS
- *   EXCLUSIVE lock during the swap (TRUNCATE), which fails if other tables have foreign keys to it.
+ *   `DELETE` the target's rows and `INSERT … SELECT` the staged rows. Readers see the old rows until the
+ *   commit, then the new ones, never a mix, at every isolation level: not TRUNCATE, which is not
+ *   MVCC-safe (a REPEATABLE READ snapshot taken before the commit would see an empty table). The target
+ *   table itself is kept, so its views, grants, indexes, triggers and comments stay; the cost is writing
+ *   the rows twice, the old rows left for VACUUM, and an EXCLUSIVE lock during the swap (readers go on,
+ *   other writers wait). An input of no rows fails (PG_EMPTY_REPLACE) unless `allowEmpty`.
  * - `upsert`: COPY into a temporary table, then `INSERT … ON CONFLICT (key) DO UPDATE`; when the input
  *   has a key twice, its last row wins.
  */
@@ -38,7 +40,7 @@ import {
   writeCopyString,
   writeCopyTimestamp,
 } from './copy-text.ts';
-import { type QualifiedName, quoteIdent, quoteQualified } from './identifiers.ts';
+import { checkDistinctOnServer, type QualifiedName, quoteIdent, quoteQualified } from './identifiers.ts';
 import { sqlTypeForDType } from './types.ts';
 import { ByteWriter } from '../../codec/byte-writer.ts';
 
@@ -103,7 +105,10 @@ class PostgresSink implements Sink<AnyRow> {
   async write(input: AsyncIterable<Batch>, context: SinkContext): Promise<SinkResult> {
     if (context.dryRun) {
       let rowsWritten = 0;
-      for await (const batch of input) rowsWritten += batch.length;
+      for await (const batch of input) {
+        if (rowsWritten === 0 && batch.length > 0) checkDistinctOnServer(batch.names, `The columns written to ${quoteQualified(this.table)}`);
+        rowsWritten += batch.length;
+      }
       return { rowsWritten, location: `${this.where} (dry run: nothing written)` };
     }
     const connection = resolveConnection(this.connectionOptions);
@@ -132,7 +137,7 @@ class PostgresSink implements Sink<AnyRow> {
 
   /** For Load. */
   get settings() {
-    return { table: this.table, mode: this.mode, keys: this.keys, createTable: this.checked.createTable };
+    return { table: this.table, mode: this.mode, keys: this.keys, createTable: this.checked.createTable, allowEmpty: this.checked.allowEmpty };
   }
 }
 
@@ -189,8 +194,14 @@ class Load {
         await this.endCopy();
         await this.finish();
       } else if (this.settings.mode === 'replace' && (await this.targetExists())) {
-        // No rows at all: replacing with nothing empties the table.
-        await this.query(`TRUNCATE ${this.target}`);
+        if (!this.settings.allowEmpty) {
+          throw new SluiceError(
+            'PG_EMPTY_REPLACE',
+            `The input had no rows, so replacing ${this.target} would empty it; nothing was changed. If an empty table is what you want, pass allowEmpty: true to toPostgres().`,
+            { query: this.target },
+          );
+        }
+        await this.query(`DELETE FROM ${this.target}`);
       }
       // The run's incremental state (watermark, finished files) commits with the data or not at all.
       if (this.context.beforeCommit !== undefined) await this.context.beforeCommit({ query: (sql, params) => this.query(sql, params) });
@@ -221,6 +232,7 @@ class Load {
   private async start(batch: Batch): Promise<void> {
     const { mode, keys, createTable } = this.settings;
     this.columns = [...batch.names];
+    checkDistinctOnServer(this.columns, `The columns written to ${this.target}`);
     for (const key of keys) {
       if (!this.columns.includes(key)) {
         throw new SluiceError('INVALID_OPTION', `The upsert key ${JSON.stringify(key)} is not a column of the rows (they have ${this.columns.join(', ')}).`, { column: key });
@@ -326,8 +338,8 @@ class Load {
     const { mode, keys } = this.settings;
     const list = this.columns.map(quoteIdent).join(', ');
     if (mode === 'replace') {
-      await this.query(`LOCK TABLE ${this.target} IN ACCESS EXCLUSIVE MODE`);
-      await this.query(`TRUNCATE ${this.target}`);
+      await this.query(`LOCK TABLE ${this.target} IN EXCLUSIVE MODE`);
+      await this.query(`DELETE FROM ${this.target}`);
       await this.query(`INSERT INTO ${this.target} (${list}) SELECT ${list} FROM ${this.staging}`);
     } else if (mode === 'upsert') {
       const keyList = keys.map(quoteIdent).join(', ');

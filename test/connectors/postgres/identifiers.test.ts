@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseQualifiedName, quoteIdent, quoteQualified } from '../../../src/connectors/postgres/identifiers.ts';
+import { checkDistinctOnServer, parseQualifiedName, quoteIdent, quoteQualified, serverIdentifier } from '../../../src/connectors/postgres/identifiers.ts';
 import { isSluiceError } from '../../../src/core/errors.ts';
 import { testSchema } from '../../support/db.ts';
 
@@ -11,6 +11,25 @@ test('quoteIdent always quotes and doubles embedded quotes', () => {
   assert.equal(quoteIdent('Order'), '"Order"');
   assert.equal(quoteIdent('a"b'), '"a""b"');
   assert.equal(quoteIdent('""'), '""""""');
+});
+
+test('serverIdentifier keeps 63 bytes of UTF-8 and never half a character', () => {
+  assert.equal(serverIdentifier('a'.repeat(63)), 'a'.repeat(63));
+  assert.equal(serverIdentifier('a'.repeat(70)), 'a'.repeat(63));
+  // 62 ASCII bytes, then a 2-byte é: 64 bytes, so the é goes whole.
+  assert.equal(serverIdentifier(`${'a'.repeat(62)}é`), 'a'.repeat(62));
+});
+
+test('checkDistinctOnServer refuses names one on the server and names every group', () => {
+  const stem = 'x'.repeat(63);
+  checkDistinctOnServer(['id', stem, 'name'], 'columns');
+  assert.throws(
+    () => checkDistinctOnServer(['id', `${stem}1`, `${stem}2`, `${stem}3`], 'The columns of t'),
+    (error: unknown) =>
+      isSluiceError(error) &&
+      error.code === 'INVALID_OPTION' &&
+      error.message.startsWith(`The columns of t: PostgreSQL keeps the first 63 bytes of a name, so "${stem}1" and "${stem}2" and "${stem}3" are all "${stem}" on the server.`),
+  );
 });
 
 test('quoteIdent rejects empty names and NUL with INVALID_OPTION', () => {

@@ -103,6 +103,8 @@ const sinkOptions: { options: unknown; message: string; option: string }[] = [
   { options: { table: 't', mode: 'merge' }, message: "toPostgres(): expected `mode` to be 'append', 'replace' or 'upsert'; got \"merge\".", option: 'mode' },
   { options: { table: 't', mode: 'upsert', key: [] }, message: 'toPostgres(): expected `key` to be a column name or an array of them; got [].', option: 'key' },
   { options: { table: 't', createTable: 1 }, message: 'toPostgres(): expected `createTable` to be true or false; got 1.', option: 'createTable' },
+  { options: { table: 't', mode: 'replace', allowEmpty: 'yes' }, message: "toPostgres(): expected `allowEmpty` to be true or false; got \"yes\".", option: 'allowEmpty' },
+  { options: { table: 't', allowEmpty: true }, message: "toPostgres(): `allowEmpty` is only used by mode: 'replace'.", option: 'allowEmpty' },
   { options: { table: 't', statementTimeout: 1.5 }, message: 'toPostgres(): expected `statementTimeout` to be a whole number of milliseconds from 0 (no limit) and up; got 1.5.', option: 'statementTimeout' },
   { options: { table: 't', connection: ['x'] }, message: 'toPostgres(): expected `connection` to be a postgres:// URL or a pg PoolConfig object; got ["x"].', option: 'connection' },
   // Rules between keys.

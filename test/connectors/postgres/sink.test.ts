@@ -87,7 +87,7 @@ describe('toPostgres', () => {
     assert.equal(grants.rows[0].granted, true);
   });
 
-  test('replace with no rows empties the table; readers see the old rows until the commit', async () => {
+  test('replace with no rows fails and changes nothing unless allowEmpty; readers see the old rows until the commit', async () => {
     await db.query('create table emptied (id int, name text, price float8)');
     await db.query(`insert into emptied values (1, 'a', 1)`);
     let seenDuringLoad = -1;
@@ -101,9 +101,47 @@ describe('toPostgres', () => {
     assert.equal(summary.status, 'succeeded', summary.error?.message);
     assert.equal(seenDuringLoad, 1, 'a reader sees the old rows while the new ones load');
     assert.equal(await count('emptied'), 300);
-    const none = await load(pipeline({ name: 'replace-empty' }).from(fromRows([], Item)).to(toPostgres({ table: 'emptied', mode: 'replace', connection: db.url })));
+    const refused = await load(pipeline({ name: 'replace-empty' }).from(fromRows([], Item)).to(toPostgres({ table: 'emptied', mode: 'replace', connection: db.url })));
+    assert.equal(refused.status, 'failed');
+    assert.equal(refused.error?.code, 'PG_EMPTY_REPLACE');
+    assert.match(refused.error!.message, /no rows.*"emptied".*nothing was changed.*allowEmpty: true/);
+    assert.equal(await count('emptied'), 300);
+    const none = await load(pipeline({ name: 'replace-empty' }).from(fromRows([], Item)).to(toPostgres({ table: 'emptied', mode: 'replace', allowEmpty: true, connection: db.url })));
     assert.equal(none.status, 'succeeded', none.error?.message);
     assert.equal(await count('emptied'), 0);
+  });
+
+  test('replace is MVCC-safe: a REPEATABLE READ snapshot taken before the commit sees the old rows, a new one the new rows', async () => {
+    await db.query('create table snapshotted (id int primary key, name text, price float8)');
+    await db.query(`insert into snapshotted select i, 'old', 0 from generate_series(1, 50) i`);
+    const reader = await db.pool.connect();
+    try {
+      await reader.query('begin isolation level repeatable read');
+      // The snapshot is taken by the first query, before the replace starts.
+      assert.equal((await reader.query('select 1')).rowCount, 1);
+      const summary = await load(pipeline({ name: 'replace-mvcc' }).from(fromRows(items(100, 20, 'new'), Item)).to(toPostgres({ table: 'snapshotted', mode: 'replace', connection: db.url })));
+      assert.equal(summary.status, 'succeeded', summary.error?.message);
+      const old = await reader.query(`select count(*)::int as n, min(name) as name from snapshotted`);
+      assert.deepEqual(old.rows[0], { n: 50, name: 'old' }, 'the older snapshot still sees every old row');
+      await reader.query('commit');
+      const fresh = await reader.query(`select count(*)::int as n, count(*) filter (where name like 'new%')::int as new from snapshotted`);
+      assert.deepEqual(fresh.rows[0], { n: 20, new: 20 });
+    } finally {
+      reader.release();
+    }
+  });
+
+  test('column names that PostgreSQL would cut to the same 63 bytes are refused before anything is written, naming both', async () => {
+    const stem = 'c'.repeat(63);
+    const Wide = z.object({ [`${stem}_first`]: z.number(), [`${stem}_second`]: z.number() });
+    const rows = [{ [`${stem}_first`]: 1, [`${stem}_second`]: 2 }];
+    for (const dryRun of [false, true]) {
+      const summary = await load(pipeline({ name: 'long-names' }).from(fromRows(rows, Wide)).to(toPostgres({ table: 'long_names', createTable: true, connection: db.url })), dryRun);
+      assert.equal(summary.status, 'failed');
+      assert.equal(summary.error?.code, 'INVALID_OPTION');
+      assert.ok(summary.error!.message.includes(`"${stem}_first" and "${stem}_second" are all "${stem}"`), summary.error!.message);
+    }
+    assert.equal((await db.query(`select to_regclass('long_names') as t`)).rows[0].t, null, 'no table was created');
   });
 
   test('upsert inserts new keys, updates existing ones, and the last duplicate wins', async () => {
