@@ -42,6 +42,8 @@ export type ErrorCode =
   // scheduling
   | 'SCHEDULE_INVALID'
   | 'LOCKED'
+  | 'STATE_WRITE'
+  | 'PIPELINE_NAME'
   | 'RUN_TIMEOUT'
   | 'RUN_PROCESS';
 

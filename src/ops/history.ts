@@ -14,6 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import type pg from 'pg';
 import type { RunSummary } from '../runtime/summary.ts';
 import { formatBytes } from '../core/bytes.ts';
+import { stateWriteError } from './state-error.ts';
 
 export type RunStatus = 'succeeded' | 'failed' | 'skipped';
 
@@ -94,9 +95,13 @@ function historyFiles(file: string): string[] {
 }
 
 export async function appendRecord(file: string, record: RunRecord, rotateBytes = HISTORY_ROTATE_BYTES): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  // One call, one line: appendFile opens with O_APPEND and writes the whole buffer at once.
-  await appendFile(file, `${JSON.stringify(record)}\n`);
+  try {
+    await mkdir(dirname(file), { recursive: true });
+    // One call, one line: appendFile opens with O_APPEND and writes the whole buffer at once.
+    await appendFile(file, `${JSON.stringify(record)}\n`);
+  } catch (error) {
+    throw stateWriteError(file, 'record the run in the history', error, record.pipeline);
+  }
   const size = await stat(file).then((info) => info.size, () => 0);
   if (size > rotateBytes) await rotate(file, rotateBytes);
 }

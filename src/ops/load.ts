@@ -5,6 +5,7 @@ import { SluiceError } from '../core/errors.ts';
 import { importPipelineFile } from './import-pipeline.ts';
 import type { Pipeline } from '../runtime/pipeline.ts';
 import { resolveScheduleOptions } from './schedule-options.ts';
+import { checkPipelineName } from './state.ts';
 
 /**
  * Loads a pipeline file (TypeScript or JavaScript) and checks that its default export is a pipeline.
@@ -37,7 +38,9 @@ export async function loadPipeline(file: string): Promise<Pipeline<any>> {
   }
   const pipeline = definition as Pipeline<any>;
   resolveScheduleOptions(pipeline, file);
-  return pipeline.name === undefined ? { ...pipeline, name: basename(file, extname(file)) } : pipeline;
+  const named = pipeline.name === undefined ? { ...pipeline, name: basename(file, extname(file)) } : pipeline;
+  checkPipelineName(named.name!, file);
+  return named;
 }
 
 function shapeProblems(value: unknown): string[] {

@@ -19,6 +19,7 @@ import { SluiceError } from '../core/errors.ts';
 import { resolveConnection, type PgConnectionOptions } from '../connectors/postgres/connection.ts';
 import { wrapPgError } from '../connectors/postgres/errors.ts';
 import { sessionConfig, startSession } from '../connectors/postgres/session.ts';
+import { stateWriteError } from './state-error.ts';
 
 /** What a lock file records, and how an advisory lock's owner is described. */
 export interface LockOwner {
@@ -82,13 +83,19 @@ async function createExclusive(path: string, owner: LockOwner): Promise<boolean>
     handle = await open(path, 'wx');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
+    throw stateWriteError(path, 'create the lock file', error);
   }
+  let written = false;
   try {
     await handle.writeFile(`${JSON.stringify(owner)}\n`);
     await handle.sync();
+    written = true;
+  } catch (error) {
+    throw stateWriteError(path, 'write the lock file', error);
   } finally {
-    await handle.close();
+    await handle.close().catch(() => {});
+    // An empty lock file would block the next runs for the grace period, and look held to a person.
+    if (!written) await rm(path, { force: true }).catch(() => {});
   }
   return true;
 }
@@ -107,7 +114,9 @@ const UNREADABLE_LOCK_GRACE_MS = 10_000;
  * win: only the one holding `.takeover` re-checks the owner, removes the old file and creates its own.
  */
 export async function acquireFileLock(path: string, command?: string): Promise<LockAttempt> {
-  await mkdir(dirname(path), { recursive: true });
+  await mkdir(dirname(path), { recursive: true }).catch((error: unknown) => {
+    throw stateWriteError(dirname(path), 'create the lock folder', error);
+  });
   const owner = currentOwner(command);
   const held = (tookOverFrom?: LockOwner): HeldLock => ({
     acquired: true,

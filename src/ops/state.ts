@@ -16,6 +16,7 @@ import { wrapPgError } from '../connectors/postgres/errors.ts';
 import { createPoolRegistry } from '../connectors/postgres/pools.ts';
 import { quoteIdent } from '../connectors/postgres/identifiers.ts';
 import { appendRecord, findTickRun, HISTORY_KEEP_RUNS, historyTableSql, HISTORY_ROTATE_BYTES, insertRecord, readRecords, selectRecords, type HistoryQuery, type RunRecord } from './history.ts';
+import { stateWriteError } from './state-error.ts';
 import { acquireAdvisoryLock, acquireFileLock, type LockAttempt } from './lock.ts';
 
 export type PipelineState = Record<string, unknown>;
@@ -57,6 +58,26 @@ export function openStateStore(options: StateOptions | undefined, pipelineFile?:
 /** A file name for a pipeline name (names may hold `/` or other characters files cannot). */
 function fileName(pipeline: string): string {
   return encodeURIComponent(pipeline).replaceAll('*', '%2A');
+}
+
+/**
+ * Longest pipeline name, as its file name (`%2F` for a `/`, three bytes per byte of UTF-8 outside ASCII):
+ * file systems allow 255 bytes in a name, and the lock and state files add suffixes to it
+ * (`.lock.takeover`, `.json.<pid>.<time>.tmp`: up to 40 bytes).
+ */
+export const MAX_PIPELINE_FILE_NAME = 200;
+
+/** Refuses, at load, a pipeline name its lock and state files could not be named after. */
+export function checkPipelineName(pipeline: string, file?: string): void {
+  const length = fileName(pipeline).length;
+  if (length <= MAX_PIPELINE_FILE_NAME) return;
+  const shown = pipeline.length > 40 ? `${pipeline.slice(0, 40)}…` : pipeline;
+  throw new SluiceError(
+    'PIPELINE_NAME',
+    `${file === undefined ? '' : `${file}: `}the pipeline name ${JSON.stringify(shown)} (${pipeline.length} characters) is too long: its lock and state files are named after it, ` +
+      `and as a file name it takes ${length} bytes, over the ${MAX_PIPELINE_FILE_NAME} allowed (file systems allow 255 in a name). Give the pipeline a shorter \`name\`.`,
+    { file, pipeline },
+  );
 }
 
 export class FolderStateStore implements StateStore {
@@ -102,16 +123,16 @@ export class FolderStateStore implements StateStore {
 
   async writeState(pipeline: string, state: PipelineState): Promise<void> {
     const path = join(this.folder, 'state', `${fileName(pipeline)}.json`);
-    await mkdir(dirname(path), { recursive: true });
     const temporary = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
     try {
+      await mkdir(dirname(path), { recursive: true });
       // Written in full under a temporary name, then renamed over the old file: a crash leaves the old
       // state or the new one, never half of either.
       await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`, { flush: true });
       await rename(temporary, path);
     } catch (error) {
       await rm(temporary, { force: true });
-      throw new SluiceError('OUTPUT_WRITE', `Cannot write the state of ${pipeline} to ${path}: ${(error as Error).message}`, { pipeline, cause: error });
+      throw stateWriteError(path, `write the state of ${pipeline} to`, error, pipeline);
     }
   }
 
