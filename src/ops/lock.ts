@@ -4,11 +4,15 @@
  * - PostgreSQL state store: a session advisory lock, `pg_try_advisory_lock(<sluice>, hashtext(<schema>.<name>))`,
  *   taken on a connection of its own and held for the run's duration. The server releases it when that
  *   session ends for any reason (release, process crash, SIGKILL, network loss), so a dead owner never
- *   blocks the next run. The session's `application_name` names the owner (host and pid) for messages.
+ *   blocks the next run. The session's `application_name` names the owner (host and pid) for messages;
+ *   a session whose owner on this host is gone (killed, its backend not yet ended) is waited for, up to
+ *   `DEAD_OWNER_LOCK_TIMEOUT_MS` (10 s), before the run is skipped.
  * - Local state folder: a lock file created with O_EXCL holding the owner's pid, host and start time. A
- *   lock file whose owner is on this host and no longer alive is taken over; an owner on another host
+ *   lock file whose owner is on this host and no longer alive (a zombie, killed but not yet reaped, counts
+ *   as gone) is taken over; an owner on another host
  *   cannot be checked and is never taken over (use the PostgreSQL store for several machines).
  */
+import { readFileSync } from 'node:fs';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,15 +55,31 @@ export function currentOwner(command?: string): LockOwner {
   return { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), command };
 }
 
-/** True when a process with this pid exists on this machine (signal 0 checks without sending). */
+/**
+ * True when a process with this pid is running on this machine (signal 0 checks without sending). A
+ * process killed (kill -9) but not yet reaped by its parent is a zombie: signal 0 still finds it, yet it
+ * holds nothing and will never run again, so it counts as dead. A re-run started right after the kill,
+ * before the parent (a shell, a supervisor) had waited for it, found the lock "held" and exited 3.
+ */
 export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists but belongs to another user.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/** Linux: the state letter after the command name in /proc/<pid>/stat is Z (zombie) or X (dead). Elsewhere: false. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
   }
 }
 
@@ -161,6 +181,21 @@ export async function acquireFileLock(path: string, command?: string): Promise<L
   return { acquired: false, holder: describeOwner(last) };
 }
 
+/**
+ * How long a run waits for the advisory lock of an owner proven dead (its session names this host and a
+ * pid that is gone) before it gives up and is skipped as "already running": its server backend ends the
+ * session, and frees the lock, once it notices the client is gone, which is usually within milliseconds
+ * of a kill -9 but can take longer on a busy server.
+ */
+export const DEAD_OWNER_LOCK_TIMEOUT_MS = 10_000;
+const DEAD_OWNER_POLL_MS = 50;
+
+/** True for the `application_name` of a Sluice lock session whose owner was on this host and is not alive. */
+function deadSluiceSession(applicationName: string): boolean {
+  const match = /^sluice (\S+) pid (\d+) /.exec(applicationName);
+  return match !== null && match[1] === hostname() && !processAlive(Number(match[2]));
+}
+
 /** `pg_try_advisory_lock(int, int)` keys: this class id ("sluc") and a hash of `<schema>.<pipeline>`. */
 export const ADVISORY_LOCK_CLASS = 0x736c7563;
 
@@ -168,7 +203,13 @@ export const ADVISORY_LOCK_CLASS = 0x736c7563;
  * Takes the session advisory lock of `<schema>.<pipeline>` on a connection of its own, or reports who
  * holds it (pid, host and start of the holding session, from pg_locks and pg_stat_activity).
  */
-export async function acquireAdvisoryLock(connection: PgConnectionOptions, schema: string, pipeline: string, command?: string): Promise<LockAttempt> {
+export async function acquireAdvisoryLock(
+  connection: PgConnectionOptions,
+  schema: string,
+  pipeline: string,
+  command?: string,
+  lockTimeoutMs = DEAD_OWNER_LOCK_TIMEOUT_MS,
+): Promise<LockAttempt> {
   const resolved = resolveConnection(connection);
   const owner = currentOwner(command);
   // application_name is cut at 63 bytes by the server; host and pid come first.
@@ -191,17 +232,28 @@ export async function acquireAdvisoryLock(connection: PgConnectionOptions, schem
     throw wrapPgError(error, { operation: 'connect', connection: resolved });
   }
   const key = `${schema}.${pipeline}`;
+  const tryLock = async () => (await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1::int, hashtext($2)) as locked', [ADVISORY_LOCK_CLASS, key])).rows[0].locked;
+  const holderOf = () =>
+    client
+      .query<{ application_name: string; pid: number; backend_start: Date; client_addr: string | null }>(
+        `select a.application_name, a.pid, a.backend_start, a.client_addr::text
+           from pg_locks l join pg_stat_activity a on a.pid = l.pid
+          where l.locktype = 'advisory' and l.classid = ($1::int)::oid and l.objid = (hashtext($2))::oid and l.objsubid = 2 and l.granted`,
+        [ADVISORY_LOCK_CLASS, key],
+      )
+      .then((r) => r.rows[0], () => undefined);
   try {
-    const result = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1::int, hashtext($2)) as locked', [ADVISORY_LOCK_CLASS, key]);
-    if (!result.rows[0].locked) {
-      const holder = await client
-        .query<{ application_name: string; pid: number; backend_start: Date; client_addr: string | null }>(
-          `select a.application_name, a.pid, a.backend_start, a.client_addr::text
-             from pg_locks l join pg_stat_activity a on a.pid = l.pid
-            where l.locktype = 'advisory' and l.classid = ($1::int)::oid and l.objid = (hashtext($2))::oid and l.objsubid = 2 and l.granted`,
-          [ADVISORY_LOCK_CLASS, key],
-        )
-        .then((r) => r.rows[0], () => undefined);
+    let locked = await tryLock();
+    let holder = locked ? undefined : await holderOf();
+    // The owner's session outlives a killed owner until its server backend has noticed and ended: wait
+    // for that, a bounded time, rather than skip the run. Only for an owner proven dead (this host, pid gone).
+    const deadline = Date.now() + lockTimeoutMs;
+    while (!locked && holder !== undefined && deadSluiceSession(holder.application_name) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, DEAD_OWNER_POLL_MS));
+      locked = await tryLock();
+      if (!locked) holder = await holderOf();
+    }
+    if (!locked) {
       released = true;
       await client.end().catch(() => {});
       return {

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { acquireAdvisoryLock, acquireFileLock } from '../../src/ops/lock.ts';
+import pg from 'pg';
+import { ADVISORY_LOCK_CLASS, acquireAdvisoryLock, acquireFileLock } from '../../src/ops/lock.ts';
 import { resolveScheduleOptions } from '../../src/ops/schedule-options.ts';
 import { isTransientError } from '../../src/ops/tracked-run.ts';
 import { SluiceError } from '../../src/core/errors.ts';
-import { runCli } from '../support/cli.ts';
+import { repoRoot, runCli } from '../support/cli.ts';
 import { testSchema } from '../support/db.ts';
 import { tempDir } from '../support/fakes.ts';
 
@@ -107,6 +109,82 @@ describe('locks', () => {
     const json = await runCli(['runs', file, '--json', '--limit', '1']);
     assert.equal(json.code, 0, json.stderr);
     assert.equal(JSON.parse(json.stdout)[0].status, 'succeeded');
+  });
+
+  test('right after a kill -9, before its parent has reaped it (a zombie), the next run takes the dead run\'s lock file', async () => {
+    const slow = join(dir, 'killed.ts');
+    await writeFile(
+      slow,
+      `import { csv, pipeline, toCsv } from 'sluice';\n` +
+        `export default pipeline({ name: 'killed', state: { folder: 'killed-state' } }).from(csv(${JSON.stringify(join(dir, 'in.csv'))}))` +
+        `.tap(async () => { if (process.env.SLOW) await new Promise((r) => setTimeout(r, 60_000)); }).to(toCsv(${JSON.stringify(join(dir, 'killed.out.csv'))}));\n`,
+    );
+    const lockPath = join(dir, 'killed-state', 'locks', 'killed.lock');
+    // The run's parent is \`sleep\`, which never waits for children: killed, the run stays a zombie.
+    const parent = spawn('sh', ['-c', `"$0" "$@" & echo $!; exec sleep 60`, process.execPath, join(repoRoot, 'bin', 'etl.js'), 'run', slow, '--quiet'], {
+      cwd: dir,
+      env: { ...process.env, SLOW: '1' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const pid = Number(String(await once(parent.stdout!, 'data')).trim());
+      for (let waited = 0; !(await readFile(lockPath, 'utf8').catch(() => '')).includes(`"pid":${pid}`); waited += 50) {
+        assert.ok(waited < 30_000, 'the run took its lock');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      process.kill(pid, 'SIGKILL');
+      for (let waited = 0; !/\) Z /.test(await readFile(`/proc/${pid}/stat`, 'utf8')); waited += 10) {
+        assert.ok(waited < 5_000, 'the killed run is a zombie');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const rerun = await runCli(['run', slow, '--quiet'], { cwd: dir });
+      assert.equal(rerun.code, 0, rerun.stderr);
+      assert.equal(existsSync(lockPath), false, 'the re-run released the lock it took over');
+      assert.equal(await readFile(join(dir, 'killed.out.csv'), 'utf8'), 'id,name\n1,a\n2,b\n');
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+
+  test("an advisory lock still held by a dead owner's session is waited for (bounded by lockTimeoutMs); a live owner's is not", async () => {
+    const db = await testSchema('dead_owner_lock');
+    const key = `${db.schema}.dead_owner`;
+    const holdAs = async (pid: number) => {
+      const session = new pg.Client({ connectionString: db.url, application_name: `sluice ${hostname()} pid ${pid} dead_owner` });
+      await session.connect();
+      await session.query('select pg_advisory_lock($1::int, hashtext($2))', [ADVISORY_LOCK_CLASS, key]);
+      return session;
+    };
+    // A killed owner's session, which the server ends 700 ms later: the run waits for it and takes the lock.
+    const dead = await holdAs(deadPid());
+    const ending = new Promise((resolve) => setTimeout(resolve, 700)).then(() => dead.end());
+    const started = Date.now();
+    const taken = await acquireAdvisoryLock(db.url, db.schema, 'dead_owner', 'test');
+    const waited = Date.now() - started;
+    await ending;
+    assert.equal(taken.acquired, true);
+    assert.ok(waited >= 600 && waited < 5_000, `waited ${waited} ms`);
+    if (taken.acquired) await taken.release();
+    // Held past the timeout: skipped, after about lockTimeoutMs.
+    const stuck = await holdAs(deadPid());
+    try {
+      const begun = Date.now();
+      const busy = await acquireAdvisoryLock(db.url, db.schema, 'dead_owner', 'test', 300);
+      assert.equal(busy.acquired, false);
+      assert.ok(Date.now() - begun >= 300);
+    } finally {
+      await stuck.end();
+    }
+    // A live owner (this process): skipped at once.
+    const live = await holdAs(process.pid);
+    try {
+      const begun = Date.now();
+      const busy = await acquireAdvisoryLock(db.url, db.schema, 'dead_owner', 'test');
+      assert.equal(busy.acquired, false);
+      assert.ok(Date.now() - begun < 1_000, `took ${Date.now() - begun} ms`);
+    } finally {
+      await live.end();
+    }
   });
 
   test('a bad schedule expression is an error at load naming it (exit 2)', async () => {
