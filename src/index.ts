@@ -66,3 +66,19 @@ export { rename, type Renamed } from './stages/rename.ts';
 export { take } from './stages/take.ts';
 export { tap } from './stages/tap.ts';
 export { mapBatches, type MapBatchesOptions } from './stages/map-batches.ts';
+export { groupBy, type GroupByFigures } from './stages/aggregate/group-by.ts';
+export {
+  count,
+  sum,
+  mean,
+  min,
+  max,
+  first,
+  last,
+  countDistinct,
+  reduce,
+  type Aggregation,
+  type Aggregations,
+  type Grouped,
+  type Reducer,
+} from './stages/aggregate/aggregations.ts';

@@ -1,5 +1,7 @@
 import type { AnyRow, Batch } from '../batch/batch.ts';
 import type { Sink, Source, Stage } from '../contracts/contracts.ts';
+import type { Aggregations, Grouped } from '../stages/aggregate/aggregations.ts';
+import { groupBy } from '../stages/aggregate/group-by.ts';
 import { derive, type Derivations, type Derived } from '../stages/derive.ts';
 import { filter } from '../stages/filter.ts';
 import { map } from '../stages/map.ts';
@@ -67,6 +69,16 @@ export class PipelineBuilder<R> {
 
   tap(observe: (batch: Batch<R>) => void | Promise<void>): PipelineBuilder<R> {
     return this.pipe(tap<R>(observe));
+  }
+
+  /**
+   * One row per distinct combination of `keys`, with `aggregations` computed over its rows, on the
+   * memory budget: the groups' state is reserved from it and spills to a temporary folder when it is
+   * spent. Nulls form a group of their own. Output order: groups as first seen, unless it spilled.
+   * @example .groupBy(['country', 'status'], { orders: count(), items: sum('quantity'), avg_price: mean('unit_price') })
+   */
+  groupBy<const K extends keyof R & string, const A extends Aggregations<R>>(keys: readonly K[] | K, aggregations: A): PipelineBuilder<Grouped<R, K, A>> {
+    return this.pipe(groupBy<R, K, A>(keys, aggregations));
   }
 
   to(sink: Sink<R> | Sink<AnyRow>): Pipeline<R> {
