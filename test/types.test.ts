@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { expectTypeOf } from 'expect-type';
 import { z } from 'zod';
-import { type AnyRow, type Batch, csv, ndjson, pipeline, type Pipeline, type Source, type Stage, toCsv } from '../src/index.ts';
+import { type AnyRow, type Batch, count, countDistinct, csv, first, max, mean, min, ndjson, pipeline, type Pipeline, reduce, type Source, type Stage, sum, toCsv } from '../src/index.ts';
 
 const Order = z.object({
   a: z.number(),
@@ -103,6 +103,53 @@ function builders() {
   });
   // @ts-expect-error -- the stage expects rows with "a" as a number
   pipeline().from(csv('x.csv', { schema: z.object({ a: z.string() }) })).pipe(custom);
+
+  // groupBy: keys keep their types; min/max/first the column's; sum/mean a number (or null over a nullable column); counts numbers.
+  const grouped = pipeline()
+    .from(source)
+    .derive({ maybe: (row) => (row.a > 0 ? row.a : null) })
+    .groupBy(['status'], {
+      n: count(),
+      total: sum('a'),
+      totalMaybe: sum('maybe'),
+      average: mean('a'),
+      lowest: min('at'),
+      highest: max('note'),
+      firstA: first('a'),
+      notes: countDistinct('note'),
+      longest: reduce({
+        init: () => 0,
+        step: (state: number, row) => {
+          // The row of a reducer is AnyRow unless its step names the type: reduce's own type parameters are not inferred from groupBy.
+          expectTypeOf(row).toEqualTypeOf<AnyRow>();
+          return Math.max(state, row.note?.length ?? 0);
+        },
+        merge: (a: number, b: number) => Math.max(a, b),
+      }),
+    });
+  grouped.filter((row) => {
+    expectTypeOf(row).toEqualTypeOf<{
+      status: 'new' | 'paid';
+      n: number;
+      total: number;
+      totalMaybe: number | null;
+      average: number;
+      lowest: Date;
+      highest: string | null;
+      firstA: number;
+      notes: number;
+      longest: number;
+    }>();
+    return true;
+  });
+  pipeline().from(source).groupBy('status', { n: count() }).filter((row) => {
+    expectTypeOf(row).toEqualTypeOf<{ status: 'new' | 'paid'; n: number }>();
+    return true;
+  });
+  // @ts-expect-error -- no column "nope" to group by
+  pipeline().from(source).groupBy(['nope'], { n: count() });
+  // @ts-expect-error -- no column "nope" to sum
+  pipeline().from(source).groupBy(['status'], { n: sum('nope') });
 
   const done = derived.take(10).tap(() => {}).to(toCsv('out.csv'));
   type RowOfPipeline<P> = P extends Pipeline<infer R> ? R : never;

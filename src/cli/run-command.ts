@@ -64,7 +64,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       `pipeline   ${pipeline.name}`,
       `source     ${description.kind} ${description.location}${description.engine ? ` [engine: ${description.engine}]` : ''}`,
       ...(description.columns ?? []).map((column) => `  column   ${column.name.padEnd(20)} ${describePlan(column)}${column.origin === 'inferred' ? ' (inferred)' : ''}`),
-      ...pipeline.stages.map((stage) => `stage      ${stage.stageName ?? (stage.name || 'stage')}`),
+      ...pipeline.stages.map((stage) => `stage      ${stage.stageName ?? (stage.name || 'stage')}${stage.stageDetail ? ` ${stage.stageDetail}` : ''}`),
       `sink       ${sink.kind} ${sink.location} (dry run: nothing is written)`,
       `memory     ${memory ?? pipeline.memory ?? '256MB'}`,
     ];

@@ -60,6 +60,22 @@ export interface StageContext extends RunContext {
    * await writeFile(file, encodeRun(sorted)); // read back, merged, when the input ends
    */
   tempDir(): Promise<string>;
+  /**
+   * Figures of a stage that holds state, for the summary and `--report` (`stages[]`): groups held,
+   * bytes and partitions spilled, time spent spilling. Each call sets the fields it names.
+   */
+  report?(figures: StageFigures): void;
+}
+
+/** See {@link StageContext.report}. */
+export interface StageFigures {
+  /** Groups (or rows) the stage held in memory at most. */
+  peakGroups?: number;
+  /** Groups (or rows) it output. */
+  groups?: number;
+  spilledBytes?: number;
+  spilledPartitions?: number;
+  spillMs?: number;
 }
 
 /**
@@ -104,6 +120,8 @@ export interface StageMemory {
 /** A stage: an async generator from batches to batches. `(input, ctx) => AsyncIterable<Batch<Out>>`. */
 export type Stage<In = AnyRow, Out = AnyRow> = ((input: AsyncIterable<Batch<In>>, context: StageContext) => AsyncIterable<Batch<Out>>) & {
   stageName?: string;
+  /** What the stage does, in a few words, for `--dry-run` (e.g. a group-by's keys). */
+  stageDetail?: string;
 };
 
 /** What a source is given by the run. */

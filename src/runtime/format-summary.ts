@@ -30,7 +30,9 @@ export function formatSummary(summary: RunSummary): string {
   const { engine, engineDetail } = summary.source;
   lines.push(`  source     ${summary.source.kind} ${summary.source.location}${engine ? ` [${engine}${engineDetail ? `: ${engineDetail}` : ''}]` : ''}`);
   for (const stage of summary.stages) {
-    lines.push(`  stage      ${stage.name.padEnd(12)} in ${number.format(stage.rowsIn)}, out ${number.format(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}${stage.peakStateBytes > 0 ? `, peak state ${formatBytes(stage.peakStateBytes)}` : ''}`);
+    const groups = stage.peakGroups === undefined ? '' : `, groups held ${number.format(stage.peakGroups)}`;
+    const spilled = stage.spilledBytes ? `, spilled ${formatBytes(stage.spilledBytes)} in ${number.format(stage.spilledPartitions ?? 0)} partitions (${duration(Math.round(stage.spillMs ?? 0))})` : '';
+    lines.push(`  stage      ${stage.name.padEnd(12)} in ${number.format(stage.rowsIn)}, out ${number.format(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}${stage.peakStateBytes > 0 ? `, peak state ${formatBytes(stage.peakStateBytes)}` : ''}${groups}${spilled}`);
   }
   lines.push(`  sink       ${summary.sink.kind} ${summary.sink.location}`);
   lines.push(

@@ -69,7 +69,7 @@ export async function* meterStage(
     const entry = taken.find((candidate) => candidate.batch === batch);
     if (entry !== undefined) entry.kept = true;
   });
-  const stageContext: StageContext = { ...context, stage: name, memory, tempDir: () => temp.folderFor(name) };
+  const stageContext: StageContext = { ...context, stage: name, memory, tempDir: () => temp.folderFor(name), report: (figures) => Object.assign(stats, figures) };
 
   async function* intake(): AsyncGenerator<Batch> {
     for await (const batch of input) {

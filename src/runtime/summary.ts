@@ -11,6 +11,12 @@ export interface StageSummary {
   peakBytesHeld: number;
   /** Bytes the stage reserved for its own state through `context.memory`, at their peak. */
   peakStateBytes: number;
+  /** Stages that hold state and say so (`context.report`): groups held at most and output, spills. */
+  peakGroups?: number;
+  groups?: number;
+  spilledBytes?: number;
+  spilledPartitions?: number;
+  spillMs?: number;
 }
 
 /** What a run used and did: the summary people read and `--report` writes for machines. */

@@ -81,8 +81,10 @@ export function countDistinct<const C extends string>(column: C): Aggregation<nu
   return { kind: 'countDistinct', column };
 }
 
-/** A custom aggregation, see {@link Reducer}. */
-export function reduce<S, V = S, R = AnyRow>(reducer: Reducer<S, V, R>): Aggregation<V, undefined> {
+/** A custom aggregation, see {@link Reducer}: the state itself is the value unless `finish` makes one. */
+export function reduce<S, R = AnyRow>(reducer: Reducer<S, S, R> & { finish?: undefined }): Aggregation<S, undefined>;
+export function reduce<S, V, R = AnyRow>(reducer: Reducer<S, V, R> & { finish(state: S): V }): Aggregation<V, undefined>;
+export function reduce(reducer: Reducer<unknown, unknown, any>): Aggregation<unknown, undefined> {
   return { kind: 'reduce', column: undefined, reducer };
 }
 

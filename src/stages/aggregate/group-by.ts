@@ -381,10 +381,13 @@ export function groupBy<R, const K extends keyof R & string, const A extends Agg
       }
       if (!any) yield emptyOutput(plan!) as Batch<Grouped<R, K, A>>;
     } finally {
+      figures.spillMs = Math.round(figures.spillMs);
+      context.report?.(figures);
       await Promise.all(spills.map((spill) => spill.remove()));
     }
   };
   stage.stageName = 'groupBy';
+  stage.stageDetail = `by ${keyList.join(', ') || '(no keys: one group)'} → ${names.map((name, a) => `${name} = ${list[a].kind}(${list[a].column ?? ''})`).join(', ')}`;
   return stage;
 }
 

@@ -24,6 +24,7 @@ import {
   type Source,
   type Stage,
 } from '../../../src/index.ts';
+import { formatSummary } from '../../../src/runtime/format-summary.ts';
 import { collect, fromBatches, tempDir } from '../../support/fakes.ts';
 import { random } from '../../support/random.ts';
 
@@ -242,6 +243,17 @@ test('groupBy: every key distinct, spilled more than one level deep, still exact
   assertSameGroups(result.rows, reference(rows, ['k']), ['k'], 'all distinct');
   assert.deepEqual(result.leftInTemp, []);
   assert.equal(result.overBudget, 0);
+  // The summary shows what the stage held and spilled.
+  const stage = result.summary.stages[1];
+  assert.equal(stage.name, 'groupBy');
+  assert.equal(stage.groups, rows.length);
+  assert.equal(stage.spilledBytes, result.figures.spilledBytes);
+  assert.ok(stage.spilledPartitions! >= 16 && stage.peakGroups! > 0 && stage.peakStateBytes > 0);
+  assert.match(formatSummary(result.summary), /stage {6}groupBy .*groups held [\d,]+, spilled [\d.]+ [KM]B in \d+ partitions/);
+});
+
+test('groupBy says what it groups by for --dry-run', () => {
+  assert.equal(groupBy<any, any, any>(['country', 'status'], { orders: count(), items: sum('quantity') }).stageDetail, 'by country, status → orders = count(), items = sum(quantity)');
 });
 
 test('groupBy: one group, and an empty input (no groups, the output columns still there)', async () => {
