@@ -44,6 +44,7 @@ export { inferColumns, type ColumnStats } from './schema/infer.ts';
 export type { ColumnPlan, SchemaPlan } from './schema/plan.ts';
 export { csv, type CsvOptions, type RowOf } from './connectors/csv/source.ts';
 export { ndjson, type NdjsonOptions } from './connectors/ndjson/source.ts';
+export { parquet, type ParquetOptions } from './connectors/parquet/source.ts';
 export {
   postgres,
   type PostgresInput,
@@ -57,6 +58,7 @@ export type { QualifiedName } from './connectors/postgres/identifiers.ts';
 export { fileSource, type FileFormat, type FilePlan, type FileReadContext } from './connectors/files/file-source.ts';
 export { toCsv, type CsvSinkOptions } from './connectors/csv/sink.ts';
 export { toNdjson } from './connectors/ndjson/sink.ts';
+export { toParquet, type ParquetSinkOptions } from './connectors/parquet/sink.ts';
 export { tee } from './runtime/tee.ts';
 export { filter } from './stages/filter.ts';
 export { map } from './stages/map.ts';

@@ -11,6 +11,8 @@ export interface BatchOrigin {
   row?: number;
   /** Byte offset of the first row in the (decompressed) input. */
   byteOffset?: number;
+  /** 0-based row group of a Parquet file. */
+  rowGroup?: number;
 }
 
 /**

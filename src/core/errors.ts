@@ -56,6 +56,8 @@ export interface ErrorLocation {
   column?: number | string;
   /** Byte offset in the (decompressed) input. */
   byteOffset?: number;
+  /** 0-based row group of a Parquet file. */
+  rowGroup?: number;
   /** SQL text (never with credentials). */
   query?: string;
   /** 1-based row number within a query result or a COPY. */
@@ -117,6 +119,7 @@ export function formatLocation(location: ErrorLocation): string {
     parts.push(`line ${location.line}`);
   }
   if (location.byteOffset !== undefined && location.line === undefined) parts.push(`byte ${location.byteOffset}`);
+  if (location.rowGroup !== undefined) parts.push(`row group ${location.rowGroup}`);
   if (location.query !== undefined) parts.push(`query ${JSON.stringify(truncate(location.query, 120))}`);
   if (location.row !== undefined) parts.push(`row ${location.row}`);
   if (typeof location.column === 'string') parts.push(`column ${JSON.stringify(location.column)}`);

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { z } from 'zod';
+import type { Batch } from '../../../src/batch/batch.ts';
+import { parquet, pipeline, runOrThrow } from '../../../src/index.ts';
+import { collect, tempDir } from '../../support/fakes.ts';
+import { randomBatches, writeParquet } from './support.ts';
+
+const dir = await tempDir('sluice-parquet-');
+let files = 0;
+const nextPath = () => join(dir, `out-${++files}.parquet`);
+
+function rowsOf(batches: readonly Batch[]): unknown[] {
+  return batches.flatMap((batch) => batch.toObjects());
+}
+
+async function readBack(path: string, options: Parameters<typeof parquet>[1] = {}) {
+  const sink = collect();
+  const summary = await runOrThrow(pipeline().from(parquet(path, options)).to(sink));
+  return { sink, summary };
+}
+
+describe('parquet round trip', () => {
+  for (const compression of ['zstd', 'snappy', 'gzip', 'none'] as const) {
+    test(`random batches of every dtype with nulls come back equal, dtypes kept (${compression})`, async () => {
+      // Odd sizes and a small row group: pages start off byte boundaries of the validity bitmaps.
+      const batches = randomBatches(11, [1, 37, 500, 1203, 0, 64]);
+      const path = nextPath();
+      await writeParquet(path, batches, { compression, rowGroupRows: 300 });
+      const { sink } = await readBack(path);
+      assert.deepEqual(sink.rows, rowsOf(batches));
+      for (const batch of sink.batches) {
+        for (const name of batches[0].names) assert.equal(batch.columns[name].dtype, batches[0].columns[name].dtype, name);
+      }
+    });
+  }
+
+  test('row groups follow rowGroupRows, and each batch names its file and row group', async () => {
+    const batches = randomBatches(3, [1000, 1000, 500]);
+    const path = nextPath();
+    await writeParquet(path, batches, { rowGroupRows: 700 });
+    const { sink } = await readBack(path);
+    const groups = sink.batches.map((batch) => batch.origin.rowGroup);
+    assert.deepEqual([...new Set(groups)], [0, 1, 2, 3]);
+    for (const batch of sink.batches) assert.equal(batch.origin.file, path);
+    assert.equal(sink.rows.length, 2500);
+  });
+
+  test('rowGroupBytes bounds the row group: more, smaller row groups, same rows', async () => {
+    const batches = randomBatches(5, [4000, 4000]);
+    const path = nextPath();
+    await writeParquet(path, batches, { rowGroupBytes: 64 * 1024 });
+    const { sink } = await readBack(path);
+    const groups = new Set(sink.batches.map((batch) => batch.origin.rowGroup));
+    assert.ok(groups.size >= 4, `expected several row groups, got ${groups.size}`);
+    assert.deepEqual(sink.rows, rowsOf(batches));
+  });
+
+  test('dictionary columns read back as dictionary columns sharing one dictionary across batches', async () => {
+    const batches = randomBatches(7, [300, 300, 300]);
+    const path = nextPath();
+    await writeParquet(path, batches, { rowGroupRows: 250 });
+    const { sink } = await readBack(path);
+    const dictionaries = new Set(sink.batches.map((batch) => batch.columns.dictionary.dictionary));
+    assert.equal(sink.batches[0].columns.dictionary.dtype, 'dictionary');
+    assert.equal(dictionaries.size, 1);
+  });
+
+  test('columns projects: only those columns, in that order', async () => {
+    const batches = randomBatches(9, [100]);
+    const path = nextPath();
+    await writeParquet(path, batches);
+    const { sink } = await readBack(path, { columns: ['string', 'int8'] });
+    assert.deepEqual(sink.batches[0].names, ['string', 'int8']);
+    assert.deepEqual(
+      sink.rows,
+      rowsOf(batches).map((row: any) => ({ string: row.string, int8: row.int8 })),
+    );
+  });
+
+  test('a schema checks values: rows that break it are rejected with the file, row group and column', async () => {
+    const batches = randomBatches(13, [200], 0);
+    const path = nextPath();
+    await writeParquet(path, batches);
+    const schema = z.object({ uint8: z.int().max(100), date: z.iso.date(), bool: z.boolean() });
+    const sink = collect();
+    const rejects = join(dir, 'rejects.ndjson');
+    const summary = await runOrThrow(pipeline({ rejects: { path: rejects } }).from(parquet(path, { schema })).to(sink));
+    const expected = rowsOf(batches)
+      .filter((row: any) => row.uint8 <= 100)
+      .map((row: any) => ({ uint8: row.uint8, date: row.date, bool: row.bool }));
+    assert.ok(expected.length > 0 && expected.length < 200);
+    assert.deepEqual(sink.rows, expected);
+    assert.equal(summary.rows.rejected, 200 - expected.length);
+    const first = JSON.parse((await readFile(rejects, 'utf8')).split('\n')[0]);
+    assert.equal(first.code, 'SCHEMA_VIOLATION');
+    assert.deepEqual([first.file, first.rowGroup, first.column], [path, 0, 'uint8']);
+  });
+
+  test('an empty input writes a file that reads back as no rows with its columns', async () => {
+    const path = nextPath();
+    await writeParquet(path, randomBatches(1, [0]));
+    const { sink } = await readBack(path);
+    assert.equal(sink.rows.length, 0);
+  });
+});
