@@ -23,6 +23,7 @@ import type { RowOf } from '../../schema/row-type.ts';
 import { unfinishedFiles } from '../files/finished-files.ts';
 import { expandInputs, totalSize } from '../files/inputs.ts';
 import { decompressors } from './compress.ts';
+import { fastPathFits, readFastChunk, Unsupported } from './fast-chunk.ts';
 import { jsValue, sliceColumn } from './columns.ts';
 import { dtypeFor, type ParquetField, PARSERS, planFor, toColumn } from './read-types.ts';
 import { DTYPES_KEY } from './sink.ts';
@@ -64,6 +65,8 @@ interface OpenedFile {
   buffer: { byteLength: number; slice(start: number, end?: number): Promise<ArrayBuffer> };
 }
 
+const ENGINE = 'parquet pages (hyparquet past the fast path)';
+
 class ParquetSource implements Source<AnyRow> {
   readonly kind = 'parquet';
   readonly location: string;
@@ -83,7 +86,7 @@ class ParquetSource implements Source<AnyRow> {
     try {
       const plans = this.options.schema !== undefined ? this.schemaPlans() : this.filePlans(opened).map(({ name, dtype }) => planFor(name, dtype));
       const rowGroups = opened.metadata.row_groups.length;
-      return { kind: 'parquet', location: files.join(', '), engine: 'hyparquet', columns: plans, totalBytes: await totalSize(files), notes: [`${files[0]}: ${rowGroups} row group${rowGroups === 1 ? '' : 's'}, ${opened.metadata.num_rows} rows`] };
+      return { kind: 'parquet', location: files.join(', '), engine: ENGINE, columns: plans, totalBytes: await totalSize(files), notes: [`${files[0]}: ${rowGroups} row group${rowGroups === 1 ? '' : 's'}, ${opened.metadata.num_rows} rows`] };
     } finally {
       await opened.handle.close();
     }
@@ -92,7 +95,9 @@ class ParquetSource implements Source<AnyRow> {
   async *read(context: SourceContext): AsyncGenerator<Batch> {
     const files = await expandInputs(this.path);
     const totalBytes = await totalSize(files);
-    context.engine('hyparquet');
+    context.engine(ENGINE);
+    this.fastChunks = 0;
+    this.generalChunks = 0;
     const progress = await unfinishedFiles(files, context, this.options.incremental);
     const schemaPlans = this.options.schema === undefined ? null : clonePlans(this.schemaPlans());
     let rowsLeft = context.limit ?? Infinity;
@@ -119,7 +124,7 @@ class ParquetSource implements Source<AnyRow> {
           const rows = Number(rowGroup.num_rows);
           const rowEnd = rowStart + Math.min(rows, rowsLeft);
           const read = columnRecord();
-          for (const column of columns) read[column.name] = await this.readColumn(scan, file, group, column, rowStart, rowEnd, context);
+          for (const column of columns) read[column.name] = await this.readColumn(scan, opened, group, column, rowStart, rowEnd, context);
           const batch = new BatchClass(read, rowEnd - rowStart, { file, rowGroup: group });
           rowStart += rows;
           for (const piece of schemaPlans === null ? slices(batch, context.batchRows()) : await this.checked(batch, schemaPlans, context)) {
@@ -137,34 +142,55 @@ class ParquetSource implements Source<AnyRow> {
       if (whole) await progress.finished(file);
     }
     if (!yielded) yield emptyBatch(lastPlans);
+    const chunks = this.fastChunks + this.generalChunks;
+    if (chunks > 0) context.engine(ENGINE, `${Math.round((100 * this.fastChunks) / chunks)}% of ${chunks} column chunks on the fast path`);
   }
 
+  /** One column of one row group: the fast path when it fits, hyparquet for the rest. */
   private async readColumn(
     scan: Awaited<ReturnType<typeof parquetScan>>,
-    file: string,
+    opened: OpenedFile,
     rowGroup: number,
-    column: { name: string; dtype: DType },
+    column: { name: string; dtype: DType; field: ParquetField },
     rowStart: number,
     rowEnd: number,
     context: SourceContext,
   ): Promise<Column> {
-    let values: ArrayLike<unknown>;
+    const file = opened.file;
+    const dictionary = column.dtype === 'dictionary' ? this.dictionaryOf(column.name) : undefined;
+    const where = { file, rowGroup, column: column.name };
+    let result: { column: Column; overflowed: boolean } | undefined;
     try {
-      values = (await scan.readColumn({ column: column.name, rowStart, rowEnd })) as ArrayLike<unknown>;
+      const group = opened.metadata.row_groups[rowGroup];
+      const chunk = group.columns.find((candidate) => candidate.meta_data?.path_in_schema.length === 1 && candidate.meta_data.path_in_schema[0] === column.name);
+      if (chunk !== undefined && fastPathFits(column.field, column.dtype)) {
+        try {
+          result = await readFastChunk(opened.buffer.slice, chunk, column.field, column.dtype, Number(group.num_rows), dictionary, where);
+          if (rowEnd - rowStart < Number(group.num_rows)) result.column = sliceColumn(result.column, 0, rowEnd - rowStart);
+          this.fastChunks++;
+        } catch (error) {
+          if (!(error instanceof Unsupported)) throw error;
+        }
+      }
+      if (result === undefined) {
+        const values = (await scan.readColumn({ column: column.name, rowStart, rowEnd })) as ArrayLike<unknown>;
+        result = toColumn(values, column.dtype, dictionary, where);
+        this.generalChunks++;
+      }
     } catch (error) {
       throw readFailure(file, rowGroup, column.name, error);
     }
-    const dictionary = column.dtype === 'dictionary' ? this.dictionaryOf(column.name) : undefined;
-    const { column: result, overflowed } = toColumn(values, column.dtype, dictionary, { file, rowGroup, column: column.name });
-    if (overflowed) {
+    if (result.overflowed) {
       context.warn(`column ${JSON.stringify(column.name)} widened from dictionary to string: more than ${dictionary!.cap} distinct values (${file}, row group ${rowGroup})`);
       this.dictionaries.delete(column.name);
       this.overflowed.add(column.name);
     }
-    return result;
+    return result.column;
   }
 
   private readonly overflowed = new Set<string>();
+  private fastChunks = 0;
+  private generalChunks = 0;
 
   private dictionaryOf(name: string): Dictionary {
     let dictionary = this.dictionaries.get(name);
@@ -176,7 +202,7 @@ class ParquetSource implements Source<AnyRow> {
   }
 
   /** The columns to read from this file and the dtype each reads as. */
-  private filePlans(opened: OpenedFile): { name: string; dtype: DType }[] {
+  private filePlans(opened: OpenedFile): { name: string; dtype: DType; field: ParquetField }[] {
     const fields = topLevelFields(opened.metadata);
     const wanted = this.options.schema !== undefined ? this.schemaPlans().map((plan) => plan.name) : this.options.columns ?? fields.map((field) => field.name);
     const stored = storedDTypes(opened.metadata);
@@ -189,7 +215,7 @@ class ParquetSource implements Source<AnyRow> {
       const dictionaryPages = chunk?.meta_data?.encodings.some((encoding) => encoding.endsWith('_DICTIONARY')) ?? false;
       let dtype = dtypeFor(opened.file, field, stored[name], dictionaryPages);
       if (dtype === 'dictionary' && this.overflowed.has(name)) dtype = 'string';
-      return { name, dtype };
+      return { name, dtype, field };
     });
   }
 

@@ -29,8 +29,9 @@ describe('parquet round trip', () => {
       const batches = randomBatches(11, [1, 37, 500, 1203, 0, 64]);
       const path = nextPath();
       await writeParquet(path, batches, { compression, rowGroupRows: 300 });
-      const { sink } = await readBack(path);
+      const { sink, summary } = await readBack(path);
       assert.deepEqual(sink.rows, rowsOf(batches));
+      assert.match(summary.source.engineDetail ?? '', /^100% of \d+ column chunks on the fast path$/);
       for (const batch of sink.batches) {
         for (const name of batches[0].names) assert.equal(batch.columns[name].dtype, batches[0].columns[name].dtype, name);
       }

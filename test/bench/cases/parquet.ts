@@ -1,0 +1,90 @@
+/**
+ * Parquet bench (issue 16): the orders data written to and read from Parquet by Sluice and by DuckDB
+ * on one thread, over the same rows, in the same run, so the figures are ratios.
+ *
+ *   npm run bench -- parquet [--rows 1000000] [--runs 2] [--keep]
+ *
+ * - write: batches already in memory (read once from the orders CSV) → toParquet(zstd), against
+ *   DuckDB's `COPY orders TO 'x.parquet' (COMPRESSION zstd)` from a table in memory. MB/s are the
+ *   rows' CSV bytes per second, the same figure for both; file sizes side by side.
+ * - read: Sluice's source into typed batches (nothing kept), against DuckDB aggregating every column of
+ *   `read_parquet` (so none is skipped), both over DuckDB's file and over Sluice's.
+ * Each figure is the fastest of `--runs` runs.
+ */
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { Batch } from '../../../src/batch/batch.ts';
+import { csv, parquet, pipeline, runOrThrow, toParquet } from '../../../src/index.ts';
+import { collect, fromBatches } from '../../support/fakes.ts';
+import type { BenchOptions, BenchResult } from '../main.ts';
+import { Order, writeOrdersCsv } from '../support/orders.ts';
+
+const MB = 1024 * 1024;
+/** Bytes per orders CSV line, about: the generator is asked for bytes. */
+const LINE_BYTES = 75;
+
+export async function run(options: BenchOptions): Promise<BenchResult[]> {
+  const wanted = Number(options.values.rows ?? 1_000_000);
+  const dir = join(tmpdir(), 'sluice-bench-parquet');
+  await mkdir(dir, { recursive: true });
+  const input = join(dir, `orders-${wanted}.csv`);
+  const ours = join(dir, 'sluice.parquet');
+  const theirs = join(dir, 'duckdb.parquet');
+  try {
+    options.log(`generating about ${wanted} orders`);
+    const { bytes, rows } = await writeOrdersCsv(input, wanted * LINE_BYTES);
+    const csvMB = bytes / MB;
+
+    // The batches only (collect() would also keep a million row objects, and the GC would bill every read for them).
+    const batches: Batch[] = [];
+    await runOrThrow(pipeline().from(csv(input, { schema: Order })).to(collect({ keep: false, onBatch: (batch) => batches.push(batch) })));
+
+    const connection = await (await DuckDBInstance.create(':memory:', { threads: '1' })).connect();
+    await connection.run(`CREATE TABLE orders AS SELECT * FROM read_csv('${input}', header = true)`);
+
+    const runs = Number(options.values.runs ?? 2);
+    /** Seconds of the fastest of `runs` runs (the first one warms up the JIT and the page cache). */
+    const timed = async (what: string, work: () => Promise<unknown>): Promise<number> => {
+      let best = Infinity;
+      for (let run = 0; run < runs; run++) {
+        options.log(`${what} (${run + 1}/${runs})`);
+        const started = performance.now();
+        await work();
+        best = Math.min(best, (performance.now() - started) / 1000);
+      }
+      return best;
+    };
+    const sluiceWrite = await timed('Sluice write', () => runOrThrow(pipeline().from(fromBatches(batches)).to(toParquet(ours, { compression: 'zstd' }))));
+    const duckWrite = await timed('DuckDB write', () => connection.run(`COPY orders TO '${theirs}' (FORMAT parquet, COMPRESSION zstd)`));
+    const readAll = (file: string) => runOrThrow(pipeline().from(parquet(file)).to(collect({ keep: false })));
+    const aggregate = (file: string) =>
+      connection.runAndReadAll(
+        `SELECT count(*), sum(order_id), max(customer), max(country), max(status), sum(quantity), sum(unit_price), max(ordered_at), max(note) FROM read_parquet('${file}')`,
+      );
+    const sluiceReadOurs = await timed('Sluice read (Sluice file)', () => readAll(ours));
+    const sluiceReadTheirs = await timed('Sluice read (DuckDB file)', () => readAll(theirs));
+    const duckReadTheirs = await timed('DuckDB read (DuckDB file)', () => aggregate(theirs));
+    const duckReadOurs = await timed('DuckDB read (Sluice file)', () => aggregate(ours));
+    const oursBytes = (await stat(ours)).size;
+    const theirsBytes = (await stat(theirs)).size;
+    const rate = (seconds: number) => csvMB / seconds;
+    return [
+      { case: 'parquet', name: 'rows', value: rows, unit: 'rows', note: `${csvMB.toFixed(0)} MB of CSV` },
+      { case: 'parquet', name: 'sluice write zstd', value: rate(sluiceWrite), unit: 'MB/s' },
+      { case: 'parquet', name: 'duckdb write zstd (1 thread)', value: rate(duckWrite), unit: 'MB/s' },
+      { case: 'parquet', name: 'write ratio', value: duckWrite / sluiceWrite, unit: 'x', note: 'sluice / DuckDB (target ≥ 0.5, stretch 1)' },
+      { case: 'parquet', name: 'sluice file size', value: oursBytes / MB, unit: 'MB' },
+      { case: 'parquet', name: 'duckdb file size', value: theirsBytes / MB, unit: 'MB' },
+      { case: 'parquet', name: 'size ratio', value: oursBytes / theirsBytes, unit: 'x', note: 'sluice / DuckDB (target ≤ 1.2)' },
+      { case: 'parquet', name: 'sluice read (DuckDB file)', value: rate(sluiceReadTheirs), unit: 'MB/s' },
+      { case: 'parquet', name: 'sluice read (Sluice file)', value: rate(sluiceReadOurs), unit: 'MB/s' },
+      { case: 'parquet', name: 'duckdb read (DuckDB file)', value: rate(duckReadTheirs), unit: 'MB/s' },
+      { case: 'parquet', name: 'duckdb read (Sluice file)', value: rate(duckReadOurs), unit: 'MB/s' },
+      { case: 'parquet', name: 'read ratio', value: duckReadTheirs / sluiceReadTheirs, unit: 'x', note: 'sluice / DuckDB over DuckDB\'s file (target ≥ 0.5)' },
+    ];
+  } finally {
+    if (options.values.keep !== true) await rm(dir, { recursive: true, force: true });
+  }
+}
