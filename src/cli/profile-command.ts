@@ -1,6 +1,8 @@
 import { SluiceError } from '../core/errors.ts';
 import { formatBytes } from '../core/bytes.ts';
 import { type MemoryEstimate, profile, type ProfileReport } from '../profile/profile.ts';
+import { formatParquetProfile } from './parquet-profile.ts';
+import { profileParquet } from '../connectors/parquet/file-profile.ts';
 import { EXIT } from './exit-codes.ts';
 import { byteSizeFlag, characterFlag, choice, type CommandIO, delimiterFlag, parseFlags, wholeNumber } from './args.ts';
 
@@ -9,6 +11,8 @@ export const PROFILE_HELP = `Usage: etl profile <file or glob> [options]
 Reads a sample of a CSV or NDJSON file (by extension; .gz is gunzipped) and prints, per column, the
 inferred dtype, bytes per row as JS values and as typed columns, null ratio and cardinality; the
 inferred schema as zod code; and an estimate of a run's peak memory with the batch size for --memory.
+A .parquet file is described from its footer: its schema (and the dtype each column reads as), its
+row groups, and per column the compressed and uncompressed bytes, encodings and null count.
 
 Options:
   --memory <size>     Budget to suggest a batch size for (default 256MB).
@@ -38,6 +42,11 @@ export async function profileCommand(argv: string[], io: CommandIO): Promise<num
   }
   if (positionals.length !== 1) {
     throw new SluiceError('INVALID_OPTION', `etl profile takes one file or glob (quote a glob); got ${positionals.length === 0 ? 'none' : positionals.join(' ')}. See etl profile --help.`);
+  }
+  if (/\.parquet$/i.test(positionals[0])) {
+    const report = await profileParquet(positionals[0]);
+    io.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${formatParquetProfile(report)}\n`);
+    return EXIT.ok;
   }
   const report = await profile(positionals[0], {
     memory: byteSizeFlag(values.memory, '--memory'),

@@ -25,7 +25,7 @@ import { expandInputs, totalSize } from '../files/inputs.ts';
 import { decompressors } from './compress.ts';
 import { fastPathFits, readFastChunk, Unsupported } from './fast-chunk.ts';
 import { jsValue, sliceColumn } from './columns.ts';
-import { dtypeFor, type ParquetField, PARSERS, planFor, toColumn } from './read-types.ts';
+import { dtypeFor, isNested, type ParquetField, PARSERS, planFor, toColumn } from './read-types.ts';
 import { DTYPES_KEY } from './sink.ts';
 
 export interface ParquetOptions<S = unknown, K extends string = string> {
@@ -293,6 +293,34 @@ function storedDTypes(metadata: FileMetaData): Record<string, string> {
     return JSON.parse(entry.value) as Record<string, string>;
   } catch {
     return {};
+  }
+}
+
+export interface ParquetFooter {
+  metadata: FileMetaData;
+  /** Top-level columns and the dtype each reads as (or why it cannot be read). */
+  fields: (ParquetField & { dtype: string })[];
+}
+
+/** The footer of one file and how `parquet()` would read each column, for `etl profile`. */
+export async function describeParquetFooter(file: string): Promise<ParquetFooter> {
+  const opened = await openParquet(file);
+  try {
+    const stored = storedDTypes(opened.metadata);
+    const fields = topLevelFields(opened.metadata).map((field) => {
+      const chunk = opened.metadata.row_groups[0]?.columns.find((candidate) => candidate.meta_data?.path_in_schema[0] === field.name);
+      const dictionaryPages = chunk?.meta_data?.encodings.some((encoding) => encoding.endsWith('_DICTIONARY')) ?? false;
+      let dtype: string;
+      try {
+        dtype = dtypeFor(file, field, stored[field.name], dictionaryPages) + (isNested(field) ? ' (JSON text)' : '');
+      } catch (error) {
+        dtype = `refused: ${(error as Error).message.replace(/^.*? is /, '').replace(/, which.*$/, '')}`;
+      }
+      return { ...field, dtype };
+    });
+    return { metadata: opened.metadata, fields };
+  } finally {
+    await opened.handle.close();
   }
 }
 
