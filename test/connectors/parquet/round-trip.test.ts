@@ -100,6 +100,16 @@ describe('parquet round trip', () => {
     assert.deepEqual([first.file, first.rowGroup, first.column], [path, 0, 'uint8']);
   });
 
+  test('--limit reads that many rows, stopping inside a row group', async () => {
+    const batches = randomBatches(17, [1000]);
+    const path = nextPath();
+    await writeParquet(path, batches, { rowGroupRows: 400 });
+    const sink = collect();
+    await runOrThrow(pipeline().from(parquet(path)).to(sink), { limit: 523 });
+    assert.deepEqual(sink.rows, rowsOf(batches).slice(0, 523));
+    for (const batch of sink.batches) for (const name of batch.names) assert.equal(batch.columns[name].length, batch.length, name);
+  });
+
   test('an empty input writes a file that reads back as no rows with its columns', async () => {
     const path = nextPath();
     await writeParquet(path, randomBatches(1, [0]));
