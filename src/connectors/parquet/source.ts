@@ -211,9 +211,7 @@ class ParquetSource implements Source<AnyRow> {
       if (field === undefined) {
         throw new SluiceError('SCHEMA_MISSING_COLUMN', `${opened.file}: no column ${JSON.stringify(name)} (the file has ${fields.map((f) => f.name).join(', ')}).`, { file: opened.file, column: name });
       }
-      const chunk = opened.metadata.row_groups[0]?.columns.find((candidate) => candidate.meta_data?.path_in_schema[0] === name);
-      const dictionaryPages = chunk?.meta_data?.encodings.some((encoding) => encoding.endsWith('_DICTIONARY')) ?? false;
-      let dtype = dtypeFor(opened.file, field, stored[name], dictionaryPages);
+      let dtype = dtypeFor(opened.file, field, stored[name], dictionaryEncoded(opened.metadata, name));
       if (dtype === 'dictionary' && this.overflowed.has(name)) dtype = 'string';
       return { name, dtype, field };
     });
@@ -286,6 +284,12 @@ function topLevelFields(metadata: FileMetaData): ParquetField[] {
   return fields;
 }
 
+/** Whether the column's first chunk has dictionary pages: such a string column reads as a dictionary column. */
+function dictionaryEncoded(metadata: FileMetaData, name: string): boolean {
+  const chunk = metadata.row_groups[0]?.columns.find((candidate) => candidate.meta_data?.path_in_schema[0] === name);
+  return chunk?.meta_data?.encodings.some((encoding) => encoding.endsWith('_DICTIONARY')) ?? false;
+}
+
 function storedDTypes(metadata: FileMetaData): Record<string, string> {
   const entry = metadata.key_value_metadata?.find((pair) => pair.key === DTYPES_KEY);
   if (entry?.value === undefined) return {};
@@ -308,11 +312,9 @@ export async function describeParquetFooter(file: string): Promise<ParquetFooter
   try {
     const stored = storedDTypes(opened.metadata);
     const fields = topLevelFields(opened.metadata).map((field) => {
-      const chunk = opened.metadata.row_groups[0]?.columns.find((candidate) => candidate.meta_data?.path_in_schema[0] === field.name);
-      const dictionaryPages = chunk?.meta_data?.encodings.some((encoding) => encoding.endsWith('_DICTIONARY')) ?? false;
       let dtype: string;
       try {
-        dtype = dtypeFor(file, field, stored[field.name], dictionaryPages) + (isNested(field) ? ' (JSON text)' : '');
+        dtype = dtypeFor(file, field, stored[field.name], dictionaryEncoded(opened.metadata, field.name)) + (isNested(field) ? ' (JSON text)' : '');
       } catch (error) {
         dtype = `refused: ${(error as Error).message.replace(/^.*? is /, '').replace(/, which.*$/, '')}`;
       }
