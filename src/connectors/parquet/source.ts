@@ -17,7 +17,8 @@ import { SluiceError } from '../../core/errors.ts';
 import { checkOptions, integerFrom, option, optionsObject } from '../../core/options.ts';
 import type { RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
 import { compileSchema, isZodObject } from '../../schema/compile.ts';
-import { clonePlans, emptyBatch, RowDecoder } from '../../schema/decode.ts';
+import { clonePlans, columnWidened, emptyBatch, RowDecoder } from '../../schema/decode.ts';
+import type { RunWarning } from '../../core/warnings.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
 import { unfinishedFiles } from '../files/finished-files.ts';
@@ -181,7 +182,7 @@ class ParquetSource implements Source<AnyRow> {
       throw readFailure(file, rowGroup, column.name, error);
     }
     if (result.overflowed) {
-      context.warn(`column ${JSON.stringify(column.name)} widened from dictionary to string: more than ${dictionary!.cap} distinct values (${file}, row group ${rowGroup})`);
+      context.warn(columnWidened(column.name, 'dictionary', 'string', `${dictionary!.cap}+ distinct values`, { file, rowGroup }));
       this.dictionaries.delete(column.name);
       this.overflowed.add(column.name);
     }
@@ -228,8 +229,8 @@ class ParquetSource implements Source<AnyRow> {
     const out: Batch[] = [];
     const columns = plans.map((plan) => batch.columns[plan.name]);
     const values: unknown[] = new Array(plans.length);
-    const widen = (column: string, from: string, to: string, value: string) => context.warn(`column ${JSON.stringify(column)} widened from ${from} to ${to} at value ${JSON.stringify(value)} (${batch.origin.file}, row group ${batch.origin.rowGroup})`);
-    let decoder = new RowDecoder(plans, context.batchRows(), widen, false);
+    const options = { warn: (warning: RunWarning) => context.warn(warning), file: batch.origin.file, emptyIsNull: false };
+    let decoder = new RowDecoder(plans, context.batchRows(), options);
     for (let row = 0; row < batch.length; row++) {
       for (let c = 0; c < columns.length; c++) values[c] = jsValue(columns[c], row);
       const violation = decoder.append(values, row + 1);
@@ -239,7 +240,7 @@ class ParquetSource implements Source<AnyRow> {
       }
       if (decoder.full) {
         out.push(withoutLines(decoder.flush(batch.origin)));
-        decoder = new RowDecoder(plans, context.batchRows(), widen, false);
+        decoder = new RowDecoder(plans, context.batchRows(), options);
       }
     }
     if (decoder.length > 0) out.push(withoutLines(decoder.flush(batch.origin)));
