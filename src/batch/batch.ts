@@ -16,6 +16,27 @@ export interface BatchOrigin {
 }
 
 /**
+ * Which rows of a source's read a batch's rows are, for a source whose state must follow the rows the
+ * sink wrote (an incremental PostgreSQL read): `rows[i]` is row i's index in what the source read, and
+ * `stateAt(index)` the state to commit once that row and those before it are written. Rows taken or
+ * projected keep it (filter, take, select, map); a batch built anew (an aggregate) has none.
+ */
+export interface SourceTrace {
+  readonly rows: Uint32Array;
+  readonly stateAt: (index: number) => Readonly<Record<string, unknown>>;
+}
+
+const traces = new WeakMap<Batch<any>, SourceTrace>();
+
+export function traceRows(batch: Batch<any>, trace: SourceTrace): void {
+  traces.set(batch, trace);
+}
+
+export function sourceTraceOf(batch: Batch<any>): SourceTrace | undefined {
+  return traces.get(batch);
+}
+
+/**
  * Any row: column name to value. Values are `any` rather than `unknown` so that a pipeline over an
  * inferred schema (no zod schema: the types are only known at run time) reads naturally:
  * `.filter((row) => row.amount > 100)`. Give the source a schema to have every column typed.
@@ -72,7 +93,14 @@ export class Batch<R = AnyRow> {
       lines = new Int32Array(count);
       for (let i = 0; i < count; i++) lines[i] = this.lines[indices[i]];
     }
-    return new Batch<R>(columns, count, this.origin, lines);
+    const taken = new Batch<R>(columns, count, this.origin, lines);
+    const trace = traces.get(this);
+    if (trace !== undefined) {
+      const rows = new Uint32Array(count);
+      for (let i = 0; i < count; i++) rows[i] = trace.rows[indices[i]];
+      traces.set(taken, { rows, stateAt: trace.stateAt });
+    }
+    return taken;
   }
 
   /** The first `count` rows. */
@@ -85,7 +113,10 @@ export class Batch<R = AnyRow> {
 
   /** Same rows, other columns (projection, renaming, derived columns). */
   withColumns<S = AnyRow>(columns: Readonly<Record<string, Column>>): Batch<S> {
-    return new Batch<S>(columns, this.length, this.origin, this.lines);
+    const projected = new Batch<S>(columns, this.length, this.origin, this.lines);
+    const trace = traces.get(this);
+    if (trace !== undefined) traces.set(projected, trace);
+    return projected;
   }
 
   /** Rows as plain objects: for tests and small outputs, never on a hot path. */

@@ -17,8 +17,11 @@ export interface RunStateStore {
 export function incrementalState(store: RunStateStore | undefined) {
   if (store === undefined) return undefined;
   const pending: Record<string, unknown> = { ...store.committed };
+  // What the rows the sink took say (their source traces): it wins over what the source set while it read ahead.
+  const written: Record<string, unknown> = {};
   let changed = false;
   let saved = false;
+  const toSave = () => ({ ...pending, ...written });
   const state: IncrementalState = {
     get: <T>(key: string) => store.committed[key] as T | undefined,
     set(key, value) {
@@ -28,11 +31,16 @@ export function incrementalState(store: RunStateStore | undefined) {
   };
   return {
     state,
+    /** The sink took a batch whose last row has this state: committed with it, whatever was read after. */
+    written(values: Readonly<Record<string, unknown>>) {
+      Object.assign(written, values);
+      changed = true;
+    },
     async beforeCommit(transaction: SinkTransaction) {
-      if (changed) saved = await store.saveIn(transaction, pending);
+      if (changed) saved = await store.saveIn(transaction, toSave());
     },
     async afterCommit() {
-      if (changed && !saved) await store.save(pending);
+      if (changed && !saved) await store.save(toSave());
     },
   };
 }

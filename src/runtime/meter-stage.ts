@@ -1,4 +1,4 @@
-import type { Batch } from '../batch/batch.ts';
+import { type Batch, sourceTraceOf } from '../batch/batch.ts';
 import { formatBytes } from '../core/bytes.ts';
 import { SluiceError, isSluiceError } from '../core/errors.ts';
 import type { RunContext, Stage, StageContext, StageMemory } from '../contracts/contracts.ts';
@@ -123,10 +123,20 @@ export async function* meterStage(
   }
 }
 
-/** Gives a batch's bytes back when the sink asks for the next one: it has written this one by then. */
-export async function* meterSink(input: AsyncIterable<Batch>, accounting: RunAccounting): AsyncGenerator<Batch> {
+/**
+ * Gives a batch's bytes back when the sink asks for the next one: it has written this one by then. A
+ * batch with a source trace tells `written` the state of its last row: what the sink commits is what
+ * it took, not what the source read ahead or a `take` cut off.
+ */
+export async function* meterSink(
+  input: AsyncIterable<Batch>,
+  accounting: RunAccounting,
+  written?: (state: Readonly<Record<string, unknown>>) => void,
+): AsyncGenerator<Batch> {
   const holding = accounting.holding('sink');
   for await (const batch of input) {
+    const trace = written === undefined || batch.length === 0 ? undefined : sourceTraceOf(batch);
+    if (trace !== undefined) written!(trace.stateAt(trace.rows[batch.length - 1]));
     const bytes = accounting.detach(batch);
     holding.batches = bytes;
     try {

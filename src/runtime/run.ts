@@ -136,7 +136,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   let written = 0;
   let location = pipeline.sink.describe().location;
   try {
-    const result = await pipeline.sink.write(meterSink(stream, accounting), sinkContext);
+    const result = await pipeline.sink.write(meterSink(stream, accounting, incremental?.written), sinkContext);
     written = result.rowsWritten;
     location = result.location;
     signal.throwIfAborted();

@@ -7,6 +7,9 @@ import { describe, test } from 'node:test';
 import { repoRoot, runCli } from '../support/cli.ts';
 import { testSchema } from '../support/db.ts';
 import { tempDir } from '../support/fakes.ts';
+import { postgres, toPostgres } from '../../src/index.ts';
+import { pipeline } from '../../src/runtime/pipeline.ts';
+import { runTracked } from '../../src/ops/tracked-run.ts';
 
 const etl = fileURLToPath(new URL('../../bin/etl.js', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -196,5 +199,35 @@ export default pipeline({ name: 'events' })
     await run();
     assert.deepEqual(await rowsOf(), []);
     assert.deepEqual(await finished(), ['a.ndjson', 'b.ndjson', 'c.ndjson']);
+  });
+});
+
+describe('incremental loads from PostgreSQL cut short', () => {
+  test('take() cuts a page: the watermark is the last row the sink wrote, so runs of 150 load every row once, through a filter and past rejected rows too', async () => {
+    const db = await testSchema('incremental_take');
+    await db.query('create table src (id int primary key, at int not null, note text)');
+    // 1,000 rows; one in 97 has a date the schema-less decode cannot hold (`infinity`): rejected, not loaded.
+    await db.query(`insert into src select i, i, case when i % 97 = 0 then 'bad' else 'ok' end from generate_series(1, 1000) i`);
+    await db.query('alter table src add column day date');
+    await db.query(`update src set day = case when note = 'bad' then 'infinity'::date else '2026-01-01'::date end`);
+    const state = { connection: db.url, schema: db.schema };
+    const load = (name: string, table: string, keep: (id: number) => boolean) =>
+      pipeline({ name, state, rejects: { path: join(dirOf.path, `${name}.rejects.ndjson`) } })
+        .from(postgres({ table: 'src' }, { connection: db.url, batchRows: 100, incremental: { column: 'at', key: 'id' } }))
+        .filter((row) => keep(row.id))
+        .take(150)
+        .to(toPostgres({ table, connection: db.url, createTable: true }));
+    const dirOf = { path: await tempDir('sluice-take-') };
+    const expected = (keep: (id: number) => boolean) => Array.from({ length: 1000 }, (_, i) => i + 1).filter((id) => id % 97 !== 0 && keep(id));
+    for (const [name, keep] of [['take_all', () => true], ['take_odd', (id: number) => id % 2 === 1]] as const) {
+      const table = `dst_${name}`;
+      for (let k = 0; k < 12; k++) {
+        const result = await runTracked(load(name, table, keep));
+        assert.equal(result.status, 'ran');
+        if (result.status === 'ran') assert.equal(result.summary.status, 'succeeded', result.summary.error?.message);
+      }
+      const ids = (await db.query(`select id from ${table} order by id`)).rows.map((row) => row.id);
+      assert.deepEqual(ids, expected(keep), name);
+    }
   });
 });

@@ -4,7 +4,7 @@
  * callback hands over the result, whose fields describe the columns.
  */
 import type pg from 'pg';
-import type { Batch } from '../../batch/batch.ts';
+import { type Batch, traceRows } from '../../batch/batch.ts';
 import type { SourceContext } from '../../contracts/contracts.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { ResolvedConnection } from './connection.ts';
@@ -53,6 +53,18 @@ export async function* readCursor(client: pg.PoolClient, connection: ResolvedCon
     page.catch(() => {});
     return { page, asked };
   };
+  // Rows of the page the decoder rejected (1-based row numbers): not in the batch, so not in its trace.
+  const rejected: number[] = [];
+  const decodeContext: SourceContext =
+    read.incremental === undefined
+      ? context
+      : {
+          ...context,
+          reject: (violation, location) => {
+            if (location.row !== undefined) rejected.push(location.row);
+            return context.reject(violation, location);
+          },
+        };
   try {
     let decode: PageDecoder | undefined;
     let watermarkAt: [number, number] | undefined;
@@ -72,23 +84,25 @@ export async function* readCursor(client: pg.PoolClient, connection: ResolvedCon
       if (decode === undefined) {
         // The first page always comes with the result (its row description), even with no rows.
         const fields = fieldsOf(page.result?.fields ?? [], read.source);
-        decode = pageDecoder(fields, read.plans(fields), read.source, context);
+        decode = pageDecoder(fields, read.plans(fields), read.source, decodeContext);
         if (read.incremental !== undefined) {
           watermarkAt = [fields.findIndex((field) => field.name === read.incremental!.column), fields.findIndex((field) => field.name === read.incremental!.key)];
         }
       }
       if (rows.length > remaining) rows.length = remaining;
       remaining -= rows.length;
-      if (read.incremental !== undefined && rows.length > 0) {
-        const { column, key } = read.incremental;
-        const last = rows[rows.length - 1];
-        // Rows come in (column, key) order: the page's last row is the new watermark, committed with the sink.
-        context.state?.set(WATERMARK_STATE_KEY, { column, key, value: last[watermarkAt![0]]!, keyValue: last[watermarkAt![1]]! } satisfies Watermark);
-      }
+      const watermarkOf =
+        read.incremental === undefined || rows.length === 0 ? undefined : pageWatermarks(rows, read.incremental, watermarkAt!);
+      // Rows come in (column, key) order: the page's last row is the watermark when every row of it is
+      // written. A batch cut short (take) commits its last written row's instead, through its trace.
+      if (watermarkOf !== undefined) context.state?.set(WATERMARK_STATE_KEY, watermarkOf(rows.length - 1));
       const more = !done && remaining > 0;
       if (more) pending = fetch();
       if (rows.length > 0) {
+        rejected.length = 0;
         const batch = await decode(rows, rowNumber);
+        const kept = watermarkOf === undefined ? undefined : keptRows(rows.length, rejected, rowNumber);
+        if (kept?.length === batch.length) traceRows(batch, { rows: kept, stateAt: (index) => ({ [WATERMARK_STATE_KEY]: watermarkOf!(index) }) });
         rowNumber += rows.length;
         if (batch.length > 0) yield batch;
       }
@@ -105,6 +119,25 @@ export async function* readCursor(client: pg.PoolClient, connection: ResolvedCon
       await withTimeout(cursor.close(), CLOSE_TIMEOUT_MS).catch(() => {});
     }
   }
+}
+
+/** The watermark at each row of a page, keeping only the two texts it needs (not the page's rows). */
+function pageWatermarks(rows: TextRow[], incremental: { column: string; key: string }, [at, keyAt]: [number, number]): (index: number) => Watermark {
+  const values = rows.map((row) => row[at]!);
+  const keyValues = rows.map((row) => row[keyAt]!);
+  return (index) => ({ column: incremental.column, key: incremental.key, value: values[index], keyValue: keyValues[index] });
+}
+
+/** Indices in the page of the rows the batch kept: all but the rejected ones (row numbers from `firstRow`). */
+function keptRows(count: number, rejected: readonly number[], firstRow: number): Uint32Array {
+  const rows = new Uint32Array(count);
+  let kept = 0;
+  let next = 0;
+  for (let i = 0; i < count; i++) {
+    if (next < rejected.length && rejected[next] === firstRow + i) next++;
+    else rows[kept++] = i;
+  }
+  return rows.subarray(0, kept);
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
