@@ -12,6 +12,8 @@ export type WarningCode =
   | 'INCREMENTAL_WITHOUT_STATE'
   /** The process went above its memory budget; sources paused and batches shrank. */
   | 'MEMORY_PRESSURE'
+  /** A stop (signal, timeout) came once the sink had committed: the run finished and saved its state. */
+  | 'STOPPED_AFTER_COMMIT'
   /** The run's outcome could not be written to the history. */
   | 'HISTORY_NOT_RECORDED'
   /** A warning from user code (a custom stage, source or sink). */

@@ -129,7 +129,8 @@ export async function runTracked(pipeline: Pipeline<any>, options: TrackedRunOpt
       } finally {
         clearTimeout(timer);
       }
-      const after: PipelineState = summary.status === 'succeeded' && summary.dryRun !== true ? await store.readState(name) : before;
+      // What the store holds now, whatever the status: the history says what was committed, not what was hoped.
+      const after: PipelineState = summary.dryRun !== true ? await store.readState(name).catch(() => before) : before;
       const record = recordFromSummary(summary, {
         ...base,
         watermarkBefore: Object.keys(before).length === 0 ? undefined : before,

@@ -90,6 +90,14 @@ function runController(outer: AbortSignal | undefined) {
   return { controller, unlink: () => outer?.removeEventListener('abort', onOuterAbort) };
 }
 
+function stoppedAfterCommit(name: string, reason: unknown): RunWarning {
+  const why = reason instanceof Error ? reason.message : String(reason);
+  return {
+    code: 'STOPPED_AFTER_COMMIT',
+    message: `a stop was asked (${why}) after the sink of ${name} had committed: the run finished, its rows and state are saved.`,
+  };
+}
+
 /** Warnings of one run, each once, passed on to `onWarning` as they happen. */
 function warningList(name: string, onWarning: RunOptions['onWarning']) {
   const warnings: RunWarning[] = [];
@@ -139,7 +147,9 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     const result = await pipeline.sink.write(meterSink(stream, accounting, incremental?.written), sinkContext);
     written = result.rowsWritten;
     location = result.location;
-    signal.throwIfAborted();
+    // The sink has committed: a stop asked for now must not make the run forget it (its state unsaved,
+    // the next run loading the same rows again). The run finished; the warning says a stop came too late.
+    if (signal.aborted) warn(stoppedAfterCommit(name, signal.reason));
     if (options.dryRun !== true) await incremental?.afterCommit();
   } catch (caught) {
     error = signal.aborted && isSluiceError(signal.reason) ? signal.reason : caught;

@@ -7,6 +7,7 @@ import { describe, test } from 'node:test';
 import { repoRoot, runCli } from '../support/cli.ts';
 import { testSchema } from '../support/db.ts';
 import { tempDir } from '../support/fakes.ts';
+import { folderHistory } from '../support/scheduler.ts';
 import { postgres, toPostgres } from '../../src/index.ts';
 import { pipeline } from '../../src/runtime/pipeline.ts';
 import { runTracked } from '../../src/ops/tracked-run.ts';
@@ -230,4 +231,60 @@ describe('incremental loads from PostgreSQL cut short', () => {
       assert.deepEqual(ids, expected(keep), name);
     }
   });
+
+  // Item: a stop that comes while the sink commits. The COMMIT (a deferred constraint trigger) or the
+  // upsert's final INSERT … ON CONFLICT (a plain trigger) is held open by pg_sleep, SIGTERM is sent
+  // then; the database keeps the rows, so the state and the history must say so too.
+  for (const [mode, when, statement] of [
+    ['append', 'deferrable initially deferred', /^COMMIT/i],
+    ['upsert', '', /ON CONFLICT/i],
+  ] as const) {
+    test(`SIGTERM while the ${mode} sink's ${mode === 'append' ? 'COMMIT' : 'INSERT … ON CONFLICT'} runs: the run succeeds with a warning, the folder state and the history match the table, a re-run loads nothing twice`, async () => {
+      const db = await testSchema(`incremental_stop_${mode}`);
+      const dir = await tempDir('sluice-stop-');
+      await db.query('create table src (id int primary key, at int not null)');
+      await db.query('insert into src select i, i from generate_series(1, 5000) i');
+      await db.query('create table dst (id int primary key, at int)');
+      await db.query(`create function slow() returns trigger language plpgsql as $$ begin if new.id = 1 then perform pg_sleep(3); end if; return null; end $$`);
+      await db.query(`create constraint trigger slow after insert on dst ${when} for each row execute function slow()`);
+      const file = join(dir, 'stop.ts');
+      await writeFile(
+        file,
+        `import { pipeline, postgres, toPostgres } from 'sluice';
+const connection = ${JSON.stringify(db.url)};
+export default pipeline({ name: 'stop' })
+  .from(postgres({ table: 'src' }, { connection, batchRows: 1000, incremental: { column: 'at', key: 'id' } }))
+  .to(toPostgres({ table: 'dst', connection, mode: ${JSON.stringify(mode)}${mode === 'upsert' ? ", key: ['id']" : ''} }));
+`,
+      );
+      let signalled = false;
+      const first = await runCli(['run', file], {
+        onSpawn: (pid) => {
+          void until(async () => {
+            const active = await db.query<{ query: string }>(`select query from pg_stat_activity where datname = current_database() and state = 'active' and pid <> pg_backend_pid()`);
+            if (!active.rows.some((row) => statement.test(row.query.trim()))) return false;
+            process.kill(pid, 'SIGTERM');
+            signalled = true;
+            return true;
+          }, 30_000);
+        },
+      });
+      assert.ok(signalled, 'the statement was seen running and the run signalled during it');
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout + first.stderr, /a stop was asked .* after the sink of stop had committed/);
+      assert.equal(Number((await db.query('select count(*) as n from dst')).rows[0].n), 5000);
+      const state = JSON.parse(await readFile(join(dir, '.sluice', 'state', 'stop.json'), 'utf8'));
+      assert.equal(state['postgres.watermark'].keyValue, '5000');
+      const history = await folderHistory(dir);
+      assert.equal(history.length, 1);
+      assert.equal(history[0].status, 'succeeded');
+      assert.equal(history[0].rowsOut, 5000);
+      assert.equal(history[0].watermarkAfter['postgres.watermark'].keyValue, '5000');
+
+      const again = await runCli(['run', file, '--quiet']);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(Number((await db.query('select count(*) as n from dst')).rows[0].n), 5000);
+      assert.equal((await folderHistory(dir))[1].rowsOut, 0);
+    });
+  }
 });
