@@ -1,7 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SluiceError } from '../core/errors.ts';
-import { formatSummary } from '../runtime/format-summary.ts';
+import type { RunWarning } from '../core/warnings.ts';
+import { formatSummary, formatWarning } from '../runtime/format-summary.ts';
 import { createProgress } from '../runtime/progress.ts';
 import { run, type ProgressEvent } from '../runtime/run.ts';
 import { runTracked } from '../ops/tracked-run.ts';
@@ -58,7 +59,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const dryRun = values['dry-run'] === true;
   if (dryRun) {
     const controller = new AbortController();
-    const description = await pipeline.source.describe({ pipeline: pipeline.name!, signal: controller.signal, warn: () => {} });
+    const warnings: RunWarning[] = [];
+    const description = await pipeline.source.describe({ pipeline: pipeline.name!, signal: controller.signal, warn: (warning) => warnings.push(warning) });
     const sink = pipeline.sink.describe();
     const lines = [
       `pipeline   ${pipeline.name}`,
@@ -67,6 +69,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       ...pipeline.stages.map((stage) => `stage      ${stage.stageName ?? (stage.name || 'stage')}${stage.stageDetail ? ` ${stage.stageDetail}` : ''}`),
       `sink       ${sink.kind} ${sink.location} (dry run: nothing is written)`,
       `memory     ${memory ?? pipeline.memory ?? '256MB'}`,
+      ...warnings.map((warning) => `warning    ${formatWarning(warning)}`),
     ];
     io.stdout.write(`${lines.join('\n')}\n`);
     if (limit === undefined) return EXIT.ok;

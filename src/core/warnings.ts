@@ -8,6 +8,8 @@ import type { ErrorLocation } from './errors.ts';
 export type WarningCode =
   /** An inferred column met a value its dtype cannot hold and now stores a wider one (`from` → `to`). */
   | 'COLUMN_WIDENED'
+  /** An inferred column had no value in the sample, so it is read as text whatever comes later. */
+  | 'COLUMN_ALL_NULL_IN_SAMPLE'
   /** `incremental: true` in a run without a state store: everything is read. */
   | 'INCREMENTAL_WITHOUT_STATE'
   /** The process went above its memory budget; sources paused and batches shrank. */

@@ -1,6 +1,7 @@
 import { Dictionary } from '../batch/dictionary.ts';
 import { type DType, smallestIntegerDType } from '../batch/dtype.ts';
 import type { ColumnPlan } from './plan.ts';
+import type { RunWarning } from '../core/warnings.ts';
 import { parseBooleanText, parseDateText, parseIntegerText, parseNumberText, parseTimestampText } from '../codec/text.ts';
 
 export interface InferOptions {
@@ -31,6 +32,25 @@ export interface ColumnStats {
   reason?: string;
 }
 
+/**
+ * A column with no value in a sample of some rows is read as text, so a `5` further on stays `"5"`:
+ * that is said, in the summary and in `--dry-run`, rather than left to be found in the output.
+ * A column kept open until its first value would have to change dtype mid-run, which a typed
+ * column does not; a schema (or a larger `sampleRows`) is the fix, and the warning says so.
+ */
+export function allNullWarnings(stats: readonly ColumnStats[], file: string): RunWarning[] {
+  return stats
+    .filter((column) => column.count > 0 && column.nulls === column.count)
+    .map((column) => ({
+      code: 'COLUMN_ALL_NULL_IN_SAMPLE',
+      column: column.name,
+      message:
+        `column ${JSON.stringify(column.name)} has no value in the ${column.count} sampled rows of ${file}, so it is read as text ` +
+        `(a later 5 is "5"); give it a type in a schema, or sample more rows with sampleRows`,
+      location: { file },
+    }));
+}
+
 const DISTINCT_LIMIT = 100_000;
 
 /**
@@ -53,7 +73,9 @@ export function inferColumns(
       if (value === null || value === undefined || (value === '' && options.json !== true)) nulls++;
       else values.push(value);
     }
-    const { dtype, min, max, reason } = pickDType(values, options);
+    const picked = pickDType(values, options);
+    const { dtype, min, max } = picked;
+    const reason = values.length === 0 && sample.length > 0 ? `no value in the ${sample.length} sampled rows` : picked.reason;
     const distinct = new Set<string>();
     for (const value of values) {
       if (distinct.size >= DISTINCT_LIMIT) break;

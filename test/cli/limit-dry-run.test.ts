@@ -89,4 +89,22 @@ describe('etl run --dry-run writes nothing', () => {
     assert.match(result.stdout, /column\s+n\s+float64/);
     assert.deepEqual([existsSync(out), existsSync(rejects), existsSync(join(folder, '.sluice'))], [false, false, false]);
   });
+
+  test('--dry-run says which inferred column had no value in the sample, as the summary does', async () => {
+    const folder = join(dir, 'dry-all-null');
+    await mkdir(folder, { recursive: true });
+    const input = join(folder, 'late.csv');
+    await writeFile(input, 'id,n\n1,\n2,\n3,5\n');
+    const file = join(folder, 'pipeline.ts');
+    await writeFile(
+      file,
+      `import { csv, pipeline, toCsv } from 'sluice';
+export default pipeline({ name: 'dry-all-null' }).from(csv(${JSON.stringify(input)}, { sampleRows: 2 })).to(toCsv(${JSON.stringify(join(folder, 'out.csv'))}));
+`,
+    );
+    const result = await runCli(['run', file, '--dry-run']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /column\s+n\s+string nullable \(kept as text: no value in the 2 sampled rows\)/);
+    assert.match(result.stdout, /\nwarning +column "n" has no value in the 2 sampled rows of .*late\.csv, so it is read as text/);
+  });
 });

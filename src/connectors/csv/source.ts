@@ -5,7 +5,8 @@ import { SluiceError } from '../../core/errors.ts';
 import { checkArgument } from '../../core/options.ts';
 import type { Source, SourceSample } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
-import { inferColumns } from '../../schema/infer.ts';
+import { allNullWarnings, inferColumns } from '../../schema/infer.ts';
+import type { RunWarning } from '../../core/warnings.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { type FileFormat, type FilePlan, type FileReadContext, fileSource } from '../files/file-source.ts';
 import { SOURCE_PATH_EXPECTED, sourcePath } from '../files/source-options.ts';
@@ -71,6 +72,7 @@ class CsvFormat implements FileFormat<CsvPlan> {
   async prepare(files: readonly string[], signal: AbortSignal): Promise<CsvPlan> {
     const options = this.settings;
     let plans: ColumnPlan[];
+    let warnings: RunWarning[] = [];
     const wanted = this.options.columns;
     if (this.options.schema !== undefined && !this.options.infer) {
       plans = compileSchema(this.options.schema, this.options).columns;
@@ -83,12 +85,13 @@ class CsvFormat implements FileFormat<CsvPlan> {
         plans = plans.filter((plan) => wanted.includes(plan.name));
       }
     } else {
-      plans = await this.infer(files[0], signal);
+      ({ plans, warnings } = await this.infer(files[0], signal));
     }
     const tally: FastTally = { records: 0, fused: 0 };
     return {
       plans,
       engine: engineLabel(options),
+      warnings,
       options,
       tally,
       engineDetail: () => (tally.records > 0 ? quickShare(tally) : undefined),
@@ -101,7 +104,7 @@ class CsvFormat implements FileFormat<CsvPlan> {
       : readParsedBatches(file, plan.plans, plan.options, context);
   }
 
-  private async infer(file: string, signal: AbortSignal): Promise<ColumnPlan[]> {
+  private async infer(file: string, signal: AbortSignal): Promise<{ plans: ColumnPlan[]; warnings: RunWarning[] }> {
     const { names: header, rows: sample } = await this.sample(file, this.settings.sampleRows, signal);
     const names = this.options.columns ?? header;
     checkDuplicateNames(file, header, names);
@@ -111,13 +114,14 @@ class CsvFormat implements FileFormat<CsvPlan> {
       return position;
     });
     const projected = sample.map((fields) => positions.map((p) => fields[p]));
-    const { plans } = inferColumns(names, projected, this.options);
+    const { plans, stats } = inferColumns(names, projected, this.options);
     if (this.options.schema !== undefined) {
       // A schema with `infer: true`: its columns as compiled, the others inferred.
       const compiled = compileSchema(this.options.schema, this.options).columns;
-      return plans.map((plan) => compiled.find((c) => c.name === plan.name) ?? plan);
+      const inferred = stats.filter((column) => !compiled.some((c) => c.name === column.name));
+      return { plans: plans.map((plan) => compiled.find((c) => c.name === plan.name) ?? plan), warnings: allNullWarnings(inferred, file) };
     }
-    return plans;
+    return { plans, warnings: allNullWarnings(stats, file) };
   }
 }
 

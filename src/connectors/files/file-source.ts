@@ -17,6 +17,7 @@
  */
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import type { ErrorLocation } from '../../core/errors.ts';
+import type { RunWarning } from '../../core/warnings.ts';
 import type { RunContext, Source, SourceContext, SourceDescription, SourceSample } from '../../contracts/contracts.ts';
 import { clonePlans, emptyBatch, RowDecoder, RowLimit, type Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
@@ -29,6 +30,8 @@ export interface FilePlan {
   plans: ColumnPlan[];
   /** Which reader runs, for the summary and `--dry-run`. */
   engine: string;
+  /** What the planning found worth saying (a column inferred from nothing, say): given to the run's warnings and `--dry-run`. */
+  warnings?: readonly RunWarning[];
   /** After the last file: how the reader went (the share of records on a fast path, say), if anything. */
   engineDetail?(): string | undefined;
 }
@@ -88,6 +91,7 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
 
     async describe(context: RunContext): Promise<SourceDescription> {
       const { files, totalBytes, plan } = await prepare(context.signal);
+      for (const warning of plan.warnings ?? []) context.warn(warning);
       return { kind: format.kind, location: files.join(', '), engine: plan.engine, columns: plan.plans, totalBytes };
     },
 
@@ -103,6 +107,7 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
     async *read(context: SourceContext): AsyncGenerator<Batch<R>> {
       const { files, totalBytes, plan } = await prepare(context.signal);
       context.engine(plan.engine);
+      for (const warning of plan.warnings ?? []) context.warn(warning);
       const limit = new RowLimit(context.limit ?? Infinity);
       const emptyIsNull = format.emptyIsNull ?? true;
       const progress = await unfinishedFiles(files, context, format.incremental);

@@ -5,7 +5,8 @@ import { SluiceError } from '../../core/errors.ts';
 import { checkArgument, checkOptions, optionsObject } from '../../core/options.ts';
 import type { Source, SourceSample } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
-import { inferColumns } from '../../schema/infer.ts';
+import { allNullWarnings, inferColumns } from '../../schema/infer.ts';
+import type { RunWarning } from '../../core/warnings.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
 import { type FileFormat, type FilePlan, type FileReadContext, fileSource } from '../files/file-source.ts';
@@ -72,6 +73,7 @@ class NdjsonFormat implements FileFormat {
 
   async prepare(files: readonly string[], signal: AbortSignal): Promise<FilePlan> {
     let plans: ColumnPlan[];
+    let warnings: RunWarning[] = [];
     if (this.options.schema !== undefined) {
       plans = compileSchema(this.options.schema, this.options).columns;
       if (this.options.columns !== undefined) plans = plans.filter((plan) => this.options.columns!.includes(plan.name));
@@ -79,9 +81,11 @@ class NdjsonFormat implements FileFormat {
       const sample = await this.sample(files[0], this.options.sampleRows ?? 10_000, signal);
       const names = this.options.columns ?? sample.names;
       const positions = names.map((name) => sample.names.indexOf(name));
-      plans = inferColumns(names, sample.rows.map((row) => positions.map((p) => (p < 0 ? undefined : row[p]))), { ...this.options, json: true }).plans;
+      const inferred = inferColumns(names, sample.rows.map((row) => positions.map((p) => (p < 0 ? undefined : row[p]))), { ...this.options, json: true });
+      plans = inferred.plans;
+      warnings = allNullWarnings(inferred.stats, files[0]);
     }
-    return { plans, engine: ENGINE };
+    return { plans, engine: ENGINE, warnings };
   }
 
   async *read(file: string, { plans }: FilePlan, context: FileReadContext): AsyncGenerator<Batch> {

@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { csv, pipeline, run, runOrThrow, toCsv } from '../../../src/index.ts';
+import { csv, ndjson, pipeline, run, runOrThrow, toCsv } from '../../../src/index.ts';
 import { tempDir } from '../../support/fakes.ts';
 
 const dir = await tempDir('sluice-inference-');
@@ -57,4 +57,22 @@ test('a column named __proto__ is kept through the reader, select, rename and ma
   assert.equal(await readFile(output, 'utf8'), '__proto__,c\n1,2\n');
   assert.equal(Object.getPrototypeOf({}), Object.prototype);
   assert.equal(({} as Record<string, unknown>)['b'], undefined);
+});
+
+test('a column with no value in the sample is a COLUMN_ALL_NULL_IN_SAMPLE warning naming it, for CSV and NDJSON', async () => {
+  const csvInput = join(dir, 'late.csv');
+  await writeFile(csvInput, 'id,n\n1,\n2,\n3,5\n');
+  const ndjsonInput = join(dir, 'late.ndjson');
+  await writeFile(ndjsonInput, '{"id":1,"n":null}\n{"id":2}\n{"id":3,"n":5}\n');
+  for (const source of [csv(csvInput, { sampleRows: 2 }), ndjson(ndjsonInput, { sampleRows: 2 })]) {
+    const summary = await runOrThrow(pipeline().from(source).to(toCsv(join(dir, 'late-out.csv'))));
+    assert.deepEqual(
+      summary.warnings.map((warning) => [warning.code, warning.column]),
+      [['COLUMN_ALL_NULL_IN_SAMPLE', 'n']],
+    );
+    assert.match(summary.warnings[0].message, /column "n" has no value in the 2 sampled rows of .*late\.(csv|ndjson), so it is read as text/);
+  }
+  // Sampled with its value, the column is typed and nothing is said.
+  const summary = await runOrThrow(pipeline().from(csv(csvInput)).to(toCsv(join(dir, 'late-out.csv'))));
+  assert.deepEqual(summary.warnings, []);
 });
