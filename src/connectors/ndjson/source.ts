@@ -115,6 +115,8 @@ async function* objects(
   input.stream.setEncoding('utf8');
   const lines = createInterface({ input: input.stream, crlfDelay: Infinity });
   let line = 0;
+  // The hints for a JSON array or a pretty-printed document are for the file's first value only.
+  let objectsRead = 0;
   try {
     for await (const text of lines) {
       line++;
@@ -132,7 +134,8 @@ async function* objects(
       } catch (error) {
         const position = /position (\d+)/.exec((error as Error).message);
         const column = position ? Number(position[1]) + 1 : undefined;
-        throw new SluiceError('NDJSON_PARSE', `${file}:${line}${column ? `:${column}` : ''}: not valid JSON (${(error as Error).message})`, {
+        const hint = objectsRead === 0 ? multiLineHint(text, file) : '';
+        throw new SluiceError('NDJSON_PARSE', `${file}:${line}${column ? `:${column}` : ''}: not valid JSON (${(error as Error).message})${hint}`, {
           file,
           line,
           column,
@@ -140,12 +143,15 @@ async function* objects(
         });
       }
       if (typeof object !== 'object' || object === null || Array.isArray(object)) {
-        throw new SluiceError('NDJSON_PARSE', `${file}:${line}: expected a JSON object, found ${Array.isArray(object) ? 'an array' : typeof object}`, {
+        // A whole file as one array on one line; an array further on is a line gone wrong.
+        const hint = Array.isArray(object) && objectsRead === 0 ? `: this line is a JSON array, and ndjson() reads one object per line; ${TO_NDJSON(file)}` : '';
+        throw new SluiceError('NDJSON_PARSE', `${file}:${line}: expected a JSON object, found ${Array.isArray(object) ? 'an array' : typeof object}${hint}`, {
           file,
           line,
           expected: 'one JSON object per line',
         });
       }
+      objectsRead++;
       yield { object: object as Record<string, unknown>, line };
     }
     progress?.(input.diskBytes());
@@ -155,4 +161,19 @@ async function* objects(
     lines.close();
     input.close();
   }
+}
+
+const TO_NDJSON = (file: string) => `convert it to one object per line first, e.g. jq -c '.[]' ${file} > ${file.replace(/\.json$/, '')}.ndjson`;
+
+/**
+ * A JSON array or an indented document breaks on its first value (`[` alone is "Unexpected end of JSON
+ * input"), which says nothing of the cause: a line that opens a value without closing it is named.
+ */
+function multiLineHint(text: string, file: string): string {
+  const start = text.trimStart();
+  if (start.startsWith('[')) return `: this looks like a JSON array spread over several lines (a .json file), not NDJSON; ${TO_NDJSON(file)}`;
+  if (start.startsWith('{') && !start.trimEnd().endsWith('}')) {
+    return `: this looks like a JSON object spread over several lines (pretty-printed), not NDJSON, which has one whole object per line; convert it first, e.g. jq -c . ${file}`;
+  }
+  return '';
 }

@@ -141,3 +141,22 @@ describe('ndjson: empty input', () => {
     assert.equal(await readFile(out, 'utf8'), 'id,name\n');
   });
 });
+
+describe('ndjson() given a JSON document that is not NDJSON', () => {
+  test('a pretty-printed JSON array fails at line 1 saying it is a JSON array and how to convert it', async () => {
+    const path = await file('[\n  { "a": 1 },\n  { "a": 2 }\n]\n');
+    const summary = await run(pipeline().from(ndjson(path)).to(collect()));
+    assert.equal(summary.error?.code, 'NDJSON_PARSE');
+    assert.equal(summary.error?.line, 1);
+    assert.match(summary.error!.message, /:1(:\d+)?: not valid JSON \(.*\): this looks like a JSON array spread over several lines \(a \.json file\), not NDJSON; convert it to one object per line first, e\.g\. jq -c '\.\[\]' /);
+  });
+
+  test('a JSON array on one line and a pretty-printed object are named as such', async () => {
+    const array = await file('[{"a":1},{"a":2}]\n');
+    const arrayRun = await run(pipeline().from(ndjson(array)).to(collect()));
+    assert.match(arrayRun.error!.message, /:1: expected a JSON object, found an array: this line is a JSON array, and ndjson\(\) reads one object per line; convert it/);
+    const pretty = await file('{\n  "a": 1\n}\n');
+    const prettyRun = await run(pipeline().from(ndjson(pretty)).to(collect()));
+    assert.match(prettyRun.error!.message, /:1(:\d+)?: not valid JSON \(.*\): this looks like a JSON object spread over several lines \(pretty-printed\), not NDJSON/);
+  });
+});
