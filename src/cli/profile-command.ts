@@ -22,6 +22,9 @@ Options:
                       semicolon, pipe, space.
   --quote <c>         CSV quote character (default ").
   --encoding <name>   CSV encoding: utf8 (default) or latin1.
+  --relax-quotes      CSV: a quote inside an unquoted field is kept as text (csv()'s relaxQuotes).
+  --escape <c>        CSV escape character inside quotes (default: the quote, doubled).
+  --comment <c>       CSV: lines starting with this character are skipped.
   --json              The report as JSON.
   -h, --help          This help.`;
 
@@ -33,6 +36,9 @@ export async function profileCommand(argv: string[], io: CommandIO): Promise<num
     delimiter: { type: 'string' },
     quote: { type: 'string' },
     encoding: { type: 'string' },
+    'relax-quotes': { type: 'boolean' },
+    escape: { type: 'string' },
+    comment: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -55,6 +61,9 @@ export async function profileCommand(argv: string[], io: CommandIO): Promise<num
     delimiter: delimiterFlag(values.delimiter, '--delimiter'),
     quote: characterFlag(values.quote, '--quote'),
     encoding: choice(values.encoding, '--encoding', ['utf8', 'latin1']),
+    relaxQuotes: values['relax-quotes'],
+    escape: characterFlag(values.escape, '--escape'),
+    comment: characterFlag(values.comment, '--comment'),
     signal: io.signal,
   });
   io.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${formatProfile(report)}\n`);

@@ -21,10 +21,13 @@ export interface ProfileOptions {
   sample?: number;
   /** The pipeline's schema, to profile the columns as the run will type them; inferred without it. */
   schema?: z.ZodObject;
-  /** CSV dialect, as for `csv()`. @default ',', '"' and 'utf8' */
+  /** CSV dialect, as for `csv()` (a file that needs one to be read needs it to be profiled). @default ',', '"' and 'utf8' */
   delimiter?: string;
   quote?: string;
   encoding?: 'utf8' | 'latin1';
+  relaxQuotes?: boolean;
+  escape?: string;
+  comment?: string;
   signal?: AbortSignal;
 }
 
@@ -206,6 +209,9 @@ function csvDialect(options: ProfileOptions): CsvOptions<undefined> {
   if (options.delimiter !== undefined) dialect.delimiter = options.delimiter;
   if (options.quote !== undefined) dialect.quote = options.quote;
   if (options.encoding !== undefined) dialect.encoding = options.encoding;
+  if (options.relaxQuotes !== undefined) dialect.relaxQuotes = options.relaxQuotes;
+  if (options.escape !== undefined) dialect.escape = options.escape;
+  if (options.comment !== undefined) dialect.comment = options.comment;
   return dialect;
 }
 

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
 import { compileSchema, csv, ndjson, pipeline, profile, run, runOrThrow, toCsv } from '../../src/index.ts';
 import { writeOrdersCsv } from '../bench/support/orders.ts';
+import { runCli } from '../support/cli.ts';
 import { collect, tempDir } from '../support/fakes.ts';
 
 test('the estimate of peak reserved memory is within 25% of what a real run reserves', async () => {
@@ -107,4 +109,44 @@ test('profile types NDJSON as the source does: a JSON string of digits stays a s
   const sink = collect();
   await runOrThrow(pipeline().from(ndjson(input)).to(sink));
   assert.deepEqual(sink.batches[0].names.map((name) => [name, sink.batches[0].column(name).dtype]), report.columns.map((column) => [column.name, column.dtype]));
+});
+
+test('a bad quote is one error from profile, inference and a run with a schema, on either engine; relaxQuotes profiles it', async () => {
+  const dir = await tempDir();
+  const schema = z.object({ id: z.number(), name: z.string(), note: z.string() });
+  for (const [text, expected] of [
+    ['id,name,note\n1,ab"c,x\n2,ok,y\n', /:2:5: Invalid quote: a quote inside an unquoted field at line 2, column 5/],
+    ['id,name,note\n1,ok,x\n2,"abc,y\n', /:3:3: Quote not closed: the quoted field opened at line 3, column 3 runs to the end of the input/],
+  ] as const) {
+    const input = join(dir, `quote-${expected.source.length}.csv`);
+    await writeFile(input, text);
+    const messages: string[] = [];
+    for (const engine of ['fast', 'csv-parse'] as const) {
+      for (const options of [{ engine }, { engine, schema }]) {
+        const summary = await run(pipeline().from(csv(input, options)).to(collect()));
+        messages.push(`${summary.error?.code} ${summary.error?.message}`);
+      }
+    }
+    const profiled = await profile(input).catch((error: Error & { code: string }) => error);
+    assert.ok(profiled instanceof Error);
+    messages.push(`${profiled.code} ${profiled.message}`);
+    assert.equal(new Set(messages).size, 1, messages.join('\n'));
+    assert.match(messages[0], expected);
+  }
+  const relaxed = join(dir, 'relaxed.csv');
+  await writeFile(relaxed, 'id,name,note\n1,ab"c,x\n2,ok,y\n');
+  const report = await profile(relaxed, { relaxQuotes: true });
+  assert.deepEqual(report.columns.map((column) => column.name), ['id', 'name', 'note']);
+});
+
+test('etl profile --relax-quotes reads a file that needs it, which it refuses without', async () => {
+  const dir = await tempDir();
+  const input = join(dir, 'relaxed.csv');
+  await writeFile(input, 'id,name,note\n1,ab"c,x\n2,ok,y\n');
+  const refused = await runCli(['profile', input]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /CSV_INVALID_QUOTE/);
+  const relaxed = await runCli(['profile', input, '--relax-quotes']);
+  assert.equal(relaxed.code, 0, relaxed.stderr);
+  assert.match(relaxed.stdout, /2 rows sampled/);
 });

@@ -57,12 +57,17 @@ class CsvFormat implements FileFormat<CsvPlan> {
     const options = this.settings;
     let header: string[] | undefined = options.header === true ? undefined : [...options.header];
     const sample: string[][] = [];
-    for await (const records of parseRecords(file, options, signal)) {
-      for (const record of records) {
-        if (header === undefined) header = record.fields;
-        else if (sample.length < rows) sample.push(record.fields);
+    try {
+      for await (const records of parseRecords(file, options, signal)) {
+        for (const record of records) {
+          if (header === undefined) header = record.fields;
+          else if (sample.length < rows) sample.push(record.fields);
+        }
+        if (header !== undefined && sample.length >= rows) break;
       }
-      if (header !== undefined && sample.length >= rows) break;
+    } catch (error) {
+      // Inference and `etl profile` meet a bad quote first: they report it as the run's reader does.
+      throw await relocate(file, options, signal, error);
     }
     if (header === undefined) throw new SluiceError('CSV_PARSE', `${file} is empty: no header line.`, { file });
     return { names: header, rows: sample };
@@ -179,23 +184,13 @@ const STRUCTURAL = new Set(['CSV_QUOTE_NOT_CLOSED', 'CSV_INVALID_QUOTE', 'CSV_RE
 /**
  * csv-parse knows where a record ends, not where inside it the trouble is (and names the end of the
  * file for an unclosed quote). When the dialect is one the fast scanner reads, a second pass with it
- * (error path only) gives the same line and column the fast engine reports.
+ * (error path only) gives the fast engine's error itself: one message, line and column for a file
+ * whichever engine, inference or `etl profile` met it.
  */
 async function relocate(file: string, options: ResolvedCsvOptions, signal: AbortSignal, error: unknown): Promise<unknown> {
   if (!(error instanceof SluiceError) || !STRUCTURAL.has(error.code) || signal.aborted) return error;
   const compatible =
     options.comment === undefined && !options.relaxQuotes && (options.escape === undefined || options.escape === options.quote) && options.delimiter.charCodeAt(0) < 128;
   if (!compatible) return error;
-  const exact = await findStructuralError(file, options, signal);
-  if (exact === null) return error;
-  if (exact.code === 'CSV_QUOTE_NOT_CLOSED') {
-    const line = exact.details.line;
-    return new SluiceError('CSV_QUOTE_NOT_CLOSED', `${file}:${line}: a quoted field that starts in the record on this line is not closed before the end of the file`, {
-      file,
-      line,
-      expected: 'a closing quote',
-      cause: error.details.cause ?? error,
-    });
-  }
-  return exact;
+  return (await findStructuralError(file, options, signal)) ?? error;
 }

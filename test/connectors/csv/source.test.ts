@@ -158,15 +158,17 @@ describe('csv source (csv-parse engine)', () => {
 });
 
 describe('csv source: bad input', () => {
-  test('an unclosed quote fails with CSV_QUOTE_NOT_CLOSED at the line where the record starts', async () => {
+  test('an unclosed quote fails with CSV_QUOTE_NOT_CLOSED at the line and column where the quote opened', async () => {
     const path = await file('id,name,score\n1,a,1\n2,"oops,2\n3,c,3\n');
     const summary = await failure(path, { schema: Row });
     assert.deepEqual(summary.error, {
       code: 'CSV_QUOTE_NOT_CLOSED',
-      message: `${path}:3: a quoted field that starts in the record on this line is not closed before the end of the file`,
+      message: `${path}:3:3: Quote not closed: the quoted field opened at line 3, column 3 runs to the end of the input`,
       file: path,
       line: 3,
-      expected: 'a closing quote',
+      column: 3,
+      byteOffset: 22,
+      value: '"oops,2\n3,c,3\n',
     });
   });
 
