@@ -50,7 +50,7 @@ export function formatSummary(summary: RunSummary): string {
   const batches = summary.batches;
   if (batches.count > 0 && batches.columnarBytes > 0) {
     lines.push(
-      `  batches    ${number.format(batches.count)} × ~${number.format(Math.round((summary.rows.read - summary.rows.rejected) / batches.count))} rows: ${formatBytes(batches.columnarBytes)} as typed columns vs ` +
+      `  batches    ${number.format(batches.count)} × ~${number.format(batches.meanRows)} rows (size ${number.format(batches.rowsPerBatch)}): ${formatBytes(batches.columnarBytes)} as typed columns vs ` +
         `${formatBytes(batches.objectBytes)} as JS objects (${batches.savingRatio}× smaller)`,
     );
   }

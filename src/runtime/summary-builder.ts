@@ -80,6 +80,7 @@ export function buildSummary(outcome: RunOutcome): RunSummaryWithCause {
       objectBytes: source.objectBytes,
       savingRatio: source.columnarBytes > 0 ? Number((source.objectBytes / source.columnarBytes).toFixed(2)) : 0,
       rowsPerBatch: outcome.rowsPerBatch,
+      meanRows: source.batchCount > 0 ? Math.round((read - rejects.count) / source.batchCount) : 0,
     },
     rejectsPath: rejects.count > 0 ? rejects.path : undefined,
     warnings,

@@ -67,8 +67,13 @@ export interface RunSummary {
     objectBytes: number;
     /** objectBytes / columnarBytes. */
     savingRatio: number;
-    /** Rows per batch, last chosen. */
+    /**
+     * The batch size the run chose last: the most rows a batch may hold. A batch holds fewer when the
+     * input runs out (a 60-row file is one batch of 60 under a size of 1024): see `meanRows`.
+     */
     rowsPerBatch: number;
+    /** Rows the source's batches held on average (rows handed on / count): what the summary prints. */
+    meanRows: number;
   };
   rejectsPath?: string;
   /** Each with a stable `code`, its facts and a `message` for people (what the printed summary shows). */

@@ -150,3 +150,20 @@ test('etl profile --relax-quotes reads a file that needs it, which it refuses wi
   assert.equal(relaxed.code, 0, relaxed.stderr);
   assert.match(relaxed.stdout, /2 rows sampled/);
 });
+
+test('dictionaryStrings, which profile suggests for a repeating column, is an option of csv() and ndjson() and dictionary-encodes the named columns', async () => {
+  const dir = await tempDir();
+  const schema = z.object({ id: z.number(), status: z.string(), note: z.string() });
+  const csvInput = join(dir, 'status.csv');
+  await writeFile(csvInput, 'id,status,note\n1,paid,a\n2,open,b\n3,paid,c\n');
+  const ndjsonInput = join(dir, 'status.ndjson');
+  await writeFile(ndjsonInput, '{"id":1,"status":"paid","note":"a"}\n{"id":2,"status":"open","note":"b"}\n');
+  const context = { pipeline: 'p', signal: new AbortController().signal, warn: () => {} };
+  for (const source of [csv(csvInput, { schema, dictionaryStrings: ['status'] }), ndjson(ndjsonInput, { schema, dictionaryStrings: ['status'] })]) {
+    const { columns } = await source.describe(context);
+    assert.deepEqual(columns!.map((column) => [column.name, column.dtype]), [['id', 'float64'], ['status', 'dictionary'], ['note', 'string']]);
+    const sink = collect();
+    await runOrThrow(pipeline().from(source).to(sink));
+    assert.deepEqual(sink.rows.map((row) => row.status), csvInput === source.location ? ['paid', 'open', 'paid'] : ['paid', 'open']);
+  }
+});

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
 import { csv, MemoryBudget, pipeline, run, runOrThrow, type RunSummary, SluiceError, toCsv } from '../../src/index.ts';
+import { formatSummary } from '../../src/runtime/format-summary.ts';
 import { collect, counting, fromRows, tempDir } from '../support/fakes.ts';
 
 const dir = await tempDir('sluice-run-');
@@ -241,4 +242,12 @@ test('run([...]) runs `concurrency` pipelines at a time, in order of the list, a
   assert.equal(maxActive, 2);
   assert.deepEqual(started, ['p0', 'p1', 'p2', 'p3']);
   assert.ok(Date.parse(summaries[3].endedAt) < Date.parse(summaries[0].endedAt), 'p2 and p3 ran while p0 was still going');
+});
+
+test('a 60-row input is one batch of 60 in both the report and the summary, which also names the batch size', async () => {
+  const summary = await runOrThrow(pipeline().from(counting(1, 60)).to(collect()));
+  assert.equal(summary.batches.count, 1);
+  assert.equal(summary.batches.meanRows, 60);
+  assert.ok(summary.batches.rowsPerBatch >= 60, `size ${summary.batches.rowsPerBatch}`);
+  assert.match(formatSummary(summary), new RegExp(`batches +1 × ~60 rows \\(size ${summary.batches.rowsPerBatch.toLocaleString('en-US')}\\):`));
 });

@@ -40,6 +40,12 @@ export interface CsvOptions<S = unknown, K extends string = string> {
   dictionaryCap?: number;
   /** Store decimals as float32 instead of float64. @default false */
   float32?: boolean;
+  /**
+   * With a schema: store its unconstrained `z.string()` columns (`true`), or the named ones,
+   * dictionary-encoded (each distinct value once, a code per row), for strings that repeat; `etl profile`
+   * says which. @default false
+   */
+  dictionaryStrings?: boolean | readonly string[];
 }
 
 export interface ResolvedCsvOptions {

@@ -13,6 +13,7 @@ export const FILE_SOURCE_OPTIONS = {
   maxRecordBytes: option(integerFrom(1), 'a whole number of bytes from 1 and up'),
   dictionaryCap: option(integerFrom(1), 'a whole number of distinct values from 1 and up'),
   float32: option(z.boolean(), 'true or false'),
+  dictionaryStrings: option(z.union([z.boolean(), z.array(z.string())]), "true, false or an array of column names such as ['status']"),
 };
 
 /** The path argument of a file source: a path, a glob, or a list of them. */

@@ -24,6 +24,7 @@ optionTable(
     { option: 'maxRecordBytes', valid: 1024, invalid: 1.5, message: expected('maxRecordBytes', 'a whole number of bytes from 1 and up', '1.5') },
     { option: 'dictionaryCap', valid: 10, invalid: -1, message: expected('dictionaryCap', 'a whole number of distinct values from 1 and up', '-1') },
     { option: 'float32', valid: false, invalid: 1, message: expected('float32', 'true or false', '1') },
+    { option: 'dictionaryStrings', valid: true, invalid: 1, message: expected('dictionaryStrings', "true, false or an array of column names such as ['status']", '1') },
     { option: 'infer', valid: true, invalid: null, message: expected('infer', 'true or false', 'null') },
     {
       option: 'header',

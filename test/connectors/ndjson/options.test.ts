@@ -19,11 +19,12 @@ optionTable(
     { option: 'maxRecordBytes', valid: 1 << 20, invalid: '1MB', message: expected('maxRecordBytes', 'a whole number of bytes from 1 and up', '"1MB"') },
     { option: 'dictionaryCap', valid: 1000, invalid: 0, message: expected('dictionaryCap', 'a whole number of distinct values from 1 and up', '0') },
     { option: 'float32', valid: true, invalid: 'yes', message: expected('float32', 'true or false', '"yes"') },
+    { option: 'dictionaryStrings', valid: ['status'], invalid: 'status', message: expected('dictionaryStrings', "true, false or an array of column names such as ['status']", '"status"') },
   ],
   [
     { options: { sampleRow: 10 }, message: 'ndjson(): unknown option `sampleRow`. Did you mean `sampleRows`?', option: 'sampleRow' },
     // A CSV option given to ndjson(): nothing near it, so the known ones are listed.
-    { options: { delimiter: ';' }, message: 'ndjson(): unknown option `delimiter`. Known options: `schema`, `columns`, `incremental`, `sampleRows`, `maxRecordBytes`, `dictionaryCap`, `float32`.', option: 'delimiter' },
+    { options: { delimiter: ';' }, message: 'ndjson(): unknown option `delimiter`. Known options: `schema`, `columns`, `incremental`, `sampleRows`, `maxRecordBytes`, `dictionaryCap`, `float32`, `dictionaryStrings`.', option: 'delimiter' },
   ],
 );
 
