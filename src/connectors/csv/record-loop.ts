@@ -128,14 +128,15 @@ function valueCode(field: FieldLayout): string {
         ${rangeCheck(field)}
         values${c}[index] = value;`;
     case DECIMAL:
-      // `-?digits(.digits)?` of at most 15 digits: what scanFloat64 computes, the same way.
+      // `-?digits(.digits)?` or `-?.digits` (`.097`, which Number() and scanFloat64 read) of at most 15
+      // digits: what scanFloat64 computes, the same way.
       return `let negative = false;
         if (b === 0x2d) { negative = true; b = buf[++i]; }
         const start = i;
         let mantissa = 0;
         while (b >= 0x30 && b <= 0x39) { mantissa = mantissa * 10 + (b - 0x30); b = buf[++i]; }
         const whole = i - start;
-        if (whole === 0) break fields;
+        if (whole === 0 && b !== 0x2e) break fields;
         let fraction = 0;
         if (b === 0x2e) {
           b = buf[++i];

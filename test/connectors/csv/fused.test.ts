@@ -110,7 +110,8 @@ const leaves: [string, string][] = [
   ['a decimal with an exponent', '2,1e3,2025-01-01T10:00:00Z,paid,true,x\n'],
   ['a decimal of 16 digits', '2,1234567890.123456,2025-01-01T10:00:00Z,paid,true,x\n'],
   ['a decimal without fraction digits', '2,7.,2025-01-01T10:00:00Z,paid,true,x\n'],
-  ['a decimal without whole digits', '2,.5,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['a point with no digits', '2,.,2025-01-01T10:00:00Z,paid,true,x\n'],
+  ['a minus and a point with no digits', '2,-.,2025-01-01T10:00:00Z,paid,true,x\n'],
   ['a null in a column that is not nullable', '2,,2025-01-01T10:00:00Z,paid,true,x\n'],
   ['a timestamp the pattern refuses', '2,1,2025-01-01 10:00:00,paid,true,x\n'],
   ['a day past the end of the month', '2,1,2025-02-30T10:00:00Z,paid,true,x\n'],
@@ -151,7 +152,8 @@ describe('fused record loop', () => {
   });
 
   test('decimals are the doubles Number() gives', () => {
-    const prices = ['0.1', '0.3', '123456.789', '99999999999.9999', '0.00000000000001', '7', '-0.0'];
+    // `.097` and `-.5` too: decimals with no whole digits left the quick path for the whole file.
+    const prices = ['0.1', '0.3', '123456.789', '99999999999.9999', '0.00000000000001', '7', '-0.0', '.097', '-.5', '.000000000000001'];
     const plans = compileSchema(z.object({ price: z.number() })).columns;
     const fused = new FusedRecords(plans, [0], 1, { delimiter: 0x2c, quote: 0x22, maxRecordBytes: 1 << 20 }, new FieldText(false, 0x22), [new StringCache()]);
     const builders = [new ColumnBuilder(plans[0].dtype, 16)];
