@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { SluiceError } from '../core/errors.ts';
 import type { StateOptions } from '../runtime/pipeline.ts';
 import { formatRecords } from '../ops/history.ts';
@@ -13,7 +14,9 @@ Prints the run history, newest first: start, pipeline, status (succeeded, failed
 duration, rows in/out/rejected, peak RSS, watermark after the run, and the error.
 
 [pipeline] is a pipeline file (its own state store is read, and only its runs are shown) or a pipeline
-name (looked up in --state). Without it, every pipeline of --state.
+name (looked up in --state). Without it, every pipeline of --state. A file is loaded (its top-level code
+runs) to learn its name and state store; with --state, or when loading fails, it is not needed: the
+file's base name is used, with the ${DEFAULT_STATE_FOLDER} folder next to it unless --state says otherwise.
 
 Options:
   --state <where>    A state folder, or a postgres:// URL (default: ${DEFAULT_STATE_FOLDER} in the current folder).
@@ -41,10 +44,26 @@ export async function runsCommand(argv: string[], io: CommandIO): Promise<number
   let stateOptions: StateOptions | undefined;
   let file: string | undefined;
   if (target !== undefined && /\.[cm]?[jt]s$/.test(target) && existsSync(target) && statSync(target).isFile()) {
-    const pipeline = await loadPipeline(target);
-    name = pipeline.name;
-    stateOptions = values.state === undefined ? pipeline.state : undefined;
     file = target;
+    // Loading a pipeline file runs its top-level code (a lookup, an environment variable it needs), only
+    // to learn its name and state store: with --state, or when that code fails, the file name stands in.
+    const fileName = basename(target, extname(target));
+    if (values.state !== undefined) {
+      name = fileName;
+      io.stderr.write(`etl: ${target} is not loaded with --state: showing the runs of ${JSON.stringify(name)} (its file name; give the pipeline's name if it has another)\n`);
+    } else {
+      try {
+        const pipeline = await loadPipeline(target);
+        name = pipeline.name;
+        stateOptions = pipeline.state;
+      } catch (error) {
+        name = fileName;
+        const why = error instanceof SluiceError ? `[${error.code}] ${error.message}` : String(error);
+        io.stderr.write(
+          `etl: ${target} could not be loaded (${why}); showing the runs of ${JSON.stringify(name)} (its file name) in ${join(dirname(resolve(target)), DEFAULT_STATE_FOLDER)}\n`,
+        );
+      }
+    }
   }
   if (values.state !== undefined) {
     stateOptions = /^postgres(ql)?:\/\//.test(values.state) ? { connection: values.state, schema: values.schema } : { folder: values.state };
