@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jsObjectOverhead, jsValueBytes } from '../batch/dtype.ts';
+import { INTEGER_RANGE, jsObjectOverhead, jsValueBytes } from '../batch/dtype.ts';
 import { SluiceError } from '../core/errors.ts';
 import { batchRowsFor } from '../runtime/batch-sizing.ts';
 import { checkBudget } from '../runtime/budget.ts';
@@ -230,7 +230,7 @@ function zodCode(plans: readonly ColumnPlan[], columns: readonly ColumnProfile[]
       case 'int16':
       case 'uint32':
       case 'int32': {
-        const [lo, hi] = INTEGER_BOUNDS[plan.dtype];
+        const [lo, hi] = INTEGER_RANGE[plan.dtype];
         expression = `z.number().int().min(${lo}).max(${hi})`;
         note = `${plan.dtype}; sample ${column.min}…${column.max}`;
         break;
@@ -290,15 +290,6 @@ function timestampSchema(values: readonly string[]): string {
   for (const [code, schema] of candidates) if (values.every((value) => schema.safeParse(value).success)) return code;
   return 'z.coerce.date()';
 }
-
-const INTEGER_BOUNDS = {
-  uint8: [0, 255],
-  int8: [-128, 127],
-  uint16: [0, 65535],
-  int16: [-32768, 32767],
-  uint32: [0, 4294967295],
-  int32: [-2147483648, 2147483647],
-} as const;
 
 function distinctValues(rows: readonly (readonly unknown[])[], c: number): string[] {
   const seen = new Set<string>();
