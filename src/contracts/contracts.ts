@@ -200,6 +200,8 @@ export interface SinkResult {
   /** Where the output went, for the summary. */
   location: string;
   bytesWritten?: number;
+  /** How it wrote, for the summary, e.g. `binary COPY`. */
+  engine?: string;
 }
 
 export interface Sink<R = AnyRow> {

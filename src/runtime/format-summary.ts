@@ -34,7 +34,7 @@ export function formatSummary(summary: RunSummary): string {
     const spilled = stage.spilledBytes ? `, spilled ${formatBytes(stage.spilledBytes)} in ${number.format(stage.spilledPartitions ?? 0)} partitions (${duration(Math.round(stage.spillMs ?? 0))})` : '';
     lines.push(`  stage      ${stage.name.padEnd(12)} in ${number.format(stage.rowsIn)}, out ${number.format(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}${stage.peakStateBytes > 0 ? `, peak state ${formatBytes(stage.peakStateBytes)}` : ''}${groups}${spilled}`);
   }
-  lines.push(`  sink       ${summary.sink.kind} ${summary.sink.location}`);
+  lines.push(`  sink       ${summary.sink.kind} ${summary.sink.location}${summary.sink.engine ? ` [${summary.sink.engine}]` : ''}`);
   lines.push(
     `  speed      ${number.format(summary.rowsPerSecond)} rows/s, ${summary.megabytesPerSecond} MB/s (${formatBytes(summary.input.bytesRead)} read)`,
   );

@@ -143,10 +143,12 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   let error: unknown;
   let written = 0;
   let location = pipeline.sink.describe().location;
+  let sinkEngine: string | undefined;
   try {
     const result = await pipeline.sink.write(meterSink(stream, accounting, incremental?.written), sinkContext);
     written = result.rowsWritten;
     location = result.location;
+    sinkEngine = result.engine;
     // The sink has committed: a stop asked for now must not make the run forget it (its state unsaved,
     // the next run loading the same rows again). The run finished; the warning says a stop came too late.
     if (signal.aborted) warn(stoppedAfterCommit(name, signal.reason));
@@ -181,6 +183,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     error,
     written,
     location,
+    sinkEngine,
     source,
     stages,
     rejects,

@@ -17,6 +17,8 @@ export interface RunOutcome {
   written: number;
   /** Where the sink wrote, as it says after writing (or as it described itself before). */
   location: string;
+  /** How the sink wrote, as it said (`SinkResult.engine`). */
+  sinkEngine?: string;
   source: SourceStats;
   stages: StageSummary[];
   rejects: Rejects;
@@ -51,7 +53,7 @@ export function buildSummary(outcome: RunOutcome): RunSummaryWithCause {
       engine: source.engine,
       ...(source.engineDetail === undefined ? {} : { engineDetail: source.engineDetail }),
     },
-    sink: { kind: pipeline.sink.kind, location: outcome.location },
+    sink: { kind: pipeline.sink.kind, location: outcome.location, ...(outcome.sinkEngine === undefined ? {} : { engine: outcome.sinkEngine }) },
     rows: {
       read,
       written,

@@ -28,7 +28,7 @@ export interface RunSummary {
   elapsedMs: number;
   /** `engineDetail`: how the reader went, e.g. the share of CSV records it read in one pass. */
   source: { kind: string; location: string; engine?: string; engineDetail?: string };
-  sink: { kind: string; location: string };
+  sink: { kind: string; location: string; engine?: string };
   rows: {
     read: number;
     written: number;

@@ -77,19 +77,21 @@ export class TextColumns {
   }
 }
 
-/** COPY rows → typed columns by the fields' types: no string per number, date or timestamp, nor per text value already in its dictionary. */
-export class CopyTextDecoder implements CopyDecoder {
+/**
+ * COPY rows → typed columns by the fields' types, in either COPY format: the builders, the text columns'
+ * dictionaries and the rows to reject at flush. A subclass reads the fields of its format in `fill`.
+ */
+export abstract class TypedCopyDecoder implements CopyDecoder {
   length = 0;
-  private readonly builders: ColumnBuilder[];
-  private readonly kinds: Kind[];
-  private readonly field = new CopyFieldSplitter();
+  protected readonly builders: ColumnBuilder[];
+  protected readonly kinds: Kind[];
   private bad: Uint8Array | null = null;
   private badValues: Map<number, string> | null = null;
 
   constructor(
-    private readonly fields: Field[],
-    private readonly texts: TextColumns,
-    private readonly capacity: number,
+    protected readonly fields: Field[],
+    protected readonly texts: TextColumns,
+    protected readonly capacity: number,
   ) {
     this.kinds = fields.map((field, c) => texts.kindOf(field, c));
     this.builders = fields.map((field, c) =>
@@ -100,6 +102,56 @@ export class CopyTextDecoder implements CopyDecoder {
   get full(): boolean {
     return this.length >= this.capacity;
   }
+
+  abstract fill(buffer: Buffer, position: number, end: number): number;
+
+  /** Appends text `bytes[start, end)` to a dictionary column by its bytes: no string for a value already seen. */
+  protected appendDictionaryBytes(column: number, bytes: Uint8Array, start: number, end: number): void {
+    let code = this.texts.keys[column]!.lookup(bytes, start, end);
+    if (code < 0) code = this.addText(column, bytes, start, end);
+    if (code >= 0) this.builders[column].appendCode(code);
+  }
+
+  /**
+   * A value new to its column's dictionary: its code, or -1 when the dictionary is full, and then the
+   * column turns into plain strings (this one stored) from this row on, for the rest of the run.
+   */
+  protected addText(column: number, bytes: Uint8Array, start: number, end: number): number {
+    const code = this.texts.add(column, bytes, start, end);
+    if (code >= 0) return code;
+    const builder = this.builders[column];
+    builder.toPlainStrings();
+    builder.appendString(decodeUtf8(bytes, start, end));
+    this.kinds[column] = Kind.Text;
+    return -1;
+  }
+
+  /** Remembers the row's first value that does not fit, to reject the row at flush; the stored placeholder is 0. */
+  protected markBad(row: number, column: number, value: string): number {
+    this.bad ??= new Uint8Array(this.capacity);
+    this.badValues ??= new Map();
+    if (this.bad[row] === 0) {
+      this.bad[row] = column + 1;
+      this.badValues.set(row, value);
+    }
+    return 0;
+  }
+
+  flush(origin: BatchOrigin, firstRow: number, sql: string, context: SourceContext): Promise<Batch> {
+    const columns = columnRecord();
+    this.fields.forEach((field, c) => {
+      columns[field.name] = this.builders[c].finish();
+    });
+    const batch = new Batch(columns, this.length, { ...origin, row: firstRow });
+    if (this.bad === null) return Promise.resolve(batch);
+    const values = this.badValues!;
+    return rejectUnparsed(batch, this.bad, this.fields, (row) => values.get(row) ?? '', context, sql, firstRow);
+  }
+}
+
+/** COPY text-format rows → typed columns: no string per number, date or timestamp, nor per text value already in its dictionary. */
+export class CopyTextDecoder extends TypedCopyDecoder {
+  private readonly field = new CopyFieldSplitter();
 
   fill(buffer: Buffer, position: number, end: number): number {
     const builders = this.builders;
@@ -119,19 +171,12 @@ export class CopyTextDecoder implements CopyDecoder {
         const start = field.start;
         const fieldEnd = field.end;
         switch (kinds[c]) {
-          case Kind.Dictionary: {
-            let code: number;
+          case Kind.Dictionary:
             if (field.escaped) {
               const text = unescapeCopyText(buffer, start, fieldEnd);
-              code = this.texts.keys[c]!.lookup(text, 0, text.length);
-              if (code < 0) code = this.addText(c, text, 0, text.length);
-            } else {
-              code = this.texts.keys[c]!.lookup(buffer, start, fieldEnd);
-              if (code < 0) code = this.addText(c, buffer, start, fieldEnd);
-            }
-            if (code >= 0) builder.appendCode(code);
+              this.appendDictionaryBytes(c, text, 0, text.length);
+            } else this.appendDictionaryBytes(c, buffer, start, fieldEnd);
             break;
-          }
           case Kind.Text:
             builder.appendString(field.text(buffer));
             break;
@@ -149,12 +194,12 @@ export class CopyTextDecoder implements CopyDecoder {
             break;
           case Kind.Date: {
             const days = parsePgDateBytes(buffer, start, fieldEnd);
-            builder.appendNumber(Number.isFinite(days) ? days : this.markBad(row, c, buffer, start, fieldEnd));
+            builder.appendNumber(Number.isFinite(days) ? days : this.markBad(row, c, decodeUtf8(buffer, start, fieldEnd)));
             break;
           }
           case Kind.Timestamp: {
             const ms = parsePgTimestampBytes(buffer, start, fieldEnd);
-            builder.appendNumber(ms === ms ? ms : this.markBad(row, c, buffer, start, fieldEnd));
+            builder.appendNumber(ms === ms ? ms : this.markBad(row, c, decodeUtf8(buffer, start, fieldEnd)));
             break;
           }
         }
@@ -163,42 +208,6 @@ export class CopyTextDecoder implements CopyDecoder {
     }
     this.length = row;
     return position;
-  }
-
-  /**
-   * A value new to its column's dictionary: its code, or -1 when the dictionary is full, and then the
-   * column turns into plain strings (this one stored) from this row on, for the rest of the run.
-   */
-  private addText(column: number, bytes: Uint8Array, start: number, end: number): number {
-    const code = this.texts.add(column, bytes, start, end);
-    if (code >= 0) return code;
-    const builder = this.builders[column];
-    builder.toPlainStrings();
-    builder.appendString(decodeUtf8(bytes, start, end));
-    this.kinds[column] = Kind.Text;
-    return -1;
-  }
-
-  /** Remembers the row's first value that does not fit, to reject the row at flush; the stored placeholder is 0. */
-  private markBad(row: number, column: number, buffer: Buffer, start: number, end: number): number {
-    this.bad ??= new Uint8Array(this.capacity);
-    this.badValues ??= new Map();
-    if (this.bad[row] === 0) {
-      this.bad[row] = column + 1;
-      this.badValues.set(row, decodeUtf8(buffer, start, end));
-    }
-    return 0;
-  }
-
-  flush(origin: BatchOrigin, firstRow: number, sql: string, context: SourceContext): Promise<Batch> {
-    const columns = columnRecord();
-    this.fields.forEach((field, c) => {
-      columns[field.name] = this.builders[c].finish();
-    });
-    const batch = new Batch(columns, this.length, { ...origin, row: firstRow });
-    if (this.bad === null) return Promise.resolve(batch);
-    const values = this.badValues!;
-    return rejectUnparsed(batch, this.bad, this.fields, (row) => values.get(row) ?? '', context, sql, firstRow);
   }
 }
 

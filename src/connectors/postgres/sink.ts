@@ -1,6 +1,7 @@
 /**
- * PostgreSQL sink: batches written through `COPY … FROM STDIN` (pg-copy-streams) in ~1 MB chunks of
- * COPY text, inside one transaction committed only when the input ends normally.
+ * PostgreSQL sink: batches written through `COPY … FROM STDIN` (pg-copy-streams) in ~1 MB chunks, in
+ * the binary format where every column can be (copy-binary-in.ts) and as COPY text otherwise
+ * (copy-text.ts), inside one transaction committed only when the input ends normally.
  *
  * - `append`: COPY into the table.
  * - `replace`: COPY into a temporary staging table (`LIKE` the target, with its defaults, constraints and
@@ -20,26 +21,15 @@ import type pg from 'pg';
 import type copyStreams from 'pg-copy-streams';
 import { pgCopyStreams } from './driver.ts';
 import type { AnyRow, Batch } from '../../batch/batch.ts';
-import { getBit } from '../../batch/bitmap.ts';
-import type { Column } from '../../batch/column.ts';
-import type { DType, TypedArray } from '../../batch/dtype.ts';
+import type { DType } from '../../batch/dtype.ts';
 import { SluiceError, formatLocation, type ErrorLocation } from '../../core/errors.ts';
 import type { Sink, SinkContext, SinkResult } from '../../contracts/contracts.ts';
 import { type PgConnectionOptions, type ResolvedConnection, resolveConnection, withStatementTimeout } from './connection.ts';
 import { wrapPgError } from './errors.ts';
 import { checkSinkOptions, type PostgresSinkOptions, type SinkSettings } from './options.ts';
 import { createPoolRegistry } from './pools.ts';
-import {
-  writeCopyBool,
-  writeCopyDate,
-  writeCopyDelimiter,
-  writeCopyFloat,
-  writeCopyInteger,
-  writeCopyNull,
-  writeCopyRowEnd,
-  writeCopyString,
-  writeCopyTimestamp,
-} from './copy-text.ts';
+import { BinaryValueError, binaryEncodable, encodeBinaryRows, writeBinaryHeader, writeBinaryTrailer } from './copy-binary-in.ts';
+import { encodeTextRows } from './copy-text.ts';
 import { checkDistinctOnServer, type QualifiedName, quoteIdent, quoteQualified } from './identifiers.ts';
 import { sqlTypeForDType } from './types.ts';
 import { ByteWriter } from '../../codec/byte-writer.ts';
@@ -124,7 +114,7 @@ class PostgresSink implements Sink<AnyRow> {
       try {
         const rowsWritten = await load.run(input);
         client.release();
-        return { rowsWritten, location: this.where, bytesWritten: load.bytesWritten };
+        return { rowsWritten, location: this.where, bytesWritten: load.bytesWritten, ...(load.format === undefined ? {} : { engine: `${load.format} COPY` }) };
       } catch (error) {
         await load.rollback();
         client.release(true);
@@ -137,7 +127,7 @@ class PostgresSink implements Sink<AnyRow> {
 
   /** For Load. */
   get settings() {
-    return { table: this.table, mode: this.mode, keys: this.keys, createTable: this.checked.createTable, allowEmpty: this.checked.allowEmpty };
+    return { table: this.table, mode: this.mode, keys: this.keys, createTable: this.checked.createTable, allowEmpty: this.checked.allowEmpty, copyFormat: this.checked.copyFormat };
   }
 }
 
@@ -150,6 +140,13 @@ class Load {
   private copyError: unknown;
   private copySql = '';
   private columns: string[] = [];
+  /** The table's column types when the load is binary COPY, else undefined (COPY text). */
+  private binaryTypes: number[] | undefined;
+
+  /** The COPY format the load used, once it started. */
+  get format(): 'binary' | 'text' | undefined {
+    return this.copy === undefined ? undefined : this.binaryTypes === undefined ? 'text' : 'binary';
+  }
   private staging: string | undefined;
   private inTransaction = false;
   private readonly writer = new ByteWriter(CHUNK_BYTES + (CHUNK_BYTES >> 2));
@@ -190,6 +187,7 @@ class Load {
       }
       this.context.signal.throwIfAborted();
       if (this.copy !== undefined) {
+        if (this.binaryTypes !== undefined) writeBinaryTrailer(this.writer);
         if (this.writer.length > 0) await this.send(this.writer.flush());
         await this.endCopy();
         await this.finish();
@@ -257,12 +255,43 @@ class Load {
       await this.query(`CREATE TEMPORARY TABLE ${this.staging} (LIKE ${this.target} ${like}) ON COMMIT DROP`);
       into = this.staging;
     }
-    this.copySql = `COPY ${into} (${this.columns.map(quoteIdent).join(', ')}) FROM STDIN`;
+    this.binaryTypes = await this.binaryFormat(into, batch);
+    this.copySql = `COPY ${into} (${this.columns.map(quoteIdent).join(', ')}) FROM STDIN${this.binaryTypes === undefined ? '' : ' (FORMAT binary)'}`;
+    if (this.binaryTypes !== undefined) writeBinaryHeader(this.writer);
     const copy = this.client.query(pgCopyStreams().from(this.copySql));
     copy.on('error', (error) => {
       this.copyError ??= error;
     });
     this.copy = copy;
+  }
+
+  /**
+   * The table's column types, when every column of the first batch can be written to its type in
+   * binary (copy-binary-in.ts) and `copyFormat` allows it; else undefined, and the load is COPY text.
+   */
+  private async binaryFormat(into: string, batch: Batch): Promise<number[] | undefined> {
+    const format = this.settings.copyFormat;
+    if (format === 'text') return undefined;
+    const result = await this.query('SELECT attname, atttypid::int AS oid FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped', [into]);
+    const types = new Map<string, number>(result.rows.map((row: { attname: string; oid: number }) => [row.attname, row.oid]));
+    const oids: number[] = [];
+    for (const name of this.columns) {
+      const oid = types.get(name);
+      const dtype = batch.columns[name].dtype as DType;
+      if (oid !== undefined && binaryEncodable(dtype, oid)) {
+        oids.push(oid);
+        continue;
+      }
+      if (format === 'auto') return undefined;
+      throw new SluiceError(
+        'INVALID_OPTION',
+        oid === undefined
+          ? `toPostgres(): copyFormat: 'binary': ${this.target} has no column ${JSON.stringify(name)}.`
+          : `toPostgres(): copyFormat: 'binary' cannot write column ${JSON.stringify(name)} (${dtype}) to its table column of type oid ${oid}: binary COPY writes numbers to smallint, integer, bigint, real and double precision, bool to boolean, date to date, timestamp to timestamp(tz) and strings to text, varchar and char. Use copyFormat: 'auto' (text where binary cannot go).`,
+        { option: 'copyFormat', column: name, query: this.target },
+      );
+    }
+    return oids;
   }
 
   private checkColumns(batch: Batch): void {
@@ -295,16 +324,34 @@ class Load {
   }
 
   private encode(batch: Batch): void {
-    const writer = this.writer;
-    const encoders = this.columns.map((name) => columnEncoder(batch.columns[name], writer));
-    const columns = encoders.length;
-    for (let i = 0; i < batch.length; i++) {
-      encoders[0](i);
-      for (let c = 1; c < columns; c++) {
-        writeCopyDelimiter(writer);
-        encoders[c](i);
+    if (this.binaryTypes === undefined) {
+      encodeTextRows(batch, this.columns, this.writer);
+      return;
+    }
+    for (const name of this.columns) {
+      const dtype = batch.columns[name].dtype as DType;
+      const oid = this.binaryTypes[this.columns.indexOf(name)];
+      if (!binaryEncodable(dtype, oid)) {
+        throw new SluiceError(
+          'PG_COPY',
+          `Column ${JSON.stringify(name)} came as ${dtype} in a later batch (widened mid-run), which binary COPY cannot write to its table column (type oid ${oid}); nothing was committed. Give the source a schema, or pass copyFormat: 'text' to toPostgres() to let the server convert the text.`,
+          { column: name, query: this.copySql },
+        );
       }
-      writeCopyRowEnd(writer);
+    }
+    try {
+      encodeBinaryRows(batch, this.columns, this.binaryTypes, this.writer);
+    } catch (error) {
+      if (!(error instanceof BinaryValueError)) throw error;
+      const copyLine = this.rows - batch.length + error.row + 1;
+      const source = this.sourceOf(copyLine);
+      const place = formatLocation({ ...source, column: error.column });
+      throw new SluiceError('PG_COPY', `Row ${copyLine} written to ${this.target}${place ? ` (${place})` : ''} cannot be stored: column ${JSON.stringify(error.column)}: ${error.message}.`, {
+        query: this.copySql,
+        ...source,
+        row: source.row ?? copyLine,
+        column: error.column,
+      });
     }
   }
 
@@ -414,38 +461,4 @@ class Load {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** Writes row `i` of a column as COPY text; chosen once per column per batch, so the row loop does no dispatch. */
-function columnEncoder(column: Column, writer: ByteWriter): (i: number) => void {
-  const validity = column.validity;
-  const data = column.data;
-  let encode: (i: number) => void;
-  switch (column.dtype) {
-    case 'bool':
-      encode = (i) => writeCopyBool(writer, getBit(data as Uint8Array, i));
-      break;
-    case 'string':
-      encode = (i) => writeCopyString(writer, (data as string[])[i]);
-      break;
-    case 'dictionary': {
-      const values = column.dictionary!.values;
-      encode = (i) => writeCopyString(writer, values[(data as TypedArray)[i]]);
-      break;
-    }
-    case 'timestamp':
-      encode = (i) => writeCopyTimestamp(writer, (data as Float64Array)[i]);
-      break;
-    case 'date':
-      encode = (i) => writeCopyDate(writer, (data as Int32Array)[i]);
-      break;
-    case 'float32':
-    case 'float64':
-      encode = (i) => writeCopyFloat(writer, (data as TypedArray)[i]);
-      break;
-    default:
-      encode = (i) => writeCopyInteger(writer, (data as TypedArray)[i]);
-  }
-  if (validity === null) return encode;
-  return (i) => (getBit(validity, i) ? encode(i) : writeCopyNull(writer));
 }

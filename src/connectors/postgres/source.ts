@@ -108,7 +108,7 @@ class PostgresSource implements Source<AnyRow> {
       let failed: unknown = true;
       try {
         if (mode === 'copy') {
-          yield* readCopy(client, connection, { source: this.sql, batchRows, plans, dictionaryCap: options.dictionaryCap }, context);
+          yield* readCopy(client, connection, { source: this.sql, batchRows, plans, dictionaryCap: options.dictionaryCap, format: options.copyFormat ?? 'auto' }, context);
         } else {
           const query = runQuery(this.sql, this.settings.params, options.incremental, context);
           yield* readCursor(client, connection, { ...query, source: this.sql, incremental: options.incremental, batchRows, plans }, context);

@@ -1,10 +1,10 @@
 /**
- * PostgreSQL bench (issue 5): reading and writing a generated unlogged `orders` table, each figure with
+ * PostgreSQL bench: reading and writing a generated unlogged `orders` table, each figure with
  * its baseline in the same run.
  *
  * Source: `psql \copy orders to /dev/null` (baseline), pg-query-stream with default settings (row
- * objects, pg's type parsers), Sluice's cursor source and its copy mode into typed batches.
- * Sink: `psql \copy orders_load from file` (baseline) vs toPostgres append of the same rows (batches
+ * objects, pg's type parsers), Sluice's cursor source and its copy mode (text and binary format) into typed batches.
+ * Sink: `psql \copy orders_load from file` (baseline) vs toPostgres append in text and binary COPY (batches
  * read beforehand, so only the sink is timed), into an unlogged table truncated before each.
  *
  * Memory (`--memory-check`, instead of the speed cases): a `--memory-rows` (10M) row table read and
@@ -13,7 +13,10 @@
  * result (Node, tsx, the pipeline's modules and a connection): the target is at most the budget.
  * The big tables and the CSV file are dropped afterwards (unless --keep).
  *
- *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- postgres [--rows 1000000] [--repeat 3]
+ * Every case runs once per round, the rounds alternating them (the machine is noisy); each figure is the
+ * median of the rounds, with its range and the client's CPU seconds (psql's through /usr/bin/time).
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npm run bench -- postgres [--rows 1000000] [--rounds 5]
  *   DATABASE_URL=… npm run bench -- postgres --memory-check [--memory-rows 10000000] [--budget 128MB]
  */
 import { spawn } from 'node:child_process';
@@ -36,7 +39,7 @@ export { runBench as run };
 async function runBench(options: BenchOptions): Promise<BenchResult[]> {
   if (options.values['memory-check'] !== undefined) return memoryCheck(options);
   const rows = Number(options.values['rows'] ?? 1_000_000);
-  const repeat = Number(options.values['repeat'] ?? 3);
+  const rounds = Number(options.values['rounds'] ?? 5);
   const url = process.env['DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/test';
   const searchUrl = new URL(url);
   searchUrl.searchParams.set('options', `-c search_path=${SCHEMA}`);
@@ -44,18 +47,6 @@ async function runBench(options: BenchOptions): Promise<BenchResult[]> {
   const admin = new pg.Client({ connectionString: benchUrl });
   await admin.connect();
   const results: BenchResult[] = [];
-  const rate = (name: string, count: number, ms: number, note?: string) => {
-    const value = Math.round((count / ms) * 1000);
-    results.push({ case: 'postgres', name, value, unit: 'rows/s', note });
-    options.log(`${name}: ${value.toLocaleString('en-US')} rows/s`);
-    return value;
-  };
-  /** Best of `repeat` runs: the figure least disturbed by the machine. */
-  const best = async (work: () => Promise<number>): Promise<number> => {
-    let fastest = Infinity;
-    for (let i = 0; i < repeat; i++) fastest = Math.min(fastest, await work());
-    return fastest;
-  };
   try {
     await admin.query(`create schema if not exists ${SCHEMA}`);
     const existing = await admin.query(`select count(*)::int as n from pg_tables where schemaname = $1 and tablename = 'orders'`, [SCHEMA]);
@@ -68,62 +59,70 @@ async function runBench(options: BenchOptions): Promise<BenchResult[]> {
     await admin.query('create unlogged table orders_load (like orders)');
     // Warm the cache.
     await admin.query('select count(*) from orders');
-
-    // --- source ---
-    const psqlTo = await best(() => timed(() => psql(url, `\\copy ${SCHEMA}.orders to /dev/null`)));
-    const baseline = rate('psql \\copy to /dev/null', rows, psqlTo, 'baseline');
-
-    const defaults = await best(() =>
-      timed(async () => {
-        const client = new pg.Client({ connectionString: benchUrl });
-        await client.connect();
-        let count = 0;
-        for await (const row of client.query(new QueryStream('select * from orders'))) if (row) count++;
-        await client.end();
-        if (count !== rows) throw new Error(`pg-query-stream read ${count} rows`);
-      }),
-    );
-    const queryStream = rate('pg-query-stream (defaults)', rows, defaults);
-
-    const cursorMs = await best(() => timed(() => readAll(benchUrl, 'cursor', rows)));
-    const cursor = rate('sluice postgres() cursor → typed batches', rows, cursorMs, `${(times(cursorMs, defaults))}x pg-query-stream`);
-    const copyMs = await best(() => timed(() => readAll(benchUrl, 'copy', rows)));
-    const copy = rate('sluice postgres() copy → typed batches', rows, copyMs, `${(times(copyMs, defaults))}x pg-query-stream`);
-    const fastest = Math.max(cursor, copy);
-    results.push({ case: 'postgres', name: 'source: cursor / pg-query-stream defaults', value: cursor / queryStream, unit: 'x', note: 'target >= 3' });
-    results.push({ case: 'postgres', name: 'source: fastest mode / psql \\copy to', value: fastest / baseline, unit: 'ratio', note: 'target >= 0.75' });
-
-    // --- sink ---
     const file = join(tmpdir(), `sluice-bench-orders-${process.pid}.copy`);
     await psql(url, `\\copy ${SCHEMA}.orders to '${file}'`);
-    const psqlFrom = await best(async () => {
-      await admin.query('truncate orders_load');
-      return timed(() => psql(url, `\\copy ${SCHEMA}.orders_load from '${file}'`));
-    });
-    const loadBaseline = rate('psql \\copy from file', rows, psqlFrom, 'baseline');
-    await rm(file, { force: true });
-
     const batches = await collectBatches(benchUrl);
-    const sinkMs = await best(async () => {
-      await admin.query('truncate orders_load');
-      return timed(async () => {
-        const summary = await run(pipeline({ name: 'bench-sink', memory: '1GB' }).from(inMemory(batches)).to(toPostgres({ table: 'orders_load', connection: benchUrl })));
-        if (summary.status !== 'succeeded') throw new Error(summary.error?.message);
-      });
-    });
-    const sink = rate('sluice toPostgres append (from typed batches)', rows, sinkMs);
-    results.push({ case: 'postgres', name: 'sink: toPostgres / psql \\copy from', value: sink / loadBaseline, unit: 'ratio', note: 'target >= 0.8' });
 
-    const endToEnd = await best(async () => {
+    const readCase = (mode: 'cursor' | 'copy', copyFormat?: 'text' | 'binary') => () => inProcess(() => readAll(benchUrl, mode, rows, copyFormat));
+    const loadCase = (work: () => Promise<Measure>) => async () => {
       await admin.query('truncate orders_load');
-      return timed(async () => {
-        const summary = await run(
-          pipeline({ name: 'bench-pg-pg' }).from(postgres({ table: 'orders' }, { connection: benchUrl, mode: 'copy' })).to(toPostgres({ table: 'orders_load', connection: benchUrl })),
-        );
-        if (summary.status !== 'succeeded') throw new Error(summary.error?.message);
-      });
-    });
-    rate('sluice pg → pg (copy source → COPY sink)', rows, endToEnd);
+      return work();
+    };
+    const sinkRun = (format: 'text' | 'binary') => async () => {
+      const summary = await run(pipeline({ name: 'bench-sink', memory: '1GB' }).from(inMemory(batches)).to(toPostgres({ table: 'orders_load', connection: benchUrl, copyFormat: format })));
+      if (summary.status !== 'succeeded') throw new Error(summary.error?.message);
+    };
+    const cases: Record<string, () => Promise<Measure>> = {
+      'psql \\copy to /dev/null': () => psql(url, `\\copy ${SCHEMA}.orders to /dev/null`),
+      'pg-query-stream (defaults)': () =>
+        inProcess(async () => {
+          const client = new pg.Client({ connectionString: benchUrl });
+          await client.connect();
+          let count = 0;
+          for await (const row of client.query(new QueryStream('select * from orders'))) if (row) count++;
+          await client.end();
+          if (count !== rows) throw new Error(`pg-query-stream read ${count} rows`);
+        }),
+      'sluice cursor → typed batches': readCase('cursor'),
+      'sluice copy (text) → typed batches': readCase('copy', 'text'),
+      'sluice copy (binary) → typed batches': readCase('copy', 'binary'),
+      'psql \\copy from file': loadCase(() => psql(url, `\\copy ${SCHEMA}.orders_load from '${file}'`)),
+      'sluice toPostgres append (text COPY)': loadCase(() => inProcess(sinkRun('text'))),
+      'sluice toPostgres append (binary COPY)': loadCase(() => inProcess(sinkRun('binary'))),
+      'sluice pg → pg (copy source → COPY sink)': loadCase(() =>
+        inProcess(async () => {
+          const summary = await run(
+            pipeline({ name: 'bench-pg-pg' }).from(postgres({ table: 'orders' }, { connection: benchUrl, mode: 'copy' })).to(toPostgres({ table: 'orders_load', connection: benchUrl })),
+          );
+          if (summary.status !== 'succeeded') throw new Error(summary.error?.message);
+        }),
+      ),
+    };
+    // Rounds alternate the cases, so that a busy minute of the machine falls on all of them alike.
+    const measured = new Map<string, Measure[]>(Object.keys(cases).map((name) => [name, []]));
+    for (let round = 1; round <= rounds; round++) {
+      for (const [name, work] of Object.entries(cases)) measured.get(name)!.push(await work());
+      options.log(`round ${round}/${rounds} done`);
+    }
+    await rm(file, { force: true });
+    const medianOf = (name: string, key: keyof Measure) => median(measured.get(name)!.map((measure) => measure[key]));
+    const rateOf = (name: string) => Math.round((rows / medianOf(name, 'ms')) * 1000);
+    for (const name of Object.keys(cases)) {
+      const walls = measured.get(name)!.map((measure) => measure.ms);
+      const range = `${Math.round((rows / Math.max(...walls)) * 1000).toLocaleString('en-US')}–${Math.round((rows / Math.min(...walls)) * 1000).toLocaleString('en-US')} rows/s`;
+      const note = `median of ${rounds}; range ${range}; client CPU ${(medianOf(name, 'cpuMs') / 1000).toFixed(2)} s`;
+      results.push({ case: 'postgres', name, value: rateOf(name), unit: 'rows/s', note });
+      options.log(`${name}: ${rateOf(name).toLocaleString('en-US')} rows/s (${note})`);
+    }
+    const ratio = (name: string, a: string, b: string, note: string) => results.push({ case: 'postgres', name, value: Number((rateOf(a) / rateOf(b)).toFixed(2)), unit: 'x', note });
+    const cpuRatio = (name: string, a: string, b: string, note: string) => results.push({ case: 'postgres', name, value: Number((medianOf(a, 'cpuMs') / medianOf(b, 'cpuMs')).toFixed(2)), unit: 'x', note });
+    ratio('source: copy (binary) / psql \\copy to', 'sluice copy (binary) → typed batches', 'psql \\copy to /dev/null', 'target >= 0.9');
+    ratio('source: copy (text) / psql \\copy to', 'sluice copy (text) → typed batches', 'psql \\copy to /dev/null', 'the text path, for comparison');
+    cpuRatio('source: copy (binary) client CPU / psql CPU', 'sluice copy (binary) → typed batches', 'psql \\copy to /dev/null', 'target <= 3');
+    ratio('source: cursor / pg-query-stream defaults', 'sluice cursor → typed batches', 'pg-query-stream (defaults)', 'target >= 3');
+    ratio('sink: append (binary) / psql \\copy from', 'sluice toPostgres append (binary COPY)', 'psql \\copy from file', 'target >= 1.1');
+    ratio('sink: append (text) / psql \\copy from', 'sluice toPostgres append (text COPY)', 'psql \\copy from file', 'the text path, for comparison');
+    results.push({ case: 'postgres', name: 'pg → pg rows/s', value: rateOf('sluice pg → pg (copy source → COPY sink)'), unit: 'rows/s', note: 'target >= 600,000' });
     if (options.values['keep'] !== true) await admin.query('drop table if exists orders_load');
   } finally {
     await admin.end();
@@ -131,24 +130,42 @@ async function runBench(options: BenchOptions): Promise<BenchResult[]> {
   return results;
 }
 
-/** How many times faster than the baseline. */
-function times(ms: number, baselineMs: number): string {
-  return (baselineMs / ms).toFixed(2);
+/** Wall time and the client's CPU time (user + system) of one case. */
+interface Measure {
+  ms: number;
+  cpuMs: number;
 }
 
-async function timed(work: () => Promise<unknown>): Promise<number> {
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Work in this process: its CPU is this process's (pg's and Sluice's both). */
+async function inProcess(work: () => Promise<unknown>): Promise<Measure> {
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await work();
-  return performance.now() - started;
+  const ms = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { ms, cpuMs: (used.user + used.system) / 1000 };
 }
 
-function psql(url: string, command: string): Promise<void> {
+/** psql as a child under /usr/bin/time, which reports the child's CPU seconds. */
+function psql(url: string, command: string): Promise<Measure> {
   return new Promise((resolve, reject) => {
-    const child = spawn('psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', command], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const started = performance.now();
+    const child = spawn('/usr/bin/time', ['-f', 'cpu %U %S', 'psql', url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', command], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`psql failed (${code}): ${stderr}`))));
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      const cpu = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
+      if (code !== 0 || cpu === null) reject(new Error(`psql failed (${code}): ${stderr}`));
+      else resolve({ ms, cpuMs: (Number(cpu[1]) + Number(cpu[2])) * 1000 });
+    });
   });
 }
 
@@ -164,8 +181,9 @@ function countingSink(): Sink {
   };
 }
 
-async function readAll(url: string, mode: 'cursor' | 'copy', expected: number): Promise<void> {
-  const summary = await run(pipeline({ name: `bench-${mode}` }).from(postgres({ table: 'orders' }, { connection: url, mode })).to(countingSink()));
+async function readAll(url: string, mode: 'cursor' | 'copy', expected: number, copyFormat?: 'text' | 'binary'): Promise<void> {
+  const source = postgres({ table: 'orders' }, { connection: url, mode, ...(copyFormat === undefined ? {} : { copyFormat }) });
+  const summary = await run(pipeline({ name: `bench-${mode}` }).from(source).to(countingSink()));
   if (summary.status !== 'succeeded') throw new Error(summary.error?.message);
   if (summary.rows.read !== expected) throw new Error(`read ${summary.rows.read} rows, expected ${expected}`);
 }

@@ -1,0 +1,281 @@
+/**
+ * COPY binary-format rows → typed columns. PostgreSQL's binary COPY sends integers, floats, booleans,
+ * dates and timestamps as fixed-width big-endian values, which are read straight into typed arrays: no
+ * text to format on the server, none to parse here. Text arrives as its UTF-8 bytes, unescaped, and goes
+ * to the same byte-keyed dictionaries as the text format's.
+ *
+ * Only types whose binary form is decoded here to exactly what the text path gives are read this way
+ * ({@link binaryWireOf}); a result with any other column is read in the text format (copy-reader.ts).
+ * The format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
+ */
+import { parseFloat64 } from '../../codec/byte-numbers.ts';
+import { decodeLatin1, decodeUtf8 } from '../../codec/byte-text.ts';
+import { SluiceError } from '../../core/errors.ts';
+import { TypedCopyDecoder } from './decode-copy.ts';
+import { type Field, Kind } from './fields.ts';
+import { PG_OID } from './types.ts';
+
+/** How a column's binary value is laid out on the wire. */
+export const enum Wire {
+  Bool,
+  Int2,
+  Int4,
+  Int8,
+  Float4,
+  Float8,
+  Numeric,
+  Date,
+  Timestamp,
+  /** UTF-8 bytes as they are: text, varchar, char(n), name, json. */
+  Text,
+  /** A version byte (1), then the JSON text. */
+  Jsonb,
+  Uuid,
+}
+
+const WIRE_BY_OID = new Map<number, Wire>([
+  [PG_OID.bool, Wire.Bool],
+  [PG_OID.int2, Wire.Int2],
+  [PG_OID.int4, Wire.Int4],
+  [PG_OID.int8, Wire.Int8],
+  [PG_OID.float4, Wire.Float4],
+  [PG_OID.float8, Wire.Float8],
+  [PG_OID.numeric, Wire.Numeric],
+  [PG_OID.date, Wire.Date],
+  [PG_OID.timestamp, Wire.Timestamp],
+  [PG_OID.timestamptz, Wire.Timestamp],
+  [PG_OID.text, Wire.Text],
+  [PG_OID.varchar, Wire.Text],
+  [PG_OID.bpchar, Wire.Text],
+  [PG_OID.name, Wire.Text],
+  [PG_OID.json, Wire.Text],
+  [PG_OID.jsonb, Wire.Jsonb],
+  [PG_OID.uuid, Wire.Uuid],
+]);
+
+/** The binary layout of a column of this type, or undefined when Sluice reads it only as text. */
+export function binaryWireOf(oid: number): Wire | undefined {
+  return WIRE_BY_OID.get(oid);
+}
+
+/** `PGCOPY\n\xff\r\n\0`, then a flags word and the length of a header extension. */
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+const HEADER_FIXED = SIGNATURE.length + 8;
+
+/** Days and microseconds from 1970-01-01 (Sluice's epoch) to 2000-01-01 (PostgreSQL's). */
+const EPOCH_DAYS = 10957;
+const EPOCH_MS = 946684800000;
+const TWO_32 = 4294967296;
+
+/**
+ * The length of the header at the start of a binary COPY stream, or -1 when `buffer` does not hold all
+ * of it yet. Throws on a stream that is not binary COPY.
+ */
+export function binaryHeaderLength(buffer: Uint8Array, sql: string): number {
+  if (buffer.length < HEADER_FIXED) return -1;
+  for (let i = 0; i < SIGNATURE.length; i++) {
+    if (buffer[i] !== SIGNATURE[i]) throw new SluiceError('PG_COPY', 'The server did not answer COPY … (FORMAT binary) with the binary COPY signature.', { query: sql });
+  }
+  const extension = readInt32(buffer, SIGNATURE.length + 4);
+  return buffer.length < HEADER_FIXED + extension ? -1 : HEADER_FIXED + extension;
+}
+
+function readInt32(buffer: Uint8Array, position: number): number {
+  return (buffer[position] << 24) | (buffer[position + 1] << 16) | (buffer[position + 2] << 8) | buffer[position + 3];
+}
+
+function readUint32(buffer: Uint8Array, position: number): number {
+  return readInt32(buffer, position) >>> 0;
+}
+
+function readInt16(buffer: Uint8Array, position: number): number {
+  return ((buffer[position] << 24) | (buffer[position + 1] << 16)) >> 16;
+}
+
+/** COPY binary tuples → typed columns by the fields' types. */
+export class CopyBinaryDecoder extends TypedCopyDecoder {
+  /** The stream's trailer (a field count of -1) has been read: no more rows. */
+  ended = false;
+  private readonly wires: Wire[];
+  /** Room to spell a uuid or a numeric in ASCII, the text path's form of it (grown for a long numeric). */
+  private scratch = Buffer.allocUnsafe(256);
+
+  constructor(fields: Field[], texts: ConstructorParameters<typeof TypedCopyDecoder>[1], capacity: number) {
+    super(fields, texts, capacity);
+    this.wires = fields.map((field) => {
+      const wire = binaryWireOf(field.oid);
+      if (wire === undefined) throw new TypeError(`column ${field.name}: type ${field.oid} has no binary decoder`);
+      return wire;
+    });
+  }
+
+  /**
+   * Decodes the whole tuples of `buffer[position, end)`, as many as the batch holds; returns the position
+   * of the first byte not decoded (the start of a tuple not yet whole, or `end`).
+   */
+  fill(buffer: Buffer, position: number, end: number): number {
+    const columns = this.wires.length;
+    const capacity = this.capacity;
+    let row = this.length;
+    while (row < capacity && position + 2 <= end) {
+      const count = readInt16(buffer, position);
+      if (count === -1) {
+        this.ended = true;
+        position += 2;
+        break;
+      }
+      if (count !== columns) {
+        throw new SluiceError('PG_COPY', `A binary COPY row has ${count} fields where the query has ${columns} columns.`, { row: row + 1 });
+      }
+      // Only a whole tuple is decoded: a row is never half appended.
+      let scan = position + 2;
+      for (let c = 0; c < columns && scan <= end; c++) {
+        if (scan + 4 > end) {
+          scan = end + 1;
+          break;
+        }
+        const length = readInt32(buffer, scan);
+        scan += 4 + (length > 0 ? length : 0);
+      }
+      if (scan > end) break;
+      position += 2;
+      for (let c = 0; c < columns; c++) {
+        const length = readInt32(buffer, position);
+        position += 4;
+        if (length < 0) {
+          this.builders[c].appendNull();
+          continue;
+        }
+        this.decode(c, row, buffer, position, length);
+        position += length;
+      }
+      row++;
+    }
+    this.length = row;
+    return position;
+  }
+
+  private decode(c: number, row: number, buffer: Buffer, at: number, length: number): void {
+    const builder = this.builders[c];
+    switch (this.wires[c]) {
+      case Wire.Bool:
+        builder.appendNumber(buffer[at] === 0 ? 0 : 1);
+        return;
+      case Wire.Int2:
+        builder.appendNumber(readInt16(buffer, at));
+        return;
+      case Wire.Int4:
+        builder.appendNumber(readInt32(buffer, at));
+        return;
+      case Wire.Int8:
+        // Exact up to ±2^53, and rounded once beyond, as the text path's dtype (float64) documents.
+        builder.appendNumber(readInt32(buffer, at) * TWO_32 + readUint32(buffer, at + 4));
+        return;
+      case Wire.Float4:
+        builder.appendNumber(buffer.readFloatBE(at));
+        return;
+      case Wire.Float8:
+        builder.appendNumber(buffer.readDoubleBE(at));
+        return;
+      case Wire.Numeric:
+        builder.appendNumber(this.numeric(buffer, at));
+        return;
+      case Wire.Date: {
+        const days = readInt32(buffer, at);
+        // ±infinity: a date PostgreSQL holds and Sluice cannot, rejected as the text path rejects it.
+        if (days === 0x7fffffff || days === -0x80000000) builder.appendNumber(this.markBad(row, c, days > 0 ? 'infinity' : '-infinity'));
+        else builder.appendNumber(days + EPOCH_DAYS);
+        return;
+      }
+      case Wire.Timestamp: {
+        const high = readInt32(buffer, at);
+        const low = readUint32(buffer, at + 4);
+        // ±infinity: a timestamp column holds it, as the text path reads it.
+        if (high === 0x7fffffff && low === 0xffffffff) builder.appendNumber(Infinity);
+        else if (high === -0x80000000 && low === 0) builder.appendNumber(-Infinity);
+        else builder.appendNumber(microsToMillis(high, low) + EPOCH_MS);
+        return;
+      }
+      case Wire.Text:
+        this.appendText(c, buffer, at, at + length);
+        return;
+      case Wire.Jsonb:
+        this.appendText(c, buffer, at + 1, at + length);
+        return;
+      case Wire.Uuid:
+        this.appendText(c, this.scratch, 0, spellUuid(buffer, at, this.scratch));
+        return;
+    }
+  }
+
+  private appendText(c: number, bytes: Uint8Array, start: number, end: number): void {
+    if (this.kinds[c] === Kind.Dictionary) this.appendDictionaryBytes(c, bytes, start, end);
+    else this.builders[c].appendString(decodeUtf8(bytes, start, end));
+  }
+
+  /**
+   * A numeric as float64: spelled in ASCII as the server's text output spells it (all `dscale` digits
+   * after the point) and read by the text path's parser, so both paths give the same double.
+   */
+  private numeric(buffer: Buffer, at: number): number {
+    const digits = readInt16(buffer, at);
+    const weight = readInt16(buffer, at + 2);
+    const sign = (buffer[at + 4] << 8) | buffer[at + 5];
+    const scale = readInt16(buffer, at + 6);
+    if (sign === 0xc000) return NaN;
+    if (sign === 0xd000) return Infinity;
+    if (sign === 0xf000) return -Infinity;
+    const groupAt = (i: number) => (i < digits ? (buffer[at + 8 + 2 * i] << 8) | buffer[at + 9 + 2 * i] : 0);
+    const needed = Math.max(weight + 1, 1) * 4 + Math.max(scale, 0) + 2;
+    if (needed > this.scratch.length) this.scratch = Buffer.allocUnsafe(needed * 2);
+    const out = this.scratch;
+    let n = 0;
+    if (sign === 0x4000) out[n++] = 0x2d; // -
+    if (weight < 0) out[n++] = 0x30;
+    for (let i = 0; i <= weight; i++) n = writeGroup(out, n, groupAt(i), i > 0);
+    if (scale > 0) {
+      out[n++] = 0x2e; // .
+      let written = 0;
+      for (let i = weight + 1; written < scale; i++) {
+        const group = i < 0 ? 0 : groupAt(i);
+        for (let divisor = 1000; divisor >= 1 && written < scale; divisor /= 10, written++) out[n++] = 0x30 + (Math.floor(group / divisor) % 10);
+      }
+    }
+    const value = parseFloat64(out, 0, n);
+    return value === value ? value : Number(decodeLatin1(out, 0, n));
+  }
+}
+
+/** `floor((high * 2^32 + low) / 1000)` without losing the microseconds of large values to a double's 53 bits. */
+function microsToMillis(high: number, low: number): number {
+  // high * 2^32 = high * 4294967 * 1000 + high * 296
+  const rest = high * 296 + low;
+  return high * 4294967 + Math.floor(rest / 1000);
+}
+
+/** Writes a base-10000 group in decimal: four digits, or without leading zeros for the first. */
+function writeGroup(out: Buffer, n: number, group: number, padded: boolean): number {
+  let started = padded;
+  for (let divisor = 1000; divisor >= 1; divisor /= 10) {
+    const digit = Math.floor(group / divisor) % 10;
+    if (digit !== 0 || started || divisor === 1) {
+      out[n++] = 0x30 + digit;
+      started = true;
+    }
+  }
+  return n;
+}
+
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/** Spells 16 uuid bytes as PostgreSQL's text form (8-4-4-4-12 lowercase hex) into `out`; returns its length. */
+function spellUuid(buffer: Buffer, at: number, out: Buffer): number {
+  let n = 0;
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out[n++] = 0x2d;
+    const byte = buffer[at + i];
+    out[n++] = HEX[byte >> 4];
+    out[n++] = HEX[byte & 15];
+  }
+  return n;
+}
