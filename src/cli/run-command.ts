@@ -5,6 +5,7 @@ import type { RunWarning } from '../core/warnings.ts';
 import { formatSummary, formatWarning } from '../runtime/format-summary.ts';
 import { createProgress } from '../runtime/progress.ts';
 import { run, type ProgressEvent } from '../runtime/run.ts';
+import { runReportHtml } from '../ops/html-report.ts';
 import { runTracked } from '../ops/tracked-run.ts';
 import { describePlan } from '../schema/plan.ts';
 import { EXIT } from './exit-codes.ts';
@@ -21,7 +22,9 @@ Options:
   --limit <rows>     Stop after reading this many rows.
   --dry-run          Print the plan and schema (source, engine, columns and their types); write nothing.
                      With --limit, also run that many rows through the stages, still writing nothing.
-  --report <file>    Write the run summary as JSON to <file> (for machines).
+  --report <file>    Write the run summary to <file>: JSON (for machines, with memory and throughput
+                     over time), or, for a name ending in .html, one self-contained HTML page with
+                     charts of memory and rows/s per stage (open it in any browser; no network).
   --run-timeout <ms> Stop the run (retries included) this long after the command started and record
                      it as failed (RUN_TIMEOUT); overrides the pipeline's runTimeoutMs.
   --quiet            No progress and no summary; errors only.
@@ -100,7 +103,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const summary = outcome.summary;
   if (values.report !== undefined) {
     await mkdir(dirname(values.report), { recursive: true });
-    await writeFile(values.report, `${JSON.stringify({ file: positionals[0], ...summary }, null, 2)}\n`);
+    await writeFile(values.report, /\.html?$/i.test(values.report) ? runReportHtml(summary, positionals[0]) : `${JSON.stringify({ file: positionals[0], ...summary }, null, 2)}\n`);
   }
   if (!values.quiet) io.stdout.write(`${formatSummary(summary)}\n`);
   else if (summary.error !== undefined) io.stderr.write(`etl: [${summary.error.code}] ${summary.error.message}\n`);

@@ -1,8 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { SluiceError } from '../core/errors.ts';
 import type { StateOptions } from '../runtime/pipeline.ts';
 import { formatRecords } from '../ops/history.ts';
+import { historyReportHtml } from '../ops/html-report.ts';
 import { DEFAULT_STATE_FOLDER, openStateStore } from '../ops/state.ts';
 import { EXIT } from './exit-codes.ts';
 import { loadPipeline } from '../ops/load.ts';
@@ -23,6 +25,8 @@ Options:
   --schema <name>    Schema of the history table with a postgres:// --state (default: sluice).
   --limit <n>        At most this many runs (default: 20).
   --json             One JSON array, for machines.
+  --html <file>      Also write the runs as one self-contained HTML page: duration, rows and peak RSS
+                     per run, charted, and the table (open it in any browser; no network).
   -h, --help         This help.`;
 
 export async function runsCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -31,6 +35,7 @@ export async function runsCommand(argv: string[], io: CommandIO): Promise<number
     schema: { type: 'string' },
     limit: { type: 'string' },
     json: { type: 'boolean' },
+    html: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -73,6 +78,10 @@ export async function runsCommand(argv: string[], io: CommandIO): Promise<number
   try {
     const records = await store.history({ pipeline: name, limit });
     io.stdout.write(values.json ? `${JSON.stringify(records, null, 2)}\n` : `${formatRecords(records)}\n`);
+    if (values.html !== undefined) {
+      await mkdir(dirname(resolve(values.html)), { recursive: true });
+      await writeFile(values.html, historyReportHtml(`Runs of ${name ?? 'every pipeline'}`, records));
+    }
     return EXIT.ok;
   } finally {
     await store.close();

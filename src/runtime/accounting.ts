@@ -16,6 +16,8 @@ interface Holding {
 export class RunAccounting {
   /** Bytes this run has reserved and not given back. */
   reservedByRun = 0;
+  /** Rows handed to the sink so far (the time series' sink throughput). */
+  rowsToSink = 0;
   /** Bytes each holder held at the moment the budget's reservation peaked. */
   heldAtPeak: Record<string, number> = {};
   private lastPeak = 0;

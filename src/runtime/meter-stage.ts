@@ -139,6 +139,7 @@ export async function* meterSink(
     if (trace !== undefined) written!(trace.stateAt(trace.rows[batch.length - 1]));
     const bytes = accounting.detach(batch);
     holding.batches = bytes;
+    accounting.rowsToSink += batch.length;
     try {
       yield batch;
     } finally {

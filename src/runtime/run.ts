@@ -17,6 +17,7 @@ import { buildSummary, type RunSummaryWithCause } from './summary-builder.ts';
 import type { RunSummary, StageSummary } from './summary.ts';
 import { checkRunOptions } from './run-options.ts';
 import { TempFolders } from './temp-folders.ts';
+import { RunTimeSeries } from './time-series.ts';
 import { watchForStall } from './watchdog.ts';
 
 export type { ProgressEvent } from './meter-source.ts';
@@ -136,6 +137,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   pipeline.stages.forEach((stage, k) => {
     stream = meterStage(stage, stream, base, stages[k], accounting, temp);
   });
+  const series = new RunTimeSeries({ startedAt, accounting, peaks: () => watch.peaks(), source, stages, sinkRows: () => accounting.rowsToSink }).start();
   const sinkContext: SinkContext = { ...base, dryRun: options.dryRun === true };
   if (incremental !== undefined && options.dryRun !== true) sinkContext.beforeCommit = incremental.beforeCommit;
   const stopWatchdog = watchForStall(accounting, name, pipeline.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, (error) => controller.abort(error));
@@ -175,6 +177,8 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     }
   }
 
+  const peaks = watch.peaks();
+  const samples = series.stop(peaks);
   return buildSummary({
     pipeline,
     name,
@@ -190,7 +194,8 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     accounting,
     rowsPerBatch: sizer.rowsPerBatch,
     startPeaks,
-    peaks: watch.peaks(),
+    peaks,
+    samples,
     warnings,
     dryRun: options.dryRun === true,
   });

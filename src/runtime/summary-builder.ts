@@ -1,6 +1,7 @@
 import { SluiceError, isSluiceError } from '../core/errors.ts';
 import type { RunWarning } from '../core/warnings.ts';
 import type { RunAccounting } from './accounting.ts';
+import type { RunSamples } from './time-series.ts';
 import type { MemoryPeaks } from './memory-watch.ts';
 import type { SourceStats } from './meter-source.ts';
 import type { Pipeline } from './pipeline.ts';
@@ -27,6 +28,8 @@ export interface RunOutcome {
   /** The memory watch's figures at the run's start and end. */
   startPeaks: MemoryPeaks;
   peaks: MemoryPeaks;
+  /** Memory and throughput over time (time-series.ts). */
+  samples: RunSamples;
   warnings: RunWarning[];
   dryRun: boolean;
 }
@@ -84,6 +87,7 @@ export function buildSummary(outcome: RunOutcome): RunSummaryWithCause {
       rowsPerBatch: outcome.rowsPerBatch,
       meanRows: source.batchCount > 0 ? Math.round((read - rejects.count) / source.batchCount) : 0,
     },
+    samples: outcome.samples,
     rejectsPath: rejects.count > 0 ? rejects.path : undefined,
     warnings,
     dryRun: outcome.dryRun,

@@ -19,6 +19,24 @@ export interface StageSummary {
   spillMs?: number;
 }
 
+/** A run's memory and throughput over time (runtime/time-series.ts), as the report carries it: one array per figure, index i for point i (compact in JSON). */
+export interface RunSamples {
+  /** The time between points, after downsampling. */
+  intervalMs: number;
+  /** Milliseconds since the run started. */
+  t: number[];
+  rss: number[];
+  heapUsed: number[];
+  /** Bytes reserved from the budget (all the budget's runs). */
+  reserved: number[];
+  budget: number;
+  /** Times the process went above baseline + budget and sources paused, up to each point. */
+  pressureEvents: number[];
+  source: { rows: number[]; bytes: number[] };
+  /** Per stage (and `sink`): bytes held (batches taken in and state), rows in and out up to each point. */
+  stages: Record<string, { held: number[]; rowsIn: number[]; rowsOut: number[]; spilledBytes: number[] }>;
+}
+
 /** What a run used and did: the summary people read and `--report` writes for machines. */
 export interface RunSummary {
   pipeline: string;
@@ -75,6 +93,8 @@ export interface RunSummary {
     /** Rows the source's batches held on average (rows handed on / count): what the summary prints. */
     meanRows: number;
   };
+  /** Memory and throughput over time, a point about each second (downsampled past 512 points). */
+  samples: RunSamples;
   rejectsPath?: string;
   /** Each with a stable `code`, its facts and a `message` for people (what the printed summary shows). */
   warnings: RunWarning[];
