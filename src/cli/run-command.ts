@@ -5,7 +5,9 @@ import type { RunWarning } from '../core/warnings.ts';
 import { formatSummary, formatWarning } from '../runtime/format-summary.ts';
 import { createProgress } from '../runtime/progress.ts';
 import { run, type ProgressEvent } from '../runtime/run.ts';
+import type { RunSummary } from '../runtime/summary.ts';
 import { runReportHtml } from '../ops/html-report.ts';
+import { publishLiveStatus } from '../ops/live-status.ts';
 import { runTracked } from '../ops/tracked-run.ts';
 import { describePlan } from '../schema/plan.ts';
 import { EXIT } from './exit-codes.ts';
@@ -79,18 +81,25 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   }
   const { signal } = io;
   const progress = values.quiet ? undefined : createProgress(io.stderr);
-  const runOptions = { memory, limit, dryRun, signal, onProgress: progress === undefined ? undefined : (event: ProgressEvent) => progress.update(event) };
+  // `etl top` shows the run while it goes (live-status.ts); the file goes when the run ends.
+  const live = publishLiveStatus(positionals[0]);
+  const runOptions = { memory, limit, dryRun, signal, onProgress: progress === undefined ? undefined : (event: ProgressEvent) => progress.update(event), onSample: live.onSample };
   // A dry run writes nothing: it takes no lock and is not recorded.
-  const outcome = dryRun
-    ? { status: 'ran' as const, summary: await run(pipeline, runOptions) }
-    : await runTracked(pipeline, {
-        ...runOptions,
-        file: positionals[0],
-        // Counted from this process's start, loading included: that bounds the whole `etl run`.
-        runTimeoutMs,
-        runTimeoutFrom: performance.timeOrigin,
-        onRetry: (attempt, error, delayMs) => io.stderr.write(`etl: attempt ${attempt} failed with a transient error [${error.code}]; retrying in ${delayMs} ms\n`),
-      });
+  let outcome: Awaited<ReturnType<typeof runTracked>> | { status: 'ran'; summary: RunSummary };
+  try {
+    outcome = dryRun
+      ? { status: 'ran' as const, summary: await run(pipeline, runOptions) }
+      : await runTracked(pipeline, {
+          ...runOptions,
+          file: positionals[0],
+          // Counted from this process's start, loading included: that bounds the whole `etl run`.
+          runTimeoutMs,
+          runTimeoutFrom: performance.timeOrigin,
+          onRetry: (attempt, error, delayMs) => io.stderr.write(`etl: attempt ${attempt} failed with a transient error [${error.code}]; retrying in ${delayMs} ms\n`),
+        });
+  } finally {
+    live.close();
+  }
   progress?.done();
   if (outcome.status === 'skipped') {
     if (values.report !== undefined) {

@@ -11,6 +11,7 @@ import { isSluiceError } from '../core/errors.ts';
 import type { ToChild, ToParent } from './child-process-executor.ts';
 import { unrecordedFailure, type RunReport, type RunRequest } from './executor.ts';
 import { loadPipeline } from './load.ts';
+import { publishLiveStatus } from './live-status.ts';
 import { runTracked } from './tracked-run.ts';
 
 async function runRequest(request: RunRequest, signal: AbortSignal): Promise<RunReport> {
@@ -19,7 +20,9 @@ async function runRequest(request: RunRequest, signal: AbortSignal): Promise<Run
   const startedAt = new Date(performance.timeOrigin);
   try {
     const pipeline = await loadPipeline(request.file);
+    const live = publishLiveStatus(request.file);
     const outcome = await runTracked(pipeline, {
+      onSample: live.onSample,
       file: request.file,
       memory: request.memory,
       signal,
@@ -27,7 +30,7 @@ async function runRequest(request: RunRequest, signal: AbortSignal): Promise<Run
       tick: request.tick,
       runTimeoutMs: request.runTimeoutMs,
       runTimeoutFrom: performance.timeOrigin,
-    });
+    }).finally(live.close);
     if (outcome.status === 'skipped') return { status: 'skipped', reason: outcome.reason, record: outcome.record, recorded: true };
     const { summary } = outcome;
     const error = summary.error === undefined ? undefined : { code: summary.error.code, message: summary.error.message };

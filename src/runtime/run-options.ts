@@ -18,6 +18,7 @@ export const RUN_OPTIONS = optionsObject({
   onWarning: option(functionValue, 'a function'),
   budget: option(z.instanceof(MemoryBudget), 'a MemoryBudget'),
   state: option(STATE_STORE, 'a state store { committed, saveIn, save }'),
+  onSample: option(functionValue, 'a function'),
 });
 
 /** @throws SluiceError INVALID_OPTION with `details.option`. */

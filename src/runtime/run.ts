@@ -17,11 +17,12 @@ import { buildSummary, type RunSummaryWithCause } from './summary-builder.ts';
 import type { RunSummary, StageSummary } from './summary.ts';
 import { checkRunOptions } from './run-options.ts';
 import { TempFolders } from './temp-folders.ts';
-import { RunTimeSeries } from './time-series.ts';
+import { type LiveSample, RunTimeSeries } from './time-series.ts';
 import { watchForStall } from './watchdog.ts';
 
 export type { ProgressEvent } from './meter-source.ts';
 export type { RunStateStore } from './incremental.ts';
+export type { LiveSample } from './time-series.ts';
 
 export interface RunOptions {
   /** Memory budget for all pipelines of this call, e.g. '256MB'. Defaults to the pipeline's own, else 256MB. */
@@ -40,6 +41,8 @@ export interface RunOptions {
   budget?: MemoryBudget;
   /** Incremental state of the (single) pipeline: `etl run` and `etl schedule` pass the pipeline's state store. */
   state?: RunStateStore;
+  /** Each run's figures about every second (memory, rows/s per stage), for a live view: `etl top` publishes them. */
+  onSample?: (sample: LiveSample) => void;
 }
 
 const DEFAULT_MEMORY = 256 * 1024 * 1024;
@@ -137,7 +140,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   pipeline.stages.forEach((stage, k) => {
     stream = meterStage(stage, stream, base, stages[k], accounting, temp);
   });
-  const series = new RunTimeSeries({ startedAt, accounting, peaks: () => watch.peaks(), source, stages, sinkRows: () => accounting.rowsToSink }).start();
+  const series = new RunTimeSeries({ startedAt, accounting, peaks: () => watch.peaks(), source, stages, sinkRows: () => accounting.rowsToSink, pipeline: name, onSample: options.onSample }).start();
   const sinkContext: SinkContext = { ...base, dryRun: options.dryRun === true };
   if (incremental !== undefined && options.dryRun !== true) sinkContext.beforeCommit = incremental.beforeCommit;
   const stopWatchdog = watchForStall(accounting, name, pipeline.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, (error) => controller.abort(error));

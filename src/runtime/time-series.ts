@@ -22,6 +22,20 @@ export type { RunSamples } from './summary.ts';
 export const MAX_POINTS = 512;
 const FIRST_INTERVAL_MS = 1000;
 
+/** A run's figures now, for a live view (`etl top`): what {@link RunOptions.onSample} receives each second. */
+export interface LiveSample {
+  pipeline: string;
+  startedAt: string;
+  elapsedMs: number;
+  rss: number;
+  heapUsed: number;
+  reserved: number;
+  budget: number;
+  source: { rows: number; bytes: number; rowsPerSecond: number };
+  /** Each stage and the sink: bytes held now, rows so far, rows out per second over the last interval. */
+  stages: { name: string; held: number; rowsIn: number; rowsOut: number; rowsPerSecond: number }[];
+}
+
 export interface SeriesInputs {
   startedAt: Date;
   accounting: RunAccounting;
@@ -30,6 +44,9 @@ export interface SeriesInputs {
   stages: readonly StageSummary[];
   /** Rows handed to the sink so far. */
   sinkRows: () => number;
+  pipeline: string;
+  /** Called after each point with the run's figures now. */
+  onSample?: (sample: LiveSample) => void;
 }
 
 export class RunTimeSeries {
@@ -109,6 +126,38 @@ export class RunTimeSeries {
     sink.spilledBytes.push(0);
     if (samples.t.length >= MAX_POINTS) downsample(samples);
     this.nextAt = samples.t[samples.t.length - 1] + samples.intervalMs;
+    if (this.inputs.onSample !== undefined) {
+      try {
+        this.inputs.onSample(this.live(usage));
+      } catch {
+        // A live view that cannot keep up (its folder gone, a full disk) must not fail the run it watches.
+      }
+    }
+  }
+
+  /** The newest point, with rates over the interval before it. */
+  private live(usage: NodeJS.MemoryUsage): LiveSample {
+    const samples = this.samples;
+    const last = samples.t.length - 1;
+    const seconds = last > 0 ? Math.max(1, samples.t[last] - samples.t[last - 1]) / 1000 : 1;
+    const rate = (values: number[]) => (last > 0 ? Math.round((values[last] - values[last - 1]) / seconds) : 0);
+    return {
+      pipeline: this.inputs.pipeline,
+      startedAt: this.inputs.startedAt.toISOString(),
+      elapsedMs: samples.t[last],
+      rss: usage.rss,
+      heapUsed: usage.heapUsed,
+      reserved: this.inputs.accounting.budget.reserved,
+      budget: samples.budget,
+      source: { rows: samples.source.rows[last], bytes: samples.source.bytes[last], rowsPerSecond: rate(samples.source.rows) },
+      stages: Object.entries(samples.stages).map(([name, stage]) => ({
+        name,
+        held: stage.held[last],
+        rowsIn: stage.rowsIn[last],
+        rowsOut: stage.rowsOut[last],
+        rowsPerSecond: rate(stage.rowsOut),
+      })),
+    };
   }
 }
 
