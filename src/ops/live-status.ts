@@ -5,12 +5,14 @@
  * renamed), read by whoever lists the folder. A run killed with SIGKILL leaves its file behind; readers
  * skip (and remove) files whose process is gone.
  *
- * The folder is `$SLUICE_RUNS_DIR`, else `sluice-<uid>/runs` in the system's temporary folder, created
- * with mode 0700 and refused when it is a symlink or not the user's own (another user could otherwise
- * read the figures, or plant files for `etl top` to show).
+ * The folder is `$SLUICE_RUNS_DIR`, else `sluice/runs` in `$XDG_RUNTIME_DIR` (the user's private
+ * runtime folder on systemd machines), else in `$XDG_CACHE_HOME` or `~/.cache` — never the shared
+ * temporary folder, where a predictable name invites another user in. It is created with mode 0700 and
+ * refused when it is a symlink, not the user's own, or open to others (another user could otherwise read
+ * the figures, or plant files for `etl top` to show).
  */
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../core/errors.ts';
 import type { LiveSample } from '../runtime/run.ts';
@@ -24,22 +26,22 @@ export interface LiveStatus extends LiveSample {
 }
 
 export function liveStatusFolder(): string {
-  return process.env['SLUICE_RUNS_DIR'] || join(tmpdir(), `sluice-${userInfo().uid}`, 'runs');
+  const env = process.env;
+  if (env['SLUICE_RUNS_DIR']) return env['SLUICE_RUNS_DIR'];
+  if (env['XDG_RUNTIME_DIR']) return join(env['XDG_RUNTIME_DIR'], 'sluice', 'runs');
+  return join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'sluice', 'runs');
 }
 
 /** The folder, made private if new; refused when it is not a real folder of this user's, mode 0700. */
 function privateFolder(): string {
   const folder = liveStatusFolder();
   mkdirSync(folder, { recursive: true, mode: 0o700 });
-  const parent = join(folder, '..');
-  for (const path of process.env['SLUICE_RUNS_DIR'] ? [folder] : [parent, folder]) {
-    const stat = lstatSync(path);
-    const uid = process.getuid?.();
-    if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) {
-      throw new SluiceError('STATE_WRITE', `${path} is not a private folder of this user's (mode 0700): live run figures are not published there. Remove it, or set SLUICE_RUNS_DIR.`, {
-        file: path,
-      });
-    }
+  const stat = lstatSync(folder);
+  const uid = process.getuid?.();
+  if (!stat.isDirectory() || (uid !== undefined && stat.uid !== uid) || (stat.mode & 0o077) !== 0) {
+    throw new SluiceError('STATE_WRITE', `${folder} is not a private folder of this user's (mode 0700): live run figures are not published there. Remove it, or set SLUICE_RUNS_DIR.`, {
+      file: folder,
+    });
   }
   return folder;
 }
