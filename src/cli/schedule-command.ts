@@ -1,5 +1,6 @@
 import { SluiceError } from '../core/errors.ts';
 import { childProcessExecutor } from '../ops/child-process-executor.ts';
+import { parseListenAddress, SchedulerMetrics, serveMetrics } from '../ops/metrics.ts';
 import { loadScheduled, nextRunTimes, Scheduler } from '../ops/scheduler.ts';
 import { EXIT } from './exit-codes.ts';
 import { byteSizeFlag, type CommandIO, milliseconds, parseFlags } from './args.ts';
@@ -22,6 +23,9 @@ Options:
                               before it is killed with SIGKILL (default: 10000).
   --run-timeout <ms>          Stop a run still going after this long and record it as failed (RUN_TIMEOUT),
                               for pipelines without their own \`runTimeoutMs\` (default: none).
+  --metrics <[host]:port>     Serve Prometheus metrics at http://host:port/metrics while scheduling: runs
+                              started and ended by status, rows, bytes read, durations (histogram), peak
+                              RSS, runs going on, lock waits. ":9464" listens on 127.0.0.1 only.
   -h, --help                  This help.
 
 A folder means its .ts/.js files (not sub-folders); files there that are not pipelines are passed over.`;
@@ -33,6 +37,7 @@ export async function scheduleCommand(argv: string[], io: CommandIO): Promise<nu
     'shutdown-timeout': { type: 'string' },
     'kill-timeout': { type: 'string' },
     'run-timeout': { type: 'string' },
+    metrics: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -44,6 +49,7 @@ export async function scheduleCommand(argv: string[], io: CommandIO): Promise<nu
   const shutdownTimeoutMs = milliseconds(values['shutdown-timeout'], '--shutdown-timeout') ?? 30_000;
   const killTimeoutMs = milliseconds(values['kill-timeout'], '--kill-timeout') ?? 10_000;
   const runTimeoutMs = milliseconds(values['run-timeout'], '--run-timeout', 1);
+  const metricsAddress = values.metrics === undefined ? undefined : parseListenAddress(values.metrics);
   const entries = await loadScheduled(positionals, (line) => io.stderr.write(`etl: ${line}\n`));
   if (values.list) {
     const now = new Date();
@@ -62,7 +68,14 @@ export async function scheduleCommand(argv: string[], io: CommandIO): Promise<nu
     throw new SluiceError('INVALID_OPTION', `None of ${positionals.join(', ')} has a \`schedule\`: nothing to run. Add e.g. schedule: '0 * * * *' to a pipeline.`);
   }
   for (const entry of entries) if (entry.cron === undefined) io.stderr.write(`etl: ${entry.file}: no schedule, not run\n`);
-  const scheduler = new Scheduler(entries, { memory, shutdownTimeoutMs, killTimeoutMs, runTimeoutMs, signal: io.signal, log: (line) => io.stdout.write(`${line}\n`), executor: childProcessExecutor() });
-  await scheduler.run();
+  const metrics = metricsAddress === undefined ? undefined : new SchedulerMetrics();
+  const served = metrics === undefined ? undefined : await serveMetrics(metrics, metricsAddress!);
+  if (served !== undefined) io.stdout.write(`${new Date().toISOString()} metrics at ${served.url}\n`);
+  try {
+    const scheduler = new Scheduler(entries, { memory, shutdownTimeoutMs, killTimeoutMs, runTimeoutMs, signal: io.signal, log: (line) => io.stdout.write(`${line}\n`), executor: childProcessExecutor(), metrics });
+    await scheduler.run();
+  } finally {
+    await served?.close();
+  }
   return EXIT.ok;
 }

@@ -22,6 +22,7 @@
  * itself, recording RUN_TIMEOUT. A watchdog here kills it `killTimeoutMs` after that, for a run too
  * hung to stop itself, and records the failure in its place.
  */
+import type { SchedulerMetrics } from './metrics.ts';
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Cron } from 'croner';
@@ -119,6 +120,8 @@ export interface SchedulerOptions {
   log: (line: string) => void;
   /** What runs the runs: `etl schedule` gives childProcessExecutor(), a process per run. */
   executor: Executor;
+  /** Counts each run's start and end (`etl schedule --metrics` serves them). */
+  metrics?: SchedulerMetrics;
 }
 
 interface Tick {
@@ -173,6 +176,7 @@ export class Scheduler {
   async run(): Promise<void> {
     const { signal } = this.options;
     for (const runtime of this.runtimes) {
+      this.options.metrics?.known(runtime.entry.name);
       await this.planCatchUp(runtime);
       this.log(`${runtime.entry.name}: scheduled ${JSON.stringify(runtime.entry.settings.schedule)}${runtime.entry.settings.timezone ? ` (${runtime.entry.settings.timezone})` : ''}, memory ${formatBytes(runtime.share)}, next ${runtime.entry.cron!.nextRun()?.toISOString()}`);
       this.arm(runtime, new Date());
@@ -229,6 +233,7 @@ export class Scheduler {
     }
     const reason = settings.overlap === 'queue' ? 'previous run still going and one run already queued (overlap: queue)' : 'previous run still going (overlap: skip)';
     this.log(`${name}: tick ${tick.at.toISOString()} skipped: ${reason}`);
+    this.options.metrics?.ended({ pipeline: name, status: 'skipped', durationMs: 0, rowsIn: 0, rowsOut: 0, rowsRejected: 0, bytesRead: 0, peakRss: 0 }, false);
     const now = new Date().toISOString();
     runtime.store
       .record({ pipeline: name, status: 'skipped', trigger: tick.trigger, tick: tick.at.toISOString(), startedAt: now, endedAt: now, rowsIn: 0, rowsOut: 0, rowsRejected: 0, peakRss: 0, note: reason, pid: process.pid })
@@ -273,12 +278,24 @@ export class Scheduler {
               run.kill({ code: 'RUN_TIMEOUT', message: `the run did not stop at its timeout (runTimeoutMs ${runTimeoutMs}) and was killed ${this.killTimeoutMs} ms later` });
             }, runTimeoutMs + this.killTimeoutMs);
       this.log(`${name}: tick ${at} started${tick.trigger === 'catch-up' ? ' (catch-up)' : ''} (${run.label})`);
+      this.options.metrics?.started(name);
       const report = await run.done.finally(() => clearTimeout(watchdog));
+      const { rowsIn, rowsOut, rowsRejected, peakRss } = report.record;
+      this.options.metrics?.ended({
+        pipeline: name,
+        status: report.status,
+        durationMs: Date.now() - startedAt,
+        rowsIn,
+        rowsOut,
+        rowsRejected,
+        bytesRead: report.summary?.input.bytesRead ?? 0,
+        peakRss,
+        lockHeld: report.status === 'skipped' && /holds the lock/.test(report.reason ?? ''),
+      });
       const took = `${((Date.now() - startedAt) / 1000).toFixed(1)} s`;
       if (report.status === 'skipped') {
         this.log(`${name}: tick ${at} skipped: ${report.reason}`);
       } else if (report.status === 'succeeded') {
-        const { rowsIn, rowsOut, rowsRejected } = report.record;
         this.log(`${name}: tick ${at} succeeded in ${took}: rows in ${rowsIn}, out ${rowsOut}, rejected ${rowsRejected}`);
       } else {
         this.log(`${name}: tick ${at} FAILED in ${took}: [${report.error?.code}] ${report.error?.message}`);
