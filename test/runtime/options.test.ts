@@ -82,6 +82,7 @@ optionTable(
     { option: 'signal', valid: new AbortController().signal, invalid: {}, message: r('signal', 'an AbortSignal', '{}') },
     { option: 'onProgress', valid: () => {}, invalid: 'log', message: r('onProgress', 'a function', '"log"') },
     { option: 'onWarning', valid: () => {}, invalid: 1, message: r('onWarning', 'a function', '1') },
+    { option: 'onSample', valid: () => {}, invalid: true, message: r('onSample', 'a function', 'true') },
     { option: 'budget', valid: new MemoryBudget(64 << 20), invalid: 64 << 20, message: r('budget', 'a MemoryBudget', String(64 << 20)) },
     { option: 'state.saveIn', valid: { committed: {}, saveIn: async () => false, save: async () => {} }, invalid: { committed: {}, save: () => {} }, message: r('state.saveIn', 'a function', 'nothing') },
   ],
