@@ -23,6 +23,7 @@ export type {
   Source,
   SourceContext,
   SourceDescription,
+  DescribeContext,
   Stage,
   StageContext,
   IncrementalState,
@@ -31,6 +32,7 @@ export type {
   RunWarning,
   WarningCode,
 } from './contracts/contracts.ts';
+export { passesOn, replacesRows, READS_ALL, type ColumnSet, type ColumnUse } from './contracts/columns.ts';
 export { run, runOrThrow, type ProgressEvent, type RunOptions, type RunStateStore } from './runtime/run.ts';
 export { runTracked, isTransientError, type TrackedRunOptions, type TrackedRunResult } from './ops/tracked-run.ts';
 export type { RunRecord, RunStatus } from './ops/history.ts';

@@ -2,7 +2,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SluiceError } from '../core/errors.ts';
 import type { RunWarning } from '../core/warnings.ts';
-import { formatSummary, formatWarning } from '../runtime/format-summary.ts';
+import { columnsLine, formatSummary, formatWarning } from '../runtime/format-summary.ts';
+import { pipelineColumns } from '../runtime/pipeline.ts';
+import { pushDownStop } from '../contracts/columns.ts';
 import { createProgress } from '../runtime/progress.ts';
 import { run, type ProgressEvent } from '../runtime/run.ts';
 import type { RunSummary } from '../runtime/summary.ts';
@@ -65,11 +67,13 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   if (dryRun) {
     const controller = new AbortController();
     const warnings: RunWarning[] = [];
-    const description = await pipeline.source.describe({ pipeline: pipeline.name!, signal: controller.signal, warn: (warning) => warnings.push(warning) });
+    const columns = pipelineColumns(pipeline);
+    const description = await pipeline.source.describe({ pipeline: pipeline.name!, signal: controller.signal, warn: (warning) => warnings.push(warning), columns });
     const sink = pipeline.sink.describe();
     const lines = [
       `pipeline   ${pipeline.name}`,
       `source     ${description.kind} ${description.location}${description.engine ? ` [engine: ${description.engine}]` : ''}`,
+      ...pushDownLines(pipeline, description.columns?.map((column) => column.name), description.columnsOf),
       ...(description.columns ?? []).map((column) => `  column   ${column.name.padEnd(20)} ${describePlan(column)}${column.origin === 'inferred' ? ' (inferred)' : ''}`),
       ...pipeline.stages.map((stage) => `stage      ${stage.stageName ?? (stage.name || 'stage')}${stage.stageDetail ? ` ${stage.stageDetail}` : ''}`),
       `sink       ${sink.kind} ${sink.location} (dry run: nothing is written)`,
@@ -120,3 +124,16 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   return signal.aborted ? EXIT.interrupted : EXIT.failed;
 }
 
+
+/**
+ * What the projection push-down does, for --dry-run: the columns read of all, or the stage that stops
+ * it (one that may read any column, before one that drops some).
+ */
+function pushDownLines(pipeline: Awaited<ReturnType<typeof loadPipeline>>, read: string[] | undefined, of: number | undefined): string[] {
+  if (read !== undefined && of !== undefined && read.length < of) return [`columns    ${columnsLine(read, of)}`];
+  if (pipeline.pushDown === false) return ['columns    every column is read (pushDown: false)'];
+  const stop = pushDownStop(pipeline.stages);
+  if (stop === undefined) return [];
+  const stage = pipeline.stages[stop];
+  return [`columns    every column is read: ${stage.stageName ?? (stage.name || 'stage')} (stage ${stop + 1}) may read any column; give it \`reads\` (or your own stage \`stage.columns\`) to read fewer`];
+}

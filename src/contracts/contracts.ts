@@ -7,6 +7,7 @@ import type { ErrorLocation } from '../core/errors.ts';
 import type { RunWarning } from '../core/warnings.ts';
 import type { Violation } from '../schema/decode.ts';
 import type { ColumnPlan } from '../schema/plan.ts';
+import type { ColumnUse } from './columns.ts';
 
 export type { RunWarning, WarningCode } from '../core/warnings.ts';
 
@@ -122,6 +123,12 @@ export type Stage<In = AnyRow, Out = AnyRow> = ((input: AsyncIterable<Batch<In>>
   stageName?: string;
   /** What the stage does, in a few words, for `--dry-run` (e.g. a group-by's keys). */
   stageDetail?: string;
+  /**
+   * Which input columns the stage reads and what it does with the rest, for projection push-down
+   * (columns.ts: `passesOn(reads, makes)`, `replacesRows(reads)`). Undefined: it may read any column,
+   * and the push-down stops here.
+   */
+  columns?: ColumnUse;
 };
 
 /** What a source is given by the run. */
@@ -145,6 +152,23 @@ export interface SourceContext extends RunContext {
   progress(bytesRead: number, totalBytes?: number): void;
   /** Which reader ran, and how it went (e.g. the share of records on its fast path), for the summary. */
   engine(name: string, detail?: string): void;
+  /**
+   * The columns the pipeline uses, from the sink back through the stages (projection push-down):
+   * read, decode and select only these; undefined when every column is used. A name the source does
+   * not have is passed over (the stage that reads it fails on the batch, as without the push-down).
+   */
+  columns?: readonly string[];
+  /**
+   * The columns the source reads, of `all` it would read without the push-down: for the summary
+   * ("columns read 2 of 10"), and so that a column the pipeline uses and the input does not have fails
+   * the run here, naming the stage and the input's columns (throws SluiceError STAGE_FAILED).
+   */
+  columnsRead(read: readonly string[], all: readonly string[]): void;
+}
+
+/** What `describe` is handed: the run's context and the columns the pipeline uses (see SourceContext.columns). */
+export interface DescribeContext extends RunContext {
+  columns?: readonly string[];
 }
 
 /** A plan of the source for `--dry-run` and the summary. */
@@ -153,7 +177,10 @@ export interface SourceDescription {
   /** Files, query, … as people should see them (no credentials). */
   location: string;
   engine?: string;
+  /** The columns it will read (only those the pipeline uses, when told: DescribeContext.columns). */
   columns?: ColumnPlan[];
+  /** Columns it would read without the push-down, when `columns` are fewer. */
+  columnsOf?: number;
   totalBytes?: number;
   notes?: string[];
 }
@@ -171,7 +198,7 @@ export interface Source<R = AnyRow> {
   /** Files, table or query as people should see them (no credentials). */
   readonly location: string;
   /** Plan and schema without reading data beyond a sample (may read a sample to infer). */
-  describe(context: RunContext): Promise<SourceDescription>;
+  describe(context: DescribeContext): Promise<SourceDescription>;
   /** The batches. Must close whatever it opened in `finally`, also when the consumer stops early. */
   read(context: SourceContext): AsyncIterable<Batch<R>>;
   /**

@@ -19,6 +19,11 @@ export function formatWarning(warning: RunWarning): string {
   return warning.message;
 }
 
+/** `read 2 of 10 (country, quantity)`: what the projection push-down left the source to decode. */
+export function columnsLine(read: readonly string[], of: number): string {
+  return `read ${number.format(read.length)} of ${number.format(of)} (${read.join(', ')}): no stage or sink uses the others`;
+}
+
 /** The summary a person reads at the end of `etl run`. */
 export function formatSummary(summary: RunSummary): string {
   const lines: string[] = [];
@@ -29,6 +34,8 @@ export function formatSummary(summary: RunSummary): string {
   lines.push(`  rows       read ${number.format(read)}, written ${number.format(written)}, dropped ${number.format(dropped)}, rejected ${number.format(rejected)}${inFlight}`);
   const { engine, engineDetail } = summary.source;
   lines.push(`  source     ${summary.source.kind} ${summary.source.location}${engine ? ` [${engine}${engineDetail ? `: ${engineDetail}` : ''}]` : ''}`);
+  const columns = summary.source.columns;
+  if (columns !== undefined && columns.read.length < columns.of) lines.push(`  columns    ${columnsLine(columns.read, columns.of)}`);
   for (const stage of summary.stages) {
     const groups = stage.peakGroups === undefined ? '' : `, groups held ${number.format(stage.peakGroups)}`;
     const spilled = stage.spilledBytes ? `, spilled ${formatBytes(stage.spilledBytes)} in ${number.format(stage.spilledPartitions ?? 0)} partitions (${duration(Math.round(stage.spillMs ?? 0))})` : '';

@@ -1,5 +1,6 @@
 import type { Batch } from '../batch/batch.ts';
-import type { ErrorLocation } from '../core/errors.ts';
+import { type ErrorLocation, SluiceError } from '../core/errors.ts';
+import { closestName } from '../core/options.ts';
 import type { RunContext, Source, SourceContext } from '../contracts/contracts.ts';
 import type { Violation } from '../schema/decode.ts';
 import type { RunAccounting } from './accounting.ts';
@@ -18,6 +19,9 @@ export interface SourceStats {
   batchCount: number;
   columnarBytes: number;
   objectBytes: number;
+  /** The columns the source said it read (projection push-down), of how many it would read without it. */
+  columnsRead?: readonly string[];
+  columnsOf?: number;
 }
 
 export interface ProgressEvent {
@@ -36,6 +40,10 @@ export interface SourceRun {
   accounting: RunAccounting;
   startedAt: Date;
   onProgress?: (event: ProgressEvent) => void;
+  /** The columns the pipeline uses (contracts/columns.ts), or undefined: every one. */
+  columns?: readonly string[];
+  /** The stage that reads a column, by its summary name (for the error when the input lacks it). */
+  readerOf?: (name: string) => string | undefined;
 }
 
 export function emptySourceStats(): SourceStats {
@@ -48,6 +56,7 @@ export function sourceContext(run: SourceRun, stats: SourceStats): SourceContext
   return {
     ...base,
     limit: run.limit,
+    columns: run.columns,
     batchRows: () => run.sizer.next(),
     reject: (violation: Violation, location: ErrorLocation) => rejects.reject(violation, { ...location, pipeline: base.pipeline }),
     progress(bytesRead, totalBytes) {
@@ -65,7 +74,27 @@ export function sourceContext(run: SourceRun, stats: SourceStats): SourceContext
       stats.engine = engineName;
       stats.engineDetail = detail;
     },
+    columnsRead(read, all) {
+      stats.columnsRead = [...read];
+      stats.columnsOf = all.length;
+      const missing = run.columns?.find((name) => !all.includes(name));
+      if (missing !== undefined) throw missingColumn(missing, all, run.readerOf?.(missing));
+    },
   };
+}
+
+/**
+ * A column the pipeline uses that the input does not have: said before any row is read, with the
+ * input's columns (a stage meeting it would see only the columns read, and list those).
+ */
+function missingColumn(name: string, all: readonly string[], stage: string | undefined): SluiceError {
+  const nearest = closestName(name, all);
+  const who = stage ?? 'a stage';
+  return new SluiceError(
+    'STAGE_FAILED',
+    `${who}: no column ${JSON.stringify(name)} in the input${nearest === undefined ? '' : ` (did you mean ${JSON.stringify(nearest)}?)`}; it has ${all.join(', ')}.`,
+    { ...(stage === undefined ? {} : { stage }), column: name },
+  );
 }
 
 /**

@@ -29,6 +29,14 @@ export interface PipelineOptions {
   /** Fail when no batch makes progress for this long while the budget is spent (a stage holding batches). @default 60000 */
   stallTimeoutMs?: number;
   /**
+   * Projection push-down: the source reads only the columns that the stages and the sink use (a
+   * pipeline ending in `groupBy(['country'], { q: sum('quantity') })` decodes two columns). `false`
+   * reads every column, e.g. to compare results when a `reads` option may leave a column out; values in
+   * columns nobody reads are then also checked against the schema.
+   * @default true
+   */
+  pushDown?: boolean;
+  /**
    * When `etl schedule` runs the pipeline: a cron expression of 5 fields (minute precision) or 6 (with
    * seconds first), or a nickname such as `@hourly`. Checked when the file loads (SCHEDULE_INVALID).
    * @example '30 2 * * *' // every day at 02:30
@@ -127,6 +135,7 @@ export const PIPELINE_OPTIONS = optionsObject({
   batchRows: option(integerFrom(1), 'a whole number of rows from 1 and up'),
   rejects: option(REJECTS, "an object { path, max? } such as { path: 'out/rejects.ndjson' }"),
   stallTimeoutMs: option(millisecondsFrom(0, true), 'a number of milliseconds above 0'),
+  pushDown: option(z.boolean(), 'true or false'),
   schedule: option(z.string().refine((text) => text.trim() !== ''), "a cron expression such as '0 * * * *'"),
   timezone: option(z.string().min(1), "an IANA time zone such as 'UTC' or 'Europe/Paris'"),
   overlap: option(z.enum(['skip', 'queue']), "'skip' or 'queue'"),

@@ -10,6 +10,8 @@ import { select } from '../stages/select.ts';
 import { take } from '../stages/take.ts';
 import { tap } from '../stages/tap.ts';
 import { checkPipelineOptions, type PipelineOptions } from './pipeline-options.ts';
+import { neededColumns } from '../contracts/columns.ts';
+import type { ReadsOption } from '../stages/reads.ts';
 
 export type { PipelineOptions, RejectOptions, RetryOptions, StateOptions } from './pipeline-options.ts';
 
@@ -43,16 +45,17 @@ export class PipelineBuilder<R> {
     return new PipelineBuilder<Out>(this.options, this.source, [...this.stages, stage]);
   }
 
-  filter(predicate: (row: R) => unknown): PipelineBuilder<R> {
-    return this.pipe(filter<R>(predicate));
+  /** `reads`: the columns `predicate` reads, so that the source decodes only what the pipeline uses. */
+  filter(predicate: (row: R) => unknown, options?: ReadsOption<R>): PipelineBuilder<R> {
+    return this.pipe(filter<R>(predicate, options));
   }
 
-  map<Out extends AnyRow>(mapper: (row: R) => Out): PipelineBuilder<Out> {
-    return this.pipe(map<R, Out>(mapper));
+  map<Out extends AnyRow>(mapper: (row: R) => Out, options?: ReadsOption<R>): PipelineBuilder<Out> {
+    return this.pipe(map<R, Out>(mapper, options));
   }
 
-  derive<const D extends Derivations<R>>(derivations: D): PipelineBuilder<Derived<R, D>> {
-    return this.pipe(derive<R, D>(derivations));
+  derive<const D extends Derivations<R>>(derivations: D, options?: ReadsOption<R>): PipelineBuilder<Derived<R, D>> {
+    return this.pipe(derive<R, D>(derivations, options));
   }
 
   select<const K extends keyof R & string>(...names: K[]): PipelineBuilder<Pick<R, K>> {
@@ -67,8 +70,8 @@ export class PipelineBuilder<R> {
     return this.pipe(take<R>(count));
   }
 
-  tap(observe: (batch: Batch<R>) => void | Promise<void>): PipelineBuilder<R> {
-    return this.pipe(tap<R>(observe));
+  tap(observe: (batch: Batch<R>) => void | Promise<void>, options?: ReadsOption<R>): PipelineBuilder<R> {
+    return this.pipe(tap<R>(observe, options));
   }
 
   /**
@@ -104,4 +107,14 @@ export function definePipeline<R>(definition: Pipeline<R>): Pipeline<R> {
   const { source: _source, stages: _stages, sink: _sink, ...options } = definition;
   checkPipelineOptions(options, 'definePipeline()');
   return definition;
+}
+
+/**
+ * The columns the source of `pipeline` must give (projection push-down, contracts/columns.ts), or
+ * undefined when every column may be used (or `pushDown: false`).
+ */
+export function pipelineColumns(pipeline: Pipeline<any>): readonly string[] | undefined {
+  if (pipeline.pushDown === false) return undefined;
+  const needed = neededColumns(pipeline.stages);
+  return needed === 'all' ? undefined : needed;
 }

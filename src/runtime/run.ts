@@ -11,7 +11,6 @@ import { MemoryWatch } from './memory-watch.ts';
 import { emptySourceStats, meterSource, type ProgressEvent } from './meter-source.ts';
 import { meterSink, meterStage, uniqueStageNames } from './meter-stage.ts';
 import type { RunWarning } from '../core/warnings.ts';
-import type { Pipeline } from './pipeline.ts';
 import { Rejects } from './rejects.ts';
 import { buildSummary, type RunSummaryWithCause } from './summary-builder.ts';
 import type { RunSummary, StageSummary } from './summary.ts';
@@ -19,6 +18,8 @@ import { checkRunOptions } from './run-options.ts';
 import { TempFolders } from './temp-folders.ts';
 import { type LiveSample, RunTimeSeries } from './time-series.ts';
 import { watchForStall } from './watchdog.ts';
+import { type Pipeline, pipelineColumns } from './pipeline.ts';
+import { firstReader } from '../contracts/columns.ts';
 
 export type { ProgressEvent } from './meter-source.ts';
 export type { RunStateStore } from './incremental.ts';
@@ -136,7 +137,12 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   const source = emptySourceStats();
   budget.runs++;
 
-  let stream: AsyncIterable<Batch> = meterSource(pipeline.source, { base, limit: options.limit, rejects, sizer, accounting, startedAt, onProgress: options.onProgress }, source);
+  const columns = pipelineColumns(pipeline);
+  const readerOf = (column: string) => {
+    const reader = firstReader(pipeline.stages, column);
+    return reader === undefined ? undefined : stageNames[reader];
+  };
+  let stream: AsyncIterable<Batch> = meterSource(pipeline.source, { base, limit: options.limit, rejects, sizer, accounting, startedAt, onProgress: options.onProgress, columns, readerOf }, source);
   pipeline.stages.forEach((stage, k) => {
     stream = meterStage(stage, stream, base, stages[k], accounting, temp);
   });

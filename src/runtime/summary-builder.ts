@@ -55,6 +55,7 @@ export function buildSummary(outcome: RunOutcome): RunSummaryWithCause {
       location: pipeline.source.location,
       engine: source.engine,
       ...(source.engineDetail === undefined ? {} : { engineDetail: source.engineDetail }),
+      ...(source.columnsRead === undefined ? {} : { columns: { read: [...source.columnsRead], of: source.columnsOf ?? source.columnsRead.length } }),
     },
     sink: { kind: pipeline.sink.kind, location: outcome.location, ...(outcome.sinkEngine === undefined ? {} : { engine: outcome.sinkEngine }) },
     rows: {

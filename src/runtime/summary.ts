@@ -45,7 +45,17 @@ export interface RunSummary {
   endedAt: string;
   elapsedMs: number;
   /** `engineDetail`: how the reader went, e.g. the share of CSV records it read in one pass. */
-  source: { kind: string; location: string; engine?: string; engineDetail?: string };
+  source: {
+    kind: string;
+    location: string;
+    engine?: string;
+    engineDetail?: string;
+    /**
+     * The columns the source read (projection push-down: only those the stages and the sink use), of
+     * the `of` it would have read without it. Absent when the source does not say.
+     */
+    columns?: { read: string[]; of: number };
+  };
   sink: { kind: string; location: string; engine?: string };
   rows: {
     read: number;

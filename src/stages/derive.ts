@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { checkArgument, functionValue, optionsObject, requiredOption } from '../core/options.ts';
 import { DTYPES } from '../batch/dtype.ts';
 import { ComputedColumn } from './values.ts';
+import { passesOn } from '../contracts/columns.ts';
+import { checkReads, type ReadsOption, readsOption } from './reads.ts';
 
 /** A computed column: a function of the row, or the function with the dtype to store it as. */
 export type Derivation<R> = ((row: R) => unknown) | { dtype: DType; value: (row: R) => unknown };
@@ -35,8 +37,9 @@ const DERIVATION = z.union([
  * Adds computed columns. Values go straight into typed storage: float64 for numbers unless a dtype is
  * given (`{ dtype: 'float32', value: (row) => … }`), bool, timestamp for Dates, strings.
  */
-export function derive<R, const D extends Derivations<R>>(derivations: D): Stage<R, Derived<R, D>> {
+export function derive<R, const D extends Derivations<R>>(derivations: D, options: ReadsOption<R> = {}): Stage<R, Derived<R, D>> {
   checkArgument('derive()', 'derivations', z.record(z.string(), DERIVATION), "an object of column name to a function (row) => value, or to { dtype, value }", derivations);
+  const reads = readsOption('derive()', options);
   const names = Object.keys(derivations);
   const functions = names.map((name) => {
     const derivation = derivations[name];
@@ -47,7 +50,10 @@ export function derive<R, const D extends Derivations<R>>(derivations: D): Stage
       const derivation = derivations[name];
       return new ComputedColumn(name, context.stage, typeof derivation === 'function' ? undefined : derivation.dtype);
     });
+    let first = true;
     for await (const batch of input) {
+      if (first) checkReads(batch, reads, context.stage);
+      first = false;
       for (const column of computed) column.begin(batch.length);
       const view = batch.view();
       for (let i = 0; i < batch.length; i++) {
@@ -62,5 +68,6 @@ export function derive<R, const D extends Derivations<R>>(derivations: D): Stage
     }
   };
   stage.stageName = 'derive';
+  if (reads !== undefined) stage.columns = passesOn(reads, names);
   return stage;
 }

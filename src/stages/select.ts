@@ -4,6 +4,7 @@ import { SluiceError } from '../core/errors.ts';
 import type { Stage } from '../contracts/contracts.ts';
 import { z } from 'zod';
 import { checkArgument } from '../core/options.ts';
+import { replacesRows } from '../contracts/columns.ts';
 
 /** Keeps only the named columns, in that order (projection). Sources push it down when they can. */
 export function select<R, const K extends keyof R & string>(...names: K[]): Stage<R, Pick<R, K>> {
@@ -26,5 +27,6 @@ export function select<R, const K extends keyof R & string>(...names: K[]): Stag
     }
   };
   stage.stageName = 'select';
+  stage.columns = replacesRows(names);
   return stage;
 }

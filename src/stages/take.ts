@@ -1,5 +1,6 @@
 import { checkArgument, integerFrom } from '../core/options.ts';
 import type { Stage } from '../contracts/contracts.ts';
+import { passesOn } from '../contracts/columns.ts';
 
 /** The first `count` rows; then stops reading, so the source closes its file or cursor early. */
 export function take<R>(count: number): Stage<R, R> {
@@ -19,5 +20,6 @@ export function take<R>(count: number): Stage<R, R> {
     }
   };
   stage.stageName = 'take';
+  stage.columns = passesOn([]);
   return stage;
 }

@@ -18,7 +18,7 @@
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import type { ErrorLocation } from '../../core/errors.ts';
 import type { RunWarning } from '../../core/warnings.ts';
-import type { RunContext, Source, SourceContext, SourceDescription, SourceSample } from '../../contracts/contracts.ts';
+import type { DescribeContext, RunContext, Source, SourceContext, SourceDescription, SourceSample } from '../../contracts/contracts.ts';
 import { clonePlans, emptyBatch, RowDecoder, RowLimit, type Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { unfinishedFiles } from './finished-files.ts';
@@ -75,12 +75,14 @@ export interface FileFormat<P extends FilePlan = FilePlan> {
 /** A source over files (a path, a glob, or a list) of one format. */
 export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: string | readonly string[], format: FileFormat<P>): Source<R> {
   const location = typeof path === 'string' ? path : path.join(', ');
-  const prepare = async (signal: AbortSignal) => {
+  const prepare = async (signal: AbortSignal, columns: readonly string[] | undefined) => {
     try {
       const files = await expandInputs(path);
       const plan = await format.prepare(files, signal);
-      // One run's widenings and dictionary entries never leak into the next run's.
-      return { files, totalBytes: await totalSize(files), plan: { ...plan, plans: clonePlans(plan.plans) } };
+      // One run's widenings and dictionary entries never leak into the next run's. Only the columns the
+      // pipeline uses are planned, so a format's reader never decodes the others.
+      const plans = projectPlans(plan.plans, columns);
+      return { files, totalBytes: await totalSize(files), of: plan.plans.map((column) => column.name), plan: { ...plan, plans: clonePlans(plans) } };
     } catch (error) {
       throw await withLineOf(error);
     }
@@ -89,10 +91,10 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
     kind: format.kind,
     location,
 
-    async describe(context: RunContext): Promise<SourceDescription> {
-      const { files, totalBytes, plan } = await prepare(context.signal);
+    async describe(context: DescribeContext): Promise<SourceDescription> {
+      const { files, totalBytes, plan, of } = await prepare(context.signal, context.columns);
       for (const warning of plan.warnings ?? []) context.warn(warning);
-      return { kind: format.kind, location: files.join(', '), engine: plan.engine, columns: plan.plans, totalBytes };
+      return { kind: format.kind, location: files.join(', '), engine: plan.engine, columns: plan.plans, ...(of.length > plan.plans.length ? { columnsOf: of.length } : {}), totalBytes };
     },
 
     async sample(rows: number, context: Pick<RunContext, 'signal'>): Promise<SourceSample> {
@@ -105,8 +107,9 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
     },
 
     async *read(context: SourceContext): AsyncGenerator<Batch<R>> {
-      const { files, totalBytes, plan } = await prepare(context.signal);
+      const { files, totalBytes, plan, of } = await prepare(context.signal, context.columns);
       context.engine(plan.engine);
+      context.columnsRead(plan.plans.map((column) => column.name), of);
       for (const warning of plan.warnings ?? []) context.warn(warning);
       const limit = new RowLimit(context.limit ?? Infinity);
       const emptyIsNull = format.emptyIsNull ?? true;
@@ -149,4 +152,15 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
       if (!yielded) yield emptyBatch(plan.plans) as Batch<R>;
     },
   };
+}
+
+/**
+ * The columns the pipeline uses, in the input's order (all of them when it uses every one). A pipeline
+ * that uses none (`groupBy([], { n: count() })`) keeps the first: a reader counts rows by what it decodes.
+ */
+export function projectPlans<P extends { name: string }>(plans: P[], columns: readonly string[] | undefined): P[] {
+  if (columns === undefined) return plans;
+  const wanted = new Set(columns);
+  const projected = plans.filter((plan) => wanted.has(plan.name));
+  return projected.length > 0 || plans.length === 0 ? projected : plans.slice(0, 1);
 }

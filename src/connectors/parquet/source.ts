@@ -15,7 +15,7 @@ import { Dictionary } from '../../batch/dictionary.ts';
 import type { DType } from '../../batch/dtype.ts';
 import { SluiceError } from '../../core/errors.ts';
 import { checkOptions, integerFrom, option, optionsObject } from '../../core/options.ts';
-import type { RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
+import type { DescribeContext, RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
 import { compileSchema, isZodObject } from '../../schema/compile.ts';
 import { clonePlans, columnWidened, emptyBatch, RowDecoder } from '../../schema/decode.ts';
 import type { RunWarning } from '../../core/warnings.ts';
@@ -23,6 +23,7 @@ import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
 import { unfinishedFiles } from '../files/finished-files.ts';
 import { expandInputs, totalSize } from '../files/inputs.ts';
+import { projectPlans } from '../files/file-source.ts';
 import { decompressors } from './compress.ts';
 import { fastPathFits, readFastChunk, Unsupported } from './fast-chunk.ts';
 import { jsValue, sliceColumn } from './columns.ts';
@@ -81,13 +82,22 @@ class ParquetSource implements Source<AnyRow> {
     this.location = typeof path === 'string' ? path : path.join(', ');
   }
 
-  async describe(_context: RunContext): Promise<SourceDescription> {
+  async describe(context: DescribeContext): Promise<SourceDescription> {
     const files = await expandInputs(this.path);
     const opened = await openParquet(files[0]);
     try {
-      const plans = this.options.schema !== undefined ? this.schemaPlans() : this.filePlans(opened).map(({ name, dtype }) => planFor(name, dtype));
+      const all = this.options.schema !== undefined ? this.schemaPlans() : this.filePlans(opened).map(({ name, dtype }) => planFor(name, dtype));
+      const plans = projectPlans(all, context.columns);
       const rowGroups = opened.metadata.row_groups.length;
-      return { kind: 'parquet', location: files.join(', '), engine: ENGINE, columns: plans, totalBytes: await totalSize(files), notes: [`${files[0]}: ${rowGroups} row group${rowGroups === 1 ? '' : 's'}, ${opened.metadata.num_rows} rows`] };
+      return {
+        kind: 'parquet',
+        location: files.join(', '),
+        engine: ENGINE,
+        columns: plans,
+        ...(all.length > plans.length ? { columnsOf: all.length } : {}),
+        totalBytes: await totalSize(files),
+        notes: [`${files[0]}: ${rowGroups} row group${rowGroups === 1 ? '' : 's'}, ${opened.metadata.num_rows} rows`],
+      };
     } finally {
       await opened.handle.close();
     }
@@ -100,7 +110,8 @@ class ParquetSource implements Source<AnyRow> {
     this.fastChunks = 0;
     this.generalChunks = 0;
     const progress = await unfinishedFiles(files, context, this.options.incremental);
-    const schemaPlans = this.options.schema === undefined ? null : clonePlans(this.schemaPlans());
+    const schemaPlans = this.options.schema === undefined ? null : clonePlans(projectPlans(this.schemaPlans(), context.columns));
+    let reported = false;
     let rowsLeft = context.limit ?? Infinity;
     let doneBytes = 0;
     let yielded = false;
@@ -110,7 +121,11 @@ class ParquetSource implements Source<AnyRow> {
       const opened = await openParquet(file);
       let whole = true;
       try {
-        const columns = this.filePlans(opened);
+        const all = this.filePlans(opened);
+        // Only the columns the pipeline uses: the others are never read from disk.
+        const columns = projectPlans(all, context.columns);
+        if (!reported) context.columnsRead(columns.map((column) => column.name), all.map((column) => column.name));
+        reported = true;
         if (schemaPlans === null) lastPlans = columns.map(({ name, dtype }) => planFor(name, dtype, this.dictionaries.get(name)));
         const names = columns.map((column) => column.name);
         const scan = await parquetScan({ file: opened.buffer, metadata: opened.metadata, columns: names, compressors: decompressors, parsers: PARSERS, utf8: true });

@@ -13,7 +13,7 @@
 import type pg from 'pg';
 import type { z } from 'zod';
 import type { AnyRow, Batch } from '../../batch/batch.ts';
-import type { Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
+import type { DescribeContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
@@ -22,7 +22,7 @@ import { readCopy } from './copy-reader.ts';
 import { readCursor } from './cursor-reader.ts';
 import { wrapPgError } from './errors.ts';
 import { columnPlans, describeFields, type Field } from './fields.ts';
-import { quoteQualified } from './identifiers.ts';
+import { quoteIdent, quoteQualified } from './identifiers.ts';
 import { checkSourceOptions, type PostgresInput, type PostgresSourceOptions, type SourceSettings } from './options.ts';
 import { createPoolRegistry } from './pools.ts';
 import { runQuery, sourceSql } from './query.ts';
@@ -67,33 +67,61 @@ class PostgresSource implements Source<AnyRow> {
     return `${where} ${this.settings.table === undefined ? 'query' : `table ${quoteQualified(this.settings.table)}`}`;
   }
 
-  async describe(): Promise<SourceDescription> {
+  async describe(context?: DescribeContext): Promise<SourceDescription> {
     const pools = createPoolRegistry();
     const connection = resolveConnection(this.connectionOptions);
     try {
       const client = await connect(pools.pool(this.connectionOptions), connection);
-      let fields: Field[];
+      let projected: Projected;
       try {
-        fields = await describeFields(client, this.sql, this.settings.params, connection);
+        projected = await this.project(client, connection, context?.columns);
         client.release();
       } catch (error) {
         client.release(true);
         throw error;
       }
-      return { kind: 'postgres', location: this.location, engine: this.settings.mode, columns: columnPlans(fields, this.planSource), notes: [`SQL: ${this.sql}`] };
+      const fields = projected.fields ?? [];
+      const columns = columnPlans(fields, this.planSource(projected));
+      return {
+        kind: 'postgres',
+        location: this.location,
+        engine: this.settings.mode,
+        columns,
+        ...(projected.of > fields.length ? { columnsOf: projected.of } : {}),
+        notes: [`SQL: ${projected.sql}`],
+      };
     } finally {
       await pools.closeAll();
     }
   }
 
-  private get planSource() {
+  private planSource(projected: Projected) {
     const { input, options } = this.settings;
-    return { schema: options.schema, compile: options, wanted: 'table' in input ? input.columns : undefined, sql: this.sql };
+    const wanted = projected.fields !== undefined && projected.of > projected.fields.length ? projected.fields.map((field) => field.name) : 'table' in input ? input.columns : undefined;
+    return { schema: options.schema, compile: options, wanted, sql: projected.sql };
   }
 
   /** The schema's plans for these fields, or undefined without a schema (the decoders then go by the fields' types). */
-  private plans(fields: Field[]): ColumnPlan[] | undefined {
-    return this.settings.options.schema === undefined ? undefined : columnPlans(fields, this.planSource);
+  private plans(fields: Field[], projected: Projected): ColumnPlan[] | undefined {
+    return this.settings.options.schema === undefined ? undefined : columnPlans(fields, this.planSource(projected));
+  }
+
+  /**
+   * The SQL that selects only the columns the pipeline uses (projection push-down): a table's SELECT
+   * names them, a query is wrapped in `SELECT … FROM (query)`. The incremental column and key stay in
+   * (the watermark is read from them). Unchanged, without a round trip, when every column is used.
+   */
+  private async project(client: pg.PoolClient, connection: ResolvedConnection, columns: readonly string[] | undefined): Promise<Projected> {
+    const { input, table, params, options } = this.settings;
+    const all = await describeFields(client, this.sql, params, connection);
+    if (columns === undefined) return { sql: this.sql, fields: all, of: all.length, all };
+    const wanted = new Set([...columns, ...(options.incremental === undefined ? [] : [options.incremental.column, options.incremental.key])]);
+    let fields = all.filter((field) => wanted.has(field.name));
+    if (fields.length === 0) fields = all.slice(0, 1);
+    if (fields.length === all.length) return { sql: this.sql, fields: all, of: all.length, all };
+    const names = fields.map((field) => field.name);
+    const sql = 'table' in input ? sourceSql({ ...input, columns: names }, table, undefined) : `SELECT ${names.map(quoteIdent).join(', ')} FROM (${this.sql}) AS sluice_projected`;
+    return { sql, fields, of: all.length, all };
   }
 
   async *read(context: SourceContext): AsyncGenerator<Batch> {
@@ -102,16 +130,20 @@ class PostgresSource implements Source<AnyRow> {
     const pools = createPoolRegistry();
     const connection = resolveConnection(this.connectionOptions);
     const batchRows = () => Math.max(1, options.batchRows === undefined ? context.batchRows() : Math.min(options.batchRows, context.batchRows()));
-    const plans = (fields: Field[]) => this.plans(fields);
     try {
       const client = await connect(pools.pool(this.connectionOptions), connection);
       let failed: unknown = true;
       try {
+        // Every column used: no describe round trip, the SQL as it is.
+        const projected: Projected = context.columns === undefined ? { sql: this.sql, of: 0 } : await this.project(client, connection, context.columns);
+        if (projected.fields !== undefined) context.columnsRead(projected.fields.map((field) => field.name), projected.all!.map((field) => field.name));
+        const plans = (fields: Field[]) => this.plans(fields, projected);
+        const sql = projected.sql;
         if (mode === 'copy') {
-          yield* readCopy(client, connection, { source: this.sql, batchRows, plans, dictionaryCap: options.dictionaryCap, format: options.copyFormat ?? 'auto' }, context);
+          yield* readCopy(client, connection, { source: sql, batchRows, plans, dictionaryCap: options.dictionaryCap, format: options.copyFormat ?? 'auto' }, context);
         } else {
-          const query = runQuery(this.sql, this.settings.params, options.incremental, context);
-          yield* readCursor(client, connection, { ...query, source: this.sql, incremental: options.incremental, batchRows, plans }, context);
+          const query = runQuery(sql, this.settings.params, options.incremental, context);
+          yield* readCursor(client, connection, { ...query, source: sql, incremental: options.incremental, batchRows, plans }, context);
         }
         failed = undefined;
       } catch (error) {
@@ -125,6 +157,14 @@ class PostgresSource implements Source<AnyRow> {
       await pools.closeAll();
     }
   }
+}
+
+/** The SQL of one read, and its columns when they were asked for (of the `of` the source's SQL has). */
+interface Projected {
+  sql: string;
+  fields?: Field[];
+  of: number;
+  all?: Field[];
 }
 
 /** A connection of the source's own, its session set up by the pool (session.ts). */

@@ -34,6 +34,11 @@ export interface Reducer<S, V = S, R = AnyRow> {
   finish?(state: S): V;
   /** The output column's dtype. @default float64 for numbers, bool, timestamp for Dates, else string */
   dtype?: DType;
+  /**
+   * The columns `step` reads from its row. Without it the whole row may be read, and the source decodes
+   * every column (no projection push-down).
+   */
+  reads?: readonly (keyof R & string)[];
 }
 
 /** Rows per group (`count()`), or the non-null values of `column` (`count('column')`), as SQL's COUNT. */

@@ -3,6 +3,7 @@ import type { Column } from '../../batch/column.ts';
 import { type DType, isIntegerDType } from '../../batch/dtype.ts';
 import { SluiceError } from '../../core/errors.ts';
 import type { Stage, StageContext } from '../../contracts/contracts.ts';
+import { READS_ALL, replacesRows } from '../../contracts/columns.ts';
 import { accumulatorFor, type Accumulator, type Binding } from './accumulators.ts';
 import type { Aggregation, Aggregations, Grouped } from './aggregations.ts';
 import { GroupTable, hashRows, storedColumn, storedValues } from './group-table.ts';
@@ -387,6 +388,12 @@ export function groupBy<R, const K extends keyof R & string, const A extends Agg
     }
   };
   stage.stageName = 'groupBy';
+  // Its output is made from the keys and the aggregated columns alone: the source reads nothing else
+  // (a reducer sees whole rows, so one that does not say what it reads stops the push-down).
+  const reducerReads = list.map((aggregation) => (aggregation.kind === 'reduce' ? aggregation.reducer?.reads : []));
+  stage.columns = reducerReads.some((reads) => reads === undefined)
+    ? READS_ALL
+    : replacesRows([...keyList, ...list.flatMap((aggregation) => (aggregation.column === undefined ? [] : [aggregation.column])), ...reducerReads.flatMap((reads) => reads ?? [])]);
   stage.stageDetail = `by ${keyList.join(', ') || '(no keys: one group)'} → ${names.map((name, a) => `${name} = ${list[a].kind}(${list[a].column ?? ''})`).join(', ')}`;
   return stage;
 }
