@@ -57,6 +57,10 @@ export class ComputedColumn {
       case 'timestamp':
         (this.values as Float64Array)[index] = value instanceof Date ? value.getTime() : this.number(value);
         return;
+      case 'date':
+        // A Date is its UTC day (as date columns read back: UTC midnight); a number is a day count.
+        (this.values as Int32Array)[index] = value instanceof Date ? Math.floor(value.getTime() / 86_400_000) : this.number(value);
+        return;
       default:
         (this.values as TypedArray)[index] = this.number(value);
     }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
+import { parse } from 'csv-parse/sync';
 import { main } from '../../../src/cli/main.ts';
 import { runCli, repoRoot } from '../../support/cli.ts';
 import { testSchema } from '../../support/db.ts';
@@ -63,6 +65,22 @@ test('the PostgreSQL examples and job run through the real CLI, in order', async
     select (select round(sum(quantity * unit_price)::numeric, 2) from orders where status in ('paid', 'shipped'))::float8 as expected,
            (select round(sum(revenue)::numeric, 2) from orders_daily)::float8 as got`);
   assert.equal(totals.rows[0].got, totals.rows[0].expected);
+
+  // The same rollup done in Sluice from the CSV the table was loaded from: the same rows, to the cent.
+  const outDir = await mkdtemp(join(tmpdir(), 'sluice-daily-revenue-'));
+  try {
+    process.env['OUT_DIR'] = outDir;
+    const daily = await runInProcess(['run', 'pipelines/daily-revenue.ts', '--quiet']);
+    delete process.env['OUT_DIR'];
+    assert.equal(daily.code, 0, daily.stderr);
+    const fromCsv = parse(await readFile(join(outDir, 'daily-revenue.csv'), 'utf8'), { columns: true, cast: (value, { column, header }) => (header || column === 'country' || column === 'day' ? value : Number(value)) }) as Record<string, unknown>[];
+    const fromSql = await db.query(`select country, day::text as day, orders, items, revenue, average_order from orders_daily`);
+    const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) => `${a.country}${a.day}`.localeCompare(`${b.country}${b.day}`);
+    assert.ok(fromCsv.length > 100);
+    assert.deepEqual(fromCsv.sort(byKey), fromSql.rows.sort(byKey));
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
 
   for (const output of [load, dryRun, extract, rollup, again, { stdout: await readFile(report, 'utf8'), stderr: '' }]) {
     assert.ok(!(output.stdout + output.stderr).includes('Examp1e-pw'), 'no password in the output');
