@@ -32,6 +32,11 @@ export interface Accumulator {
   update(groups: Int32Array, from: number, to: number, sequence: number): void;
   /** The states of `members[p]` for each partition p; `local[g]` is group g's index in its partition. */
   split(members: readonly Int32Array[], local: Int32Array): unknown[];
+  /**
+   * True when `split` needs every partition's members at once (it cannot be asked for one partition
+   * with the others' lists empty): the spill then splits it whole, the others one partition at a time.
+   */
+  readonly splitsWhole?: boolean;
   /** Entries a spilled state brings (its groups, or its distinct values). */
   incoming(state: unknown, groups: number): number;
   /** Merges a spilled state whose entry j belongs to group `groups[j]`. */
@@ -261,6 +266,7 @@ class ValueAccumulator implements Accumulator {
  * a group's count goes up when one of its pairs is new. Spilled as the pairs themselves.
  */
 class DistinctAccumulator implements Accumulator {
+  readonly splitsWhole = true;
   private counts = new Float64Array(0);
   private size = 0;
   private capacity = 0;

@@ -98,13 +98,21 @@ class HashAggregate {
     let capacity = Math.max(table.capacity, FIRST_CAPACITY);
     while (capacity < table.size + count) capacity *= 2;
     const delta = this.bytesFor(capacity, incoming) - this.reserved;
+    // Growing copies the table's arrays into larger ones: the old ones live until the copy is done,
+    // and count for that moment too (else the process would pass its budget at every doubling).
+    const transient = capacity !== table.capacity && table.size > 0 ? this.reserved : 0;
+    const memory = this.plan.context.memory;
     if (reserve && delta > 0) {
-      if (!this.plan.context.memory.tryReserve(delta)) return false;
+      if (!memory.tryReserve(delta + transient)) return false;
       this.reserved += delta;
       if (this.reserved > this.plan.largestGrant) this.plan.largestGrant = this.reserved;
     }
-    if (capacity !== table.capacity) table.grow(capacity);
-    for (let a = 0; a < this.accumulators.length; a++) this.accumulators[a].ensure(capacity, typeof incoming === 'number' ? incoming : incoming[a]);
+    try {
+      if (capacity !== table.capacity) table.grow(capacity);
+      for (let a = 0; a < this.accumulators.length; a++) this.accumulators[a].ensure(capacity, typeof incoming === 'number' ? incoming : incoming[a]);
+    } finally {
+      if (reserve && delta > 0 && transient > 0) memory.release(transient);
+    }
     return true;
   }
 
@@ -210,15 +218,20 @@ class HashAggregate {
       local[g] = fill[p];
       members[p][fill[p]++] = g;
     }
-    const states = this.accumulators.map((accumulator) => accumulator.split(members, local));
+    // One partition's copy of the states at a time, not the whole table's: a table that took the
+    // budget is not copied whole, beside itself, when it spills.
+    const whole = this.accumulators.map((accumulator) => (accumulator.splitsWhole ? accumulator.split(members, local) : undefined));
+    const none = new Int32Array(0);
     const before = this.spill.written.length;
     const bytesBefore = this.spill.bytesWritten;
     for (let p = 0; p < PARTITIONS; p++) {
       if (sizes[p] === 0) continue;
       const list = members[p];
+      const only = members.map((other, q) => (q === p ? other : none));
+      const states = this.accumulators.map((accumulator, a) => (whole[a] ?? accumulator.split(only, local))[p]);
       const hashes = new Int32Array(list.length);
       for (let j = 0; j < list.length; j++) hashes[j] = table.hashes[list[j]];
-      await this.spill.append(p, { hashes, keys: table.keys.map((key) => key.gather(list)), states: states.map((split) => split[p]) });
+      await this.spill.append(p, { hashes, keys: table.keys.map((key) => key.gather(list)), states });
     }
     plan.figures.spilledPartitions += this.spill.written.length - before;
     plan.figures.spilledBytes += this.spill.bytesWritten - bytesBefore;
