@@ -14,7 +14,7 @@ import { csv, pipeline, toNdjson } from 'sluice';
 const input = process.env.ORDERS_GLOB ?? join(import.meta.dirname, '../examples/quickstart/orders.csv');
 const outDir = process.env.OUT_DIR ?? join(import.meta.dirname, 'out');
 
-const Order = z.object({
+export const Order = z.object({
   order_id: z.number().int().min(0).max(4_000_000_000),
   customer: z.string().min(1),
   country: z.string().length(2),

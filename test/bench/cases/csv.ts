@@ -48,14 +48,14 @@ const STATUSES = ['paid', 'shipped', 'cancelled', 'refunded'];
 const NOTES = ['', '', '', '', 'gift wrap', 'leave at door', '"call ""before"" delivery"', '"fragile, handle with care"'];
 
 
-/** The orders file: the same bytes for the same size on every machine. */
-export async function generate(path: string, targetBytes: number): Promise<void> {
+/** The orders file: the same bytes for the same size (or the first `maxRows` of them) on every machine. */
+export async function generate(path: string, targetBytes: number, maxRows = Infinity): Promise<void> {
   const next = random(7);
   const out = createWriteStream(path);
   let size = HEADER.length;
   let chunk = HEADER;
   let time = Date.UTC(2025, 0, 1);
-  for (let id = 1; size < targetBytes; id++) {
+  for (let id = 1; size < targetBytes && id <= maxRows; id++) {
     time += Math.floor(next() * 20_000);
     const line =
       `${id},${Math.floor(next() * 1_000_000)},${new Date(time).toISOString().slice(0, 19)}Z,${COUNTRIES[Math.floor(next() * 8)]},` +
