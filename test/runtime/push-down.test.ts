@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { z } from 'zod';
 import {
   count,
@@ -23,7 +23,7 @@ import {
 import { neededColumns, pushDownStop } from '../../src/contracts/columns.ts';
 import { select } from '../../src/stages/select.ts';
 import { runCli } from '../support/cli.ts';
-import { testSchema, type TestSchema } from '../support/db.ts';
+import { testSchema } from '../support/db.ts';
 import { collect, fromRows, tempDir } from '../support/fakes.ts';
 import { random } from '../support/random.ts';
 
@@ -240,18 +240,15 @@ describe('sources read only the columns the pipeline uses', () => {
   });
 });
 
-describe('postgres: the unused columns are not selected', () => {
-  let schema: TestSchema;
-  let url: string;
-  before(async () => {
-    schema = await testSchema('pushdown');
-    url = schema.url;
-    await schema.query(`CREATE TABLE orders (order_id int, customer_id int, ordered_at timestamptz, country text, status text, quantity int,
-      unit_price float8, discount float8, gift boolean, note text)`);
-    await schema.query('INSERT INTO orders SELECT * FROM json_populate_recordset(NULL::orders, $1)', [JSON.stringify(ROWS_OF)]);
-  });
+// At the top of the file, not in a hook: testSchema registers its removal with `after` of where it is called.
+const db = await testSchema('pushdown');
+await db.query(`CREATE TABLE orders (order_id int, customer_id int, ordered_at timestamptz, country text, status text, quantity int,
+  unit_price float8, discount float8, gift boolean, note text)`);
+await db.query('INSERT INTO orders SELECT * FROM json_populate_recordset(NULL::orders, $1)', [JSON.stringify(ROWS_OF)]);
 
+describe('postgres: the unused columns are not selected', () => {
   test('a table source selects two columns for a group-by, a query is wrapped in a projection, and the groups are the same', async () => {
+    const url = db.url;
     for (const input of [{ table: 'orders' }, { query: 'SELECT * FROM orders WHERE quantity > 0' }]) {
       const source = postgres(input, { connection: url });
       const description = await source.describe({ pipeline: 'p', signal: new AbortController().signal, warn: () => {}, columns: ['country', 'quantity'] });
