@@ -47,6 +47,7 @@ export type { ColumnPlan, SchemaPlan } from './schema/plan.ts';
 export { csv, type CsvOptions, type RowOf } from './connectors/csv/source.ts';
 export { ndjson, type NdjsonOptions } from './connectors/ndjson/source.ts';
 export { parquet, type ParquetOptions } from './connectors/parquet/source.ts';
+export { arrow, type ArrowOptions } from './connectors/arrow/source.ts';
 export {
   postgres,
   type PostgresInput,
@@ -61,6 +62,7 @@ export { fileSource, type FileFormat, type FilePlan, type FileReadContext } from
 export { toCsv, type CsvSinkOptions } from './connectors/csv/sink.ts';
 export { toNdjson } from './connectors/ndjson/sink.ts';
 export { toParquet, type ParquetSinkOptions } from './connectors/parquet/sink.ts';
+export { toArrow, type ArrowSinkOptions } from './connectors/arrow/sink.ts';
 export { tee } from './runtime/tee.ts';
 export { filter } from './stages/filter.ts';
 export { map } from './stages/map.ts';

@@ -22,7 +22,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['schema'],
   ['contracts'],
   ['stages', 'connectors/files'],
-  ['connectors/csv', 'connectors/ndjson', 'connectors/parquet', 'connectors/postgres'],
+  ['connectors/arrow', 'connectors/csv', 'connectors/ndjson', 'connectors/parquet', 'connectors/postgres'],
   ['runtime'],
   ['ops'],
   ['profile'],
@@ -30,8 +30,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['index.ts'],
 ];
 
-/** Packages that talk to PostgreSQL or parse CSV or Parquet belong to their connectors (and the stores of ops), not the engine. */
-const CONNECTOR_PACKAGES = /^(pg|pg-[a-z-]+|csv-parse|hyparquet|snappyjs)(\/|$)/;
+/** Packages that talk to PostgreSQL or parse CSV, Parquet or Arrow belong to their connectors (and the stores of ops), not the engine. */
+const CONNECTOR_PACKAGES = /^(pg|pg-[a-z-]+|csv-parse|hyparquet|snappyjs|apache-arrow)(\/|$)/;
 const MAY_USE_CONNECTOR_PACKAGES = ['connectors/', 'ops/'];
 
 const MAX_LINES = 500;

@@ -13,6 +13,8 @@ export interface BatchOrigin {
   byteOffset?: number;
   /** 0-based row group of a Parquet file. */
   rowGroup?: number;
+  /** 0-based record batch of an Arrow IPC file or stream. */
+  recordBatch?: number;
 }
 
 /**

@@ -58,6 +58,8 @@ export interface ErrorLocation {
   byteOffset?: number;
   /** 0-based row group of a Parquet file. */
   rowGroup?: number;
+  /** 0-based record batch of an Arrow IPC file or stream. */
+  recordBatch?: number;
   /** SQL text (never with credentials). */
   query?: string;
   /** 1-based row number within a query result or a COPY. */
@@ -120,6 +122,7 @@ export function formatLocation(location: ErrorLocation): string {
   }
   if (location.byteOffset !== undefined && location.line === undefined) parts.push(`byte ${location.byteOffset}`);
   if (location.rowGroup !== undefined) parts.push(`row group ${location.rowGroup}`);
+  if (location.recordBatch !== undefined) parts.push(`record batch ${location.recordBatch}`);
   if (location.query !== undefined) parts.push(`query ${JSON.stringify(truncate(location.query, 120))}`);
   if (location.row !== undefined) parts.push(`row ${location.row}`);
   if (typeof location.column === 'string') parts.push(`column ${JSON.stringify(location.column)}`);

@@ -18,6 +18,8 @@ export interface BatchEncoder {
   encode(batch: Batch<unknown>): string | Uint8Array | Uint8Array[];
   /** Called with each piece of bytes `encode` returned once it is written, so the encoder may reuse its memory. */
   release?(bytes: Uint8Array): void;
+  /** Bytes that close the file after the last batch (a footer), if any. */
+  end?(): Uint8Array[];
 }
 
 /**
@@ -50,6 +52,7 @@ export function fileSink<R = AnyRow>(kind: string, path: string, makeEncoder: ()
           else for (const bytes of Array.isArray(body) ? body : [body]) await output.write(bytes, encoder.release === undefined ? undefined : () => encoder.release!(bytes));
           rowsWritten += batch.length;
         }
+        for (const bytes of encoder.end?.() ?? []) await output.write(bytes);
         await output.commit();
         committed = true;
         return { rowsWritten, location: path, bytesWritten: output.bytesWritten };

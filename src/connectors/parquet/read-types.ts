@@ -12,7 +12,6 @@ import { Column } from '../../batch/column.ts';
 import { Dictionary } from '../../batch/dictionary.ts';
 import { type DType, DTYPES, NUMERIC_ARRAY, type NumericDType } from '../../batch/dtype.ts';
 import { SluiceError } from '../../core/errors.ts';
-import type { ColumnPlan } from '../../schema/plan.ts';
 
 /** What hyparquet tells of a top-level column (its SchemaElement, and whether it has children). */
 export interface ParquetField {
@@ -100,11 +99,6 @@ function naturalDType(file: string, field: ParquetField): DType {
 function widthOf(converted: string | undefined): number {
   const match = /^U?INT_(\d+)$/.exec(converted ?? '');
   return match === null ? 32 : Number(match[1]);
-}
-
-/** A plan for a column read as `dtype` (for describe, empty batches and the summary). */
-export function planFor(name: string, dtype: DType, dictionary?: Dictionary): ColumnPlan {
-  return { name, dtype, nullable: true, coerce: false, storesZodOutput: false, rule: dtype, origin: 'inferred', dictionary };
 }
 
 /**

@@ -11,14 +11,11 @@ import { z } from 'zod';
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import { columnRecord, Batch as BatchClass } from '../../batch/batch.ts';
 import type { Column } from '../../batch/column.ts';
-import { Dictionary } from '../../batch/dictionary.ts';
 import type { DType } from '../../batch/dtype.ts';
 import { SluiceError } from '../../core/errors.ts';
-import { checkOptions, integerFrom, option, optionsObject } from '../../core/options.ts';
+import { checkOptions } from '../../core/options.ts';
 import type { DescribeContext, RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
-import { compileSchema, isZodObject } from '../../schema/compile.ts';
-import { clonePlans, columnWidened, emptyBatch, RowDecoder } from '../../schema/decode.ts';
-import type { RunWarning } from '../../core/warnings.ts';
+import { clonePlans, columnWidened, emptyBatch } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
 import { unfinishedFiles } from '../files/finished-files.ts';
@@ -26,37 +23,18 @@ import { expandInputs, totalSize } from '../files/inputs.ts';
 import { projectPlans } from '../files/file-source.ts';
 import { decompressors } from './compress.ts';
 import { fastPathFits, readFastChunk, Unsupported } from './fast-chunk.ts';
-import { jsValue, sliceColumn } from './columns.ts';
-import { dtypeFor, isNested, type ParquetField, PARSERS, planFor, toColumn } from './read-types.ts';
+import { checkedBatches, COLUMNAR_OPTIONS, type ColumnarOptions, planFor, RunDictionaries, schemaPlansOf, sliceBatch, sliceColumn, wantedColumns } from '../files/columnar.ts';
+import { dtypeFor, isNested, type ParquetField, PARSERS, toColumn } from './read-types.ts';
 import { DTYPES_KEY } from './sink.ts';
 
-export interface ParquetOptions<S = unknown, K extends string = string> {
-  /**
-   * A zod object: the columns to read and the rules their values must keep (checked per value, as
-   * for CSV; rows that break them are rejected). Without it, the file's own types are used.
-   */
-  schema?: S;
-  /** Only these columns are read (the others are never decoded). */
-  columns?: readonly K[];
-  /** Read only files not finished by an earlier committed run. Needs a state store. @default false */
-  incremental?: boolean;
-  /** Distinct values a dictionary column holds before it reads as plain strings. @default 65536 */
-  dictionaryCap?: number;
-}
-
-const OPTIONS = optionsObject({
-  schema: option(z.custom((value) => isZodObject(value)), 'a zod object (z.object({...}))'),
-  columns: option(z.array(z.string()), 'a list of column names'),
-  incremental: option(z.boolean(), 'true or false'),
-  dictionaryCap: option(integerFrom(1), 'a whole number from 1 up'),
-});
+export type ParquetOptions<S = unknown, K extends string = string> = ColumnarOptions<S, K>;
 
 /** Reads Parquet files (a path, glob or list), one row group at a time. */
 export function parquet<S extends z.ZodObject | undefined = undefined, const K extends string = string>(
   path: string | readonly string[],
   options: ParquetOptions<S, K> = {},
 ): Source<RowOf<S, K>> {
-  const checked = checkOptions('parquet()', OPTIONS, options);
+  const checked = checkOptions('parquet()', COLUMNAR_OPTIONS, options);
   return new ParquetSource(path, checked as ParquetOptions<unknown, string>) as unknown as Source<RowOf<S, K>>;
 }
 
@@ -72,21 +50,21 @@ const ENGINE = 'parquet pages (hyparquet past the fast path)';
 class ParquetSource implements Source<AnyRow> {
   readonly kind = 'parquet';
   readonly location: string;
-  /** One dictionary per dictionary column for the whole run, so codes mean the same in every batch. */
-  private readonly dictionaries = new Map<string, Dictionary>();
+  private readonly dictionaries: RunDictionaries;
 
   constructor(
     private readonly path: string | readonly string[],
     private readonly options: ParquetOptions<unknown, string>,
   ) {
     this.location = typeof path === 'string' ? path : path.join(', ');
+    this.dictionaries = new RunDictionaries(options.dictionaryCap);
   }
 
   async describe(context: DescribeContext): Promise<SourceDescription> {
     const files = await expandInputs(this.path);
     const opened = await openParquet(files[0]);
     try {
-      const all = this.options.schema !== undefined ? this.schemaPlans() : this.filePlans(opened).map(({ name, dtype }) => planFor(name, dtype));
+      const all = this.options.schema !== undefined ? schemaPlansOf(this.options) : this.filePlans(opened).map(({ name, dtype }) => planFor(name, dtype));
       const plans = projectPlans(all, context.columns);
       const rowGroups = opened.metadata.row_groups.length;
       return {
@@ -110,7 +88,7 @@ class ParquetSource implements Source<AnyRow> {
     this.fastChunks = 0;
     this.generalChunks = 0;
     const progress = await unfinishedFiles(files, context, this.options.incremental);
-    const schemaPlans = this.options.schema === undefined ? null : clonePlans(projectPlans(this.schemaPlans(), context.columns));
+    const schemaPlans = this.options.schema === undefined ? null : clonePlans(projectPlans(schemaPlansOf(this.options), context.columns));
     let reported = false;
     let rowsLeft = context.limit ?? Infinity;
     let doneBytes = 0;
@@ -126,7 +104,7 @@ class ParquetSource implements Source<AnyRow> {
         const columns = projectPlans(all, context.columns);
         if (!reported) context.columnsRead(columns.map((column) => column.name), all.map((column) => column.name));
         reported = true;
-        if (schemaPlans === null) lastPlans = columns.map(({ name, dtype }) => planFor(name, dtype, this.dictionaries.get(name)));
+        if (schemaPlans === null) lastPlans = columns.map(({ name, dtype }) => planFor(name, dtype, this.dictionaries.peek(name)));
         const names = columns.map((column) => column.name);
         const scan = await parquetScan({ file: opened.buffer, metadata: opened.metadata, columns: names, compressors: decompressors, parsers: PARSERS, utf8: true });
         let rowStart = 0;
@@ -143,7 +121,8 @@ class ParquetSource implements Source<AnyRow> {
           for (const column of columns) read[column.name] = await this.readColumn(scan, opened, group, column, rowStart, rowEnd, context);
           const batch = new BatchClass(read, rowEnd - rowStart, { file, rowGroup: group });
           rowStart += rows;
-          for (const piece of schemaPlans === null ? slices(batch, context.batchRows()) : await this.checked(batch, schemaPlans, context)) {
+          const pieces = schemaPlans === null ? sliceBatch(batch, context.batchRows()) : await checkedBatches(batch, schemaPlans, context, (row) => ({ file, rowGroup: group, row }));
+          for (const piece of pieces) {
             yielded = true;
             yield piece;
           }
@@ -173,7 +152,7 @@ class ParquetSource implements Source<AnyRow> {
     context: SourceContext,
   ): Promise<Column> {
     const file = opened.file;
-    const dictionary = column.dtype === 'dictionary' ? this.dictionaryOf(column.name) : undefined;
+    const dictionary = column.dtype === 'dictionary' ? this.dictionaries.of(column.name) : undefined;
     const where = { file, rowGroup, column: column.name };
     let result: { column: Column; overflowed: boolean } | undefined;
     try {
@@ -198,88 +177,27 @@ class ParquetSource implements Source<AnyRow> {
     }
     if (result.overflowed) {
       context.warn(columnWidened(column.name, 'dictionary', 'string', `${dictionary!.cap}+ distinct values`, { file, rowGroup }));
-      this.dictionaries.delete(column.name);
-      this.overflowed.add(column.name);
+      this.dictionaries.overflow(column.name);
     }
     return result.column;
   }
 
-  private readonly overflowed = new Set<string>();
   private fastChunks = 0;
   private generalChunks = 0;
-
-  private dictionaryOf(name: string): Dictionary {
-    let dictionary = this.dictionaries.get(name);
-    if (dictionary === undefined) {
-      dictionary = new Dictionary(this.options.dictionaryCap ?? 65536);
-      this.dictionaries.set(name, dictionary);
-    }
-    return dictionary;
-  }
 
   /** The columns to read from this file and the dtype each reads as. */
   private filePlans(opened: OpenedFile): { name: string; dtype: DType; field: ParquetField }[] {
     const fields = topLevelFields(opened.metadata);
-    const wanted = this.options.schema !== undefined ? this.schemaPlans().map((plan) => plan.name) : this.options.columns ?? fields.map((field) => field.name);
+    const wanted = wantedColumns(this.options, fields.map((field) => field.name));
     const stored = storedDTypes(opened.metadata);
     return wanted.map((name) => {
       const field = fields.find((candidate) => candidate.name === name);
       if (field === undefined) {
         throw new SluiceError('SCHEMA_MISSING_COLUMN', `${opened.file}: no column ${JSON.stringify(name)} (the file has ${fields.map((f) => f.name).join(', ')}).`, { file: opened.file, column: name });
       }
-      let dtype = dtypeFor(opened.file, field, stored[name], dictionaryEncoded(opened.metadata, name));
-      if (dtype === 'dictionary' && this.overflowed.has(name)) dtype = 'string';
-      return { name, dtype, field };
+      const dtype = dtypeFor(opened.file, field, stored[name], dictionaryEncoded(opened.metadata, name));
+      return { name, dtype: this.dictionaries.dtypeOf(name, dtype), field };
     });
-  }
-
-  private schemaPlans(): ColumnPlan[] {
-    let plans = compileSchema(this.options.schema, { dictionaryCap: this.options.dictionaryCap }).columns;
-    if (this.options.columns !== undefined) plans = plans.filter((plan) => this.options.columns!.includes(plan.name));
-    return plans;
-  }
-
-  /** With a schema: every value checked by the schema's plan, as CSV and NDJSON values are; rows that break it rejected. */
-  private async checked(batch: Batch, plans: ColumnPlan[], context: SourceContext): Promise<Batch[]> {
-    const out: Batch[] = [];
-    const columns = plans.map((plan) => batch.columns[plan.name]);
-    const values: unknown[] = new Array(plans.length);
-    const options = { warn: (warning: RunWarning) => context.warn(warning), file: batch.origin.file, emptyIsNull: false };
-    let decoder = new RowDecoder(plans, context.batchRows(), options);
-    for (let row = 0; row < batch.length; row++) {
-      for (let c = 0; c < columns.length; c++) values[c] = jsValue(columns[c], row);
-      const violation = decoder.append(values, row + 1);
-      if (violation !== null) {
-        await context.reject(violation, { file: batch.origin.file, rowGroup: batch.origin.rowGroup, row: row + 1, column: violation.column });
-        continue;
-      }
-      if (decoder.full) {
-        out.push(withoutLines(decoder.flush(batch.origin)));
-        decoder = new RowDecoder(plans, context.batchRows(), options);
-      }
-    }
-    if (decoder.length > 0) out.push(withoutLines(decoder.flush(batch.origin)));
-    return out;
-  }
-}
-
-/** Parquet has no lines: the decoder's row numbers are dropped rather than shown as lines. */
-function withoutLines(batch: Batch): Batch {
-  return new BatchClass(batch.columns, batch.length, batch.origin);
-}
-
-/** A row group as batches of about `rows` rows (multiples of 8, so validity bitmaps slice without shifting). */
-function* slices(batch: Batch, rows: number): Generator<Batch> {
-  const size = Math.max(8, rows - (rows % 8));
-  if (batch.length <= size) {
-    yield batch;
-    return;
-  }
-  for (let start = 0; start < batch.length; start += size) {
-    const end = Math.min(batch.length, start + size);
-    const columns = columnRecord();
-    for (const name of batch.names) columns[name] = sliceColumn(batch.columns[name], start, end);
-    yield new BatchClass(columns, end - start, batch.origin);
   }
 }
 
