@@ -39,8 +39,8 @@ Cases (all of them when none is named): ${available.join(', ')}
             --sizes 1GB,8GB                runs on each size and prints how far the peaks above idle are apart
                                            (acceptance ≤ 10%); --repeat 3: median of 3 runs per size;
                                            --naive-max 2GB: no naive read above it
-  parquet   --rows 1000000 --runs 2        Sluice's Parquet sink and source vs DuckDB (1 thread) writing and reading
-                                           the same orders (zstd): MB/s, file sizes and their ratios
+  parquet   --rows 1000000 --runs 3        Sluice's Parquet sink and source vs DuckDB (1 thread) writing and reading
+                                           the same orders (zstd), taking turns: median MB/s, CPU times, file sizes, ratios
   postgres  --rows 1000000                 psql \\copy and pg-query-stream baselines vs Sluice's source and sink
   startup   --runs 9                       etl run of a one-row .ts pipeline, compiled (dist/, built first) vs the tsx
                                            path over the sources and node -e 0: wall time and peak RSS, medians

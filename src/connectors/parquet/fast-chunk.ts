@@ -10,6 +10,7 @@
  * encodings, decimals, INT96, nested columns) is {@link Unsupported}, and the caller reads the chunk
  * through hyparquet instead.
  */
+import { isAscii } from 'node:buffer';
 import type { ColumnChunk, CompressionCodec } from 'hyparquet';
 import { parquetHeader } from 'hyparquet/src/column.js';
 import { decompressPage } from 'hyparquet/src/datapage.js';
@@ -114,17 +115,20 @@ export async function readFastChunk(
       page = decompressPage(pageBytes, header.uncompressed_page_size, meta.codec as CompressionCodec, decompressors);
       const pageReader = { view: new DataView(page.buffer, page.byteOffset, page.byteLength), offset: 0 };
       if (optional) {
-        levels = new Uint8Array(count);
-        readRleBitPackedHybrid(pageReader, 1, levels);
-      }
-      at = pageReader.offset;
+        const levelBytes = page[0] | (page[1] << 8) | (page[2] << 16) | (page[3] << 24);
+        if (!allDefined(page, 4, levelBytes, count)) {
+          levels = new Uint8Array(count);
+          readRleBitPackedHybrid(pageReader, 1, levels);
+        }
+        at = 4 + levelBytes;
+      } else at = 0;
     } else {
       const head = header.data_page_header_v2!;
       count = head.num_values;
       encoding = head.encoding;
       if (head.repetition_levels_byte_length > 0) throw new Unsupported('repetition levels');
       const levelBytes = head.definition_levels_byte_length;
-      if (optional && levelBytes > 0) {
+      if (optional && levelBytes > 0 && !allDefined(pageBytes, 0, levelBytes, count)) {
         levels = new Uint8Array(count);
         readRleBitPackedHybrid({ view: new DataView(pageBytes.buffer, pageBytes.byteOffset, levelBytes), offset: 0 }, 1, levels, levelBytes);
       }
@@ -155,6 +159,24 @@ export async function readFastChunk(
   }
   if (out.filled < rows) throw new Error(`the column chunk ends after ${out.filled} of its ${rows} rows`);
   return { column: out.finish(overflowed ? undefined : dictionary), overflowed };
+}
+
+/**
+ * Whether definition levels of bit width 1 say every one of `count` values is defined: a single RLE
+ * run of 1s (what writers emit for a page without nulls). Then no level is decoded, and the page's
+ * values are copied in one piece.
+ */
+function allDefined(bytes: Uint8Array, at: number, length: number, count: number): boolean {
+  const end = at + length;
+  let header = 0;
+  let shift = 0;
+  while (at < end && shift < 35) {
+    const byte = bytes[at++];
+    header += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if ((byte & 0x80) === 0) return (header & 1) === 0 && Math.floor(header / 2) >= count && at < end && bytes[at] === 1;
+  }
+  return false;
 }
 
 function gatherNumbers(values: TypedArray, indices: Int32Array): TypedArray {
@@ -242,14 +264,30 @@ class Output {
 }
 
 const utf8Slice = (Buffer.prototype as unknown as { utf8Slice: (this: Uint8Array, start: number, end: number) => string }).utf8Slice;
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
 
+/**
+ * V8 copies a substring shorter than this (SlicedString::kMinLength); a longer one would be a slice
+ * that keeps the whole page's text alive for as long as any value of it lives.
+ */
+const COPIED_SUBSTRING = 13;
+
+/**
+ * PLAIN BYTE_ARRAY values (4-byte length, then the bytes). A page of ASCII text (one native check;
+ * length prefixes of values under 128 bytes are ASCII bytes too) is decoded once as Latin-1, where a
+ * character is a byte, and short values are cut from it with substring, which costs far less than a
+ * call into the UTF-8 decoder per value (the orders' customer column read 2x faster).
+ */
 function plainStrings(page: Uint8Array, at: number, count: number): string[] {
   const view = new DataView(page.buffer, page.byteOffset, page.byteLength);
   const out = new Array<string>(count);
+  const ascii = count > 0 && isAscii(page.subarray(at));
+  const text = ascii ? latin1Slice.call(page, at, page.length) : '';
+  const base = at;
   for (let i = 0; i < count; i++) {
     const length = view.getUint32(at, true);
     at += 4;
-    out[i] = utf8Slice.call(page, at, at + length);
+    out[i] = !ascii ? utf8Slice.call(page, at, at + length) : length < COPIED_SUBSTRING ? text.substring(at - base, at - base + length) : latin1Slice.call(page, at, at + length);
     at += length;
   }
   return out;
@@ -264,17 +302,24 @@ function plainBooleans(page: Uint8Array, at: number, count: number): boolean[] {
   return out;
 }
 
-/** PLAIN numbers as a typed array (copied: a page's offset need not be aligned for a typed view). */
+/**
+ * PLAIN numbers as a typed array: a view on the page where its offset is aligned for one (a page
+ * without definition levels), else a copy. The caller copies them into the column either way.
+ */
 function plainNumbers(page: Uint8Array, at: number, count: number, type: string, dtype: DType, scale: number, where: Where): TypedArray {
+  const typed = <T>(Type: { new (buffer: ArrayBufferLike, offset: number, length: number): T; BYTES_PER_ELEMENT: number }, width: number): T => {
+    const offset = page.byteOffset + at;
+    return offset % Type.BYTES_PER_ELEMENT === 0 ? new Type(page.buffer, offset, count * width / Type.BYTES_PER_ELEMENT) : new Type(page.slice(at, at + count * width).buffer, 0, count * width / Type.BYTES_PER_ELEMENT);
+  };
   switch (type) {
     case 'INT32':
-      return new Int32Array(page.slice(at, at + count * 4).buffer);
+      return typed(Int32Array, 4);
     case 'FLOAT':
-      return new Float32Array(page.slice(at, at + count * 4).buffer);
+      return typed(Float32Array, 4);
     case 'DOUBLE':
-      return new Float64Array(page.slice(at, at + count * 8).buffer);
+      return typed(Float64Array, 8);
     case 'INT64': {
-      const words = new Int32Array(page.slice(at, at + count * 8).buffer);
+      const words = typed(Int32Array, 8);
       const out = new Float64Array(count);
       for (let i = 0; i < count; i++) {
         const high = words[2 * i + 1];

@@ -22,6 +22,7 @@ import { formatBytes, parseBytes } from '../../../src/core/bytes.ts';
 import { profile } from '../../../src/profile/profile.ts';
 import type { RunSummary } from '../../../src/runtime/summary.ts';
 import type { BenchOptions, BenchResult } from '../main.ts';
+import { median } from '../support/median.ts';
 import { Order, writeOrdersCsv } from '../support/orders.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -223,12 +224,6 @@ function parseSizes(values: BenchOptions['values']): number[] {
 }
 
 const IDLE_RUNS = 3;
-
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 function ratio(estimate: number, measured: number): string {
   if (measured <= 0) return 'n/a';

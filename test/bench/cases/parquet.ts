@@ -2,14 +2,14 @@
  * Parquet bench (issue 16): the orders data written to and read from Parquet by Sluice and by DuckDB
  * on one thread, over the same rows, in the same run, so the figures are ratios.
  *
- *   npm run bench -- parquet [--rows 1000000] [--runs 2] [--keep]
+ *   npm run bench -- parquet [--rows 1000000] [--runs 3] [--keep]
  *
  * - write: batches already in memory (read once from the orders CSV) → toParquet(zstd), against
  *   DuckDB's `COPY orders TO 'x.parquet' (COMPRESSION zstd)` from a table in memory. MB/s are the
  *   rows' CSV bytes per second, the same figure for both; file sizes side by side.
  * - read: Sluice's source into typed batches (nothing kept), against DuckDB aggregating every column of
  *   `read_parquet` (so none is skipped), both over DuckDB's file and over Sluice's.
- * Each figure is the fastest of `--runs` runs.
+ * Sluice and DuckDB take turns, `--runs` times each after a warm-up; each figure is the median.
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import type { Batch } from '../../../src/batch/batch.ts';
 import { csv, parquet, pipeline, runOrThrow, toParquet } from '../../../src/index.ts';
 import { collect, fromBatches } from '../../support/fakes.ts';
 import type { BenchOptions, BenchResult } from '../main.ts';
+import { median } from '../support/median.ts';
 import { Order, writeOrdersCsv } from '../support/orders.ts';
 
 const MB = 1024 * 1024;
@@ -44,29 +45,50 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     const connection = await (await DuckDBInstance.create(':memory:', { threads: '1' })).connect();
     await connection.run(`CREATE TABLE orders AS SELECT * FROM read_csv('${input}', header = true)`);
 
-    const runs = Number(options.values.runs ?? 2);
-    /** Seconds of the fastest of `runs` runs (the first one warms up the JIT and the page cache). */
-    const timed = async (what: string, work: () => Promise<unknown>): Promise<number> => {
-      let best = Infinity;
-      for (let run = 0; run < runs; run++) {
-        options.log(`${what} (${run + 1}/${runs})`);
-        const started = performance.now();
-        await work();
-        best = Math.min(best, (performance.now() - started) / 1000);
+    const runs = Number(options.values.runs ?? 3);
+    /**
+     * Each piece of work run `runs` times, the pieces taking turns (A, B, A, B…: a burst of load on a
+     * shared machine then hits both), after one warm-up run each (JIT, page cache). Medians of wall
+     * time and of process CPU time (DuckDB runs on one thread inside this process, so CPU time is
+     * comparable, and far steadier than wall time on a loaded machine).
+     */
+    const alternate = async (pieces: Record<string, () => Promise<unknown>>): Promise<Record<string, { wall: number; cpu: number }>> => {
+      const times = Object.fromEntries(Object.keys(pieces).map((name) => [name, { wall: [] as number[], cpu: [] as number[] }]));
+      for (let run = -1; run < runs; run++) {
+        for (const [name, work] of Object.entries(pieces)) {
+          options.log(`${name} (${run < 0 ? 'warm-up' : `${run + 1}/${runs}`})`);
+          const started = performance.now();
+          const cpu = process.cpuUsage();
+          await work();
+          const used = process.cpuUsage(cpu);
+          if (run < 0) continue;
+          times[name].wall.push((performance.now() - started) / 1000);
+          times[name].cpu.push((used.user + used.system) / 1e6);
+        }
       }
-      return best;
+      return Object.fromEntries(Object.entries(times).map(([name, { wall, cpu }]) => [name, { wall: median(wall), cpu: median(cpu) }]));
     };
-    const sluiceWrite = await timed('Sluice write', () => runOrThrow(pipeline().from(fromBatches(batches)).to(toParquet(ours, { compression: 'zstd' }))));
-    const duckWrite = await timed('DuckDB write', () => connection.run(`COPY orders TO '${theirs}' (FORMAT parquet, COMPRESSION zstd)`));
     const readAll = (file: string) => runOrThrow(pipeline().from(parquet(file)).to(collect({ keep: false })));
     const aggregate = (file: string) =>
       connection.runAndReadAll(
         `SELECT count(*), sum(order_id), max(customer), max(country), max(status), sum(quantity), sum(unit_price), max(ordered_at), max(note) FROM read_parquet('${file}')`,
       );
-    const sluiceReadOurs = await timed('Sluice read (Sluice file)', () => readAll(ours));
-    const sluiceReadTheirs = await timed('Sluice read (DuckDB file)', () => readAll(theirs));
-    const duckReadTheirs = await timed('DuckDB read (DuckDB file)', () => aggregate(theirs));
-    const duckReadOurs = await timed('DuckDB read (Sluice file)', () => aggregate(ours));
+    const writes = await alternate({
+      sluice: () => runOrThrow(pipeline().from(fromBatches(batches)).to(toParquet(ours, { compression: 'zstd' }))),
+      duckdb: () => connection.run(`COPY orders TO '${theirs}' (FORMAT parquet, COMPRESSION zstd)`),
+    });
+    const sluiceWrite = writes.sluice.wall;
+    const duckWrite = writes.duckdb.wall;
+    const reads = await alternate({
+      sluiceTheirs: () => readAll(theirs),
+      duckdbTheirs: () => aggregate(theirs),
+      sluiceOurs: () => readAll(ours),
+      duckdbOurs: () => aggregate(ours),
+    });
+    const sluiceReadTheirs = reads.sluiceTheirs.wall;
+    const sluiceReadOurs = reads.sluiceOurs.wall;
+    const duckReadTheirs = reads.duckdbTheirs.wall;
+    const duckReadOurs = reads.duckdbOurs.wall;
     const oursBytes = (await stat(ours)).size;
     const theirsBytes = (await stat(theirs)).size;
     const rate = (seconds: number) => csvMB / seconds;
@@ -83,6 +105,8 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
       { case: 'parquet', name: 'duckdb read (DuckDB file)', value: rate(duckReadTheirs), unit: 'MB/s' },
       { case: 'parquet', name: 'duckdb read (Sluice file)', value: rate(duckReadOurs), unit: 'MB/s' },
       { case: 'parquet', name: 'read ratio', value: duckReadTheirs / sluiceReadTheirs, unit: 'x', note: 'sluice / DuckDB over DuckDB\'s file (target ≥ 0.5)' },
+      { case: 'parquet', name: 'read ratio (CPU time)', value: reads.duckdbTheirs.cpu / reads.sluiceTheirs.cpu, unit: 'x', note: `sluice / DuckDB, medians of ${runs} CPU times: ${reads.sluiceTheirs.cpu.toFixed(2)} s vs ${reads.duckdbTheirs.cpu.toFixed(2)} s` },
+      { case: 'parquet', name: 'write ratio (CPU time)', value: writes.duckdb.cpu / writes.sluice.cpu, unit: 'x', note: `sluice / DuckDB, medians of ${runs} CPU times: ${writes.sluice.cpu.toFixed(2)} s vs ${writes.duckdb.cpu.toFixed(2)} s` },
     ];
   } finally {
     if (options.values.keep !== true) await rm(dir, { recursive: true, force: true });

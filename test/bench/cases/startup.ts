@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from '../main.ts';
-import { measure, median } from './memory.ts';
+import { median } from '../support/median.ts';
+import { measure } from './memory.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const etl = join(root, 'bin/etl.js');

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
-import type { Batch } from '../../../src/batch/batch.ts';
+import { Batch as BatchClass, type Batch } from '../../../src/batch/batch.ts';
+import { columnFromValues } from '../../../src/batch/column.ts';
 import { parquet, pipeline, runOrThrow } from '../../../src/index.ts';
 import { collect, tempDir } from '../../support/fakes.ts';
 import { randomBatches, writeParquet } from './support.ts';
@@ -115,5 +116,20 @@ describe('parquet round trip', () => {
     await writeParquet(path, randomBatches(1, [0]));
     const { sink } = await readBack(path);
     assert.equal(sink.rows.length, 0);
+  });
+
+  test('plain strings read the same whether a page is all ASCII (decoded in one piece) or not, at every length', async () => {
+    // Lengths around the 13 characters where V8 stops copying substrings, and past 127 bytes, whose
+    // length prefix is not an ASCII byte; a page of ASCII only, then one with a non-ASCII value.
+    const ascii = Array.from({ length: 400 }, (_, i) => 'x'.repeat(i % 200) + String(i));
+    const mixed = [...ascii.slice(0, 100), 'héllo wörld', ...ascii.slice(100, 200)];
+    for (const values of [ascii, mixed]) {
+      const batch = new BatchClass({ text: columnFromValues('string', values), nullable: columnFromValues('string', values.map((v, i) => (i % 7 === 0 ? null : v))) }, values.length);
+      const path = nextPath();
+      await writeParquet(path, [batch], { compression: 'none' });
+      const { sink, summary } = await readBack(path);
+      assert.deepEqual(sink.rows, batch.toObjects());
+      assert.match(summary.source.engineDetail ?? '', /^100% /);
+    }
   });
 });
