@@ -2,24 +2,22 @@
  * `arrow(pathOrGlob, options)`: Arrow IPC files and streams read one record batch at a time through
  * apache-arrow's reader (the file format by seeking to each batch its footer lists, the stream format
  * front to back), only the projected columns converted, into typed batches whose numeric buffers are
- * views on the record batch's body (from-arrow-data.ts). A record batch larger than the run's batch
- * size is handed on in slices of it.
+ * views on the record batch's body (from-arrow-data.ts). The files, the limit, slicing to the run's
+ * batch size and schema checks are the columnar skeleton's (files/columnar-source.ts).
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import { type RecordBatch, RecordBatchReader, type Schema } from 'apache-arrow';
-import { z } from 'zod';
-import type { AnyRow, Batch } from '../../batch/batch.ts';
+import type { FileHandle } from 'node:fs/promises';
+import { type RecordBatch, RecordBatchReader } from 'apache-arrow';
+import type { z } from 'zod';
+import type { Batch } from '../../batch/batch.ts';
 import { Batch as BatchClass, columnRecord } from '../../batch/batch.ts';
-import type { DType } from '../../batch/dtype.ts';
 import { SluiceError } from '../../core/errors.ts';
 import { checkOptions } from '../../core/options.ts';
-import type { RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
-import { clonePlans, columnWidened, emptyBatch } from '../../schema/decode.ts';
-import type { ColumnPlan } from '../../schema/plan.ts';
+import type { RunContext, Source } from '../../contracts/contracts.ts';
+import { columnWidened } from '../../schema/decode.ts';
 import type { RowOf } from '../../schema/row-type.ts';
-import { checkedBatches, COLUMNAR_OPTIONS, type ColumnarOptions, planFor, RunDictionaries, schemaPlansOf, sliceBatch, sliceColumn, wantedColumns } from '../files/columnar.ts';
-import { unfinishedFiles } from '../files/finished-files.ts';
-import { expandInputs, totalSize } from '../files/inputs.ts';
+import { COLUMNAR_OPTIONS, type ColumnarOptions, type RunDictionaries } from '../files/columnar.ts';
+import { openForReading } from '../files/inputs.ts';
+import { type ColumnarFile, columnarSource } from '../files/columnar-source.ts';
 import { columnOf, DictionaryMapper, dtypeOfField } from './from-arrow-data.ts';
 
 export type ArrowOptions<S = unknown, K extends string = string> = ColumnarOptions<S, K>;
@@ -31,139 +29,61 @@ export function arrow<S extends z.ZodObject | undefined = undefined, const K ext
   path: string | readonly string[],
   options: ArrowOptions<S, K> = {},
 ): Source<RowOf<S, K>> {
-  const checked = checkOptions('arrow()', COLUMNAR_OPTIONS, options);
-  return new ArrowSource(path, checked as ArrowOptions<unknown, string>) as unknown as Source<RowOf<S, K>>;
+  const checked = checkOptions('arrow()', COLUMNAR_OPTIONS, options) as ArrowOptions<unknown, string>;
+  return columnarSource<RowOf<S, K>>(path, checked, () => ({ kind: 'arrow', engine: ENGINE, open: openFile }));
 }
 
-interface FileColumn {
-  name: string;
-  index: number;
-  dtype: DType;
-}
-
-class ArrowSource implements Source<AnyRow> {
-  readonly kind = 'arrow';
-  readonly location: string;
-  private readonly dictionaries: RunDictionaries;
-
-  constructor(
-    private readonly path: string | readonly string[],
-    private readonly options: ArrowOptions<unknown, string>,
-  ) {
-    this.location = typeof path === 'string' ? path : path.join(', ');
-    this.dictionaries = new RunDictionaries(options.dictionaryCap);
-  }
-
-  async describe(_context: RunContext): Promise<SourceDescription> {
-    const files = await expandInputs(this.path);
-    const opened = await openArrow(files[0]);
-    try {
-      const plans = this.options.schema !== undefined ? schemaPlansOf(this.options) : this.fileColumns(files[0], opened.reader.schema).map(({ name, dtype }) => planFor(name, dtype));
-      return { kind: 'arrow', location: files.join(', '), engine: ENGINE, columns: plans, totalBytes: await totalSize(files), notes: [`${files[0]}: Arrow IPC ${opened.reader.isFile() ? 'file' : 'stream'}`] };
-    } finally {
-      await opened.handle.close();
-    }
-  }
-
-  async *read(context: SourceContext): AsyncGenerator<Batch> {
-    const files = await expandInputs(this.path);
-    const totalBytes = await totalSize(files);
-    context.engine(ENGINE);
-    const progress = await unfinishedFiles(files, context, this.options.incremental);
-    const schemaPlans = this.options.schema === undefined ? null : clonePlans(schemaPlansOf(this.options));
-    let rowsLeft = context.limit ?? Infinity;
-    let doneBytes = 0;
-    let yielded = false;
-    let lastPlans: ColumnPlan[] = schemaPlans ?? [];
-    for (const file of progress.files) {
-      if (rowsLeft <= 0) break;
-      const opened = await openArrow(file);
-      let whole = true;
-      try {
-        const columns = this.fileColumns(file, opened.reader.schema);
-        const mappers = new Map<string, DictionaryMapper>();
-        if (schemaPlans === null) lastPlans = columns.map(({ name, dtype }) => planFor(name, dtype, dtype === 'dictionary' ? this.dictionaries.of(name) : undefined));
-        let index = 0;
-        for await (const recordBatch of readBatches(opened.reader, file)) {
-          if (rowsLeft <= 0) {
-            whole = false;
-            break;
-          }
-          context.signal.throwIfAborted();
-          const batch = this.toBatch(recordBatch, columns, mappers, file, index, context);
-          const rows = Math.min(batch.length, rowsLeft);
-          // Cut short by the limit, the file is not finished: marking it would skip its rest next time.
-          if (rows < batch.length) whole = false;
-          const kept = rows < batch.length ? new BatchClass(sliced(batch, rows), rows, batch.origin) : batch;
-          const recordIndex = index;
-          const pieces = schemaPlans === null ? sliceBatch(kept, context.batchRows()) : await checkedBatches(kept, schemaPlans, context, (row) => ({ file, recordBatch: recordIndex, row }));
-          for (const piece of pieces) {
-            yielded = true;
-            yield piece;
-          }
-          rowsLeft -= rows;
-          index++;
-        }
-      } finally {
-        await opened.handle.close();
-      }
-      doneBytes += await totalSize([file]);
-      context.progress(doneBytes, totalBytes);
-      if (whole) await progress.finished(file);
-    }
-    if (!yielded) yield emptyBatch(lastPlans);
-  }
-
-  private toBatch(recordBatch: RecordBatch, columns: FileColumn[], mappers: Map<string, DictionaryMapper>, file: string, index: number, context: SourceContext): Batch {
-    const read = columnRecord();
-    for (const column of columns) {
-      const where = { file, recordBatch: index, column: column.name };
-      let mapper = mappers.get(column.name);
-      if (column.dtype === 'dictionary' && mapper === undefined) {
-        mapper = new DictionaryMapper(this.dictionaries.of(column.name));
-        mappers.set(column.name, mapper);
-      }
-      const data = recordBatch.data.children[column.index];
-      const { column: converted, overflowed } = columnOf(data, column.dtype, mapper, where);
-      if (overflowed) {
-        context.warn(columnWidened(column.name, 'dictionary', 'string', `${mapper!.dictionary.cap}+ distinct values`, { file }));
-        column.dtype = 'string';
-        this.dictionaries.overflow(column.name);
-      }
-      read[column.name] = converted;
-    }
-    return new BatchClass(read, recordBatch.numRows, { file, recordBatch: index });
-  }
-
-  /** The columns to read from this file, where each is in its record batches, and the dtype each reads as. */
-  private fileColumns(file: string, schema: Schema): FileColumn[] {
-    const fields = schema.fields;
-    const wanted = wantedColumns(this.options, fields.map((field) => field.name));
-    return wanted.map((name) => {
+async function openFile(file: string, wanted: (all: readonly string[]) => readonly string[], dictionaries: RunDictionaries, context: Pick<RunContext, 'warn'>): Promise<ColumnarFile> {
+  const opened = await openArrow(file);
+  try {
+    const fields = opened.reader.schema.fields;
+    const columns = wanted(fields.map((field) => field.name)).map((name) => {
       const index = fields.findIndex((field) => field.name === name);
       if (index < 0) {
         throw new SluiceError('SCHEMA_MISSING_COLUMN', `${file}: no column ${JSON.stringify(name)} (the file has ${fields.map((field) => field.name).join(', ')}).`, { file, column: name });
       }
-      return { name, index, dtype: this.dictionaries.dtypeOf(name, dtypeOfField(file, fields[index])) };
+      return { name, index, dtype: dictionaries.dtypeOf(name, dtypeOfField(file, fields[index])) };
     });
+    const mappers = new Map<string, DictionaryMapper>();
+    /** One record batch as a batch of views on its body; a dictionary column that fills the run's dictionary reads as strings from then on. */
+    const toBatch = (recordBatch: RecordBatch, index: number): Batch => {
+      const read = columnRecord();
+      for (const column of columns) {
+        let mapper = mappers.get(column.name);
+        if (column.dtype === 'dictionary' && mapper === undefined) {
+          mapper = new DictionaryMapper(dictionaries.of(column.name));
+          mappers.set(column.name, mapper);
+        }
+        const converted = columnOf(recordBatch.data.children[column.index], column.dtype, mapper, { file, recordBatch: index, column: column.name });
+        if (converted.overflowed) {
+          context.warn(columnWidened(column.name, 'dictionary', 'string', `${mapper!.dictionary.cap}+ distinct values`, { file }));
+          column.dtype = 'string';
+          dictionaries.overflow(column.name);
+        }
+        read[column.name] = converted.column;
+      }
+      return new BatchClass(read, recordBatch.numRows, { file, recordBatch: index });
+    };
+    return {
+      columns,
+      async *units() {
+        let index = 0;
+        for await (const recordBatch of readBatches(opened.reader, file)) yield toBatch(recordBatch, index++);
+      },
+      bytesRead: () => 0,
+      notes: () => [`${file}: Arrow IPC ${opened.reader.isFile() ? 'file' : 'stream'}`],
+      close: () => opened.handle.close(),
+    };
+  } catch (error) {
+    await opened.handle.close();
+    throw error;
   }
-}
-
-function sliced(batch: Batch, rows: number): Record<string, ReturnType<typeof sliceColumn>> {
-  const columns = columnRecord();
-  for (const name of batch.names) columns[name] = sliceColumn(batch.columns[name], 0, rows);
-  return columns;
 }
 
 type Reader = Awaited<ReturnType<typeof RecordBatchReader.from<any>>>;
 
 async function openArrow(file: string): Promise<{ handle: FileHandle; reader: Reader }> {
-  let handle: FileHandle;
-  try {
-    handle = await open(file, 'r');
-  } catch (error) {
-    throw new SluiceError('INPUT_READ', `Cannot read ${file}: ${(error as Error).message}`, { file, cause: error });
-  }
+  const handle = await openForReading(file);
   try {
     const reader = await RecordBatchReader.from(handle);
     await reader.open();

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { glob, stat } from 'node:fs/promises';
+import { type FileHandle, glob, open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { isAbsolute, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -111,5 +111,14 @@ export async function withLineOf(error: unknown): Promise<unknown> {
     return new SluiceError(error.code, message, { ...error.details, ...place, cause: error.details.cause });
   } catch {
     return error;
+  }
+}
+
+/** A file opened for reading at offsets (Parquet, Arrow), or INPUT_READ naming it. */
+export async function openForReading(file: string): Promise<FileHandle> {
+  try {
+    return await open(file, 'r');
+  } catch (error) {
+    throw new SluiceError('INPUT_READ', `Cannot read ${file}: ${(error as Error).message}`, { file, cause: error });
   }
 }

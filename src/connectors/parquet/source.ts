@@ -5,25 +5,22 @@
  * decodes each column chunk; the values become typed columns here. The file is read by ranges (the
  * footer, then each column chunk), never whole.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { parquetMetadataAsync, parquetScan, type FileMetaData } from 'hyparquet';
-import { z } from 'zod';
-import type { AnyRow, Batch } from '../../batch/batch.ts';
+import type { z } from 'zod';
 import { columnRecord, Batch as BatchClass } from '../../batch/batch.ts';
 import type { Column } from '../../batch/column.ts';
 import type { DType } from '../../batch/dtype.ts';
 import { SluiceError } from '../../core/errors.ts';
 import { checkOptions } from '../../core/options.ts';
-import type { DescribeContext, RunContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
-import { clonePlans, columnWidened, emptyBatch } from '../../schema/decode.ts';
-import type { ColumnPlan } from '../../schema/plan.ts';
+import type { RunContext, Source } from '../../contracts/contracts.ts';
+import { columnWidened } from '../../schema/decode.ts';
 import type { RowOf } from '../../schema/row-type.ts';
-import { unfinishedFiles } from '../files/finished-files.ts';
-import { expandInputs, totalSize } from '../files/inputs.ts';
-import { projectPlans } from '../files/file-source.ts';
 import { decompressors } from './compress.ts';
 import { fastPathFits, readFastChunk, Unsupported } from './fast-chunk.ts';
-import { checkedBatches, COLUMNAR_OPTIONS, type ColumnarOptions, planFor, RunDictionaries, schemaPlansOf, sliceBatch, sliceColumn, wantedColumns } from '../files/columnar.ts';
+import { COLUMNAR_OPTIONS, type ColumnarOptions, type RunDictionaries, sliceColumn } from '../files/columnar.ts';
+import { openForReading } from '../files/inputs.ts';
+import { type ColumnarFile, type ColumnarFormat, columnarSource } from '../files/columnar-source.ts';
 import { dtypeFor, isNested, type ParquetField, PARSERS, toColumn } from './read-types.ts';
 import { DTYPES_KEY } from './sink.ts';
 
@@ -34,8 +31,8 @@ export function parquet<S extends z.ZodObject | undefined = undefined, const K e
   path: string | readonly string[],
   options: ParquetOptions<S, K> = {},
 ): Source<RowOf<S, K>> {
-  const checked = checkOptions('parquet()', COLUMNAR_OPTIONS, options);
-  return new ParquetSource(path, checked as ParquetOptions<unknown, string>) as unknown as Source<RowOf<S, K>>;
+  const checked = checkOptions('parquet()', COLUMNAR_OPTIONS, options) as ParquetOptions<unknown, string>;
+  return columnarSource<RowOf<S, K>>(path, checked, () => new ParquetFormat());
 }
 
 interface OpenedFile {
@@ -45,114 +42,72 @@ interface OpenedFile {
   buffer: { byteLength: number; slice(start: number, end?: number): Promise<ArrayBuffer> };
 }
 
+interface FileColumn {
+  name: string;
+  dtype: DType;
+  field: ParquetField;
+}
+
 const ENGINE = 'parquet pages (hyparquet past the fast path)';
 
-class ParquetSource implements Source<AnyRow> {
+/** One read's Parquet reader: it counts the column chunks that took the fast path. */
+class ParquetFormat implements ColumnarFormat {
   readonly kind = 'parquet';
-  readonly location: string;
-  private readonly dictionaries: RunDictionaries;
+  readonly engine = ENGINE;
+  private fastChunks = 0;
+  private generalChunks = 0;
 
-  constructor(
-    private readonly path: string | readonly string[],
-    private readonly options: ParquetOptions<unknown, string>,
-  ) {
-    this.location = typeof path === 'string' ? path : path.join(', ');
-    this.dictionaries = new RunDictionaries(options.dictionaryCap);
-  }
-
-  async describe(context: DescribeContext): Promise<SourceDescription> {
-    const files = await expandInputs(this.path);
-    const opened = await openParquet(files[0]);
+  async open(file: string, wanted: (all: readonly string[]) => readonly string[], dictionaries: RunDictionaries, context: Pick<RunContext, 'warn'>): Promise<ColumnarFile> {
+    const opened = await openParquet(file);
     try {
-      const all = this.options.schema !== undefined ? schemaPlansOf(this.options) : this.filePlans(opened).map(({ name, dtype }) => planFor(name, dtype));
-      const plans = projectPlans(all, context.columns);
-      const rowGroups = opened.metadata.row_groups.length;
+      const columns = fileColumns(opened, wanted, dictionaries);
+      const scan = await parquetScan({ file: opened.buffer, metadata: opened.metadata, columns: columns.map((column) => column.name), compressors: decompressors, parsers: PARSERS, utf8: true });
+      const groups = opened.metadata.row_groups;
+      let bytesRead = 0;
+      const reader = this;
       return {
-        kind: 'parquet',
-        location: files.join(', '),
-        engine: ENGINE,
-        columns: plans,
-        ...(all.length > plans.length ? { columnsOf: all.length } : {}),
-        totalBytes: await totalSize(files),
-        notes: [`${files[0]}: ${rowGroups} row group${rowGroups === 1 ? '' : 's'}, ${opened.metadata.num_rows} rows`],
+        columns,
+        async *units(rowsWanted: () => number) {
+          let rowStart = 0;
+          for (let group = 0; group < groups.length && rowsWanted() > 0; group++) {
+            const rows = Number(groups[group].num_rows);
+            const rowEnd = rowStart + Math.min(rows, rowsWanted());
+            const read = columnRecord();
+            for (const column of columns) read[column.name] = await reader.readColumn(scan, opened, group, column, rowStart, rowEnd, dictionaries, context);
+            const length = rowEnd - rowStart;
+            rowStart += rows;
+            bytesRead += Number(groups[group].total_compressed_size ?? groups[group].total_byte_size);
+            yield new BatchClass(read, length, { file, rowGroup: group });
+          }
+        },
+        bytesRead: () => bytesRead,
+        notes: () => [`${file}: ${groups.length} row group${groups.length === 1 ? '' : 's'}, ${opened.metadata.num_rows} rows`],
+        close: () => opened.handle.close(),
       };
-    } finally {
+    } catch (error) {
       await opened.handle.close();
+      throw error;
     }
   }
 
-  async *read(context: SourceContext): AsyncGenerator<Batch> {
-    const files = await expandInputs(this.path);
-    const totalBytes = await totalSize(files);
-    context.engine(ENGINE);
-    this.fastChunks = 0;
-    this.generalChunks = 0;
-    const progress = await unfinishedFiles(files, context, this.options.incremental);
-    const schemaPlans = this.options.schema === undefined ? null : clonePlans(projectPlans(schemaPlansOf(this.options), context.columns));
-    let reported = false;
-    let rowsLeft = context.limit ?? Infinity;
-    let doneBytes = 0;
-    let yielded = false;
-    let lastPlans: ColumnPlan[] = schemaPlans ?? [];
-    for (const file of progress.files) {
-      if (rowsLeft <= 0) break;
-      const opened = await openParquet(file);
-      let whole = true;
-      try {
-        const all = this.filePlans(opened);
-        // Only the columns the pipeline uses: the others are never read from disk.
-        const columns = projectPlans(all, context.columns);
-        if (!reported) context.columnsRead(columns.map((column) => column.name), all.map((column) => column.name));
-        reported = true;
-        if (schemaPlans === null) lastPlans = columns.map(({ name, dtype }) => planFor(name, dtype, this.dictionaries.peek(name)));
-        const names = columns.map((column) => column.name);
-        const scan = await parquetScan({ file: opened.buffer, metadata: opened.metadata, columns: names, compressors: decompressors, parsers: PARSERS, utf8: true });
-        let rowStart = 0;
-        for (let group = 0; group < opened.metadata.row_groups.length; group++) {
-          if (rowsLeft <= 0) {
-            whole = false;
-            break;
-          }
-          context.signal.throwIfAborted();
-          const rowGroup = opened.metadata.row_groups[group];
-          const rows = Number(rowGroup.num_rows);
-          const rowEnd = rowStart + Math.min(rows, rowsLeft);
-          const read = columnRecord();
-          for (const column of columns) read[column.name] = await this.readColumn(scan, opened, group, column, rowStart, rowEnd, context);
-          const batch = new BatchClass(read, rowEnd - rowStart, { file, rowGroup: group });
-          rowStart += rows;
-          const pieces = schemaPlans === null ? sliceBatch(batch, context.batchRows()) : await checkedBatches(batch, schemaPlans, context, (row) => ({ file, rowGroup: group, row }));
-          for (const piece of pieces) {
-            yielded = true;
-            yield piece;
-          }
-          rowsLeft -= batch.length;
-          doneBytes += Number(rowGroup.total_compressed_size ?? rowGroup.total_byte_size);
-          context.progress(Math.min(doneBytes, totalBytes), totalBytes);
-          if (rowsLeft <= 0 && group < opened.metadata.row_groups.length - 1) whole = false;
-        }
-      } finally {
-        await opened.handle.close();
-      }
-      if (whole) await progress.finished(file);
-    }
-    if (!yielded) yield emptyBatch(lastPlans);
+  engineDetail(): string | undefined {
     const chunks = this.fastChunks + this.generalChunks;
-    if (chunks > 0) context.engine(ENGINE, `${Math.round((100 * this.fastChunks) / chunks)}% of ${chunks} column chunks on the fast path`);
+    return chunks === 0 ? undefined : `${Math.round((100 * this.fastChunks) / chunks)}% of ${chunks} column chunks on the fast path`;
   }
 
   /** One column of one row group: the fast path when it fits, hyparquet for the rest. */
-  private async readColumn(
+  async readColumn(
     scan: Awaited<ReturnType<typeof parquetScan>>,
     opened: OpenedFile,
     rowGroup: number,
-    column: { name: string; dtype: DType; field: ParquetField },
+    column: FileColumn,
     rowStart: number,
     rowEnd: number,
-    context: SourceContext,
+    dictionaries: RunDictionaries,
+    context: Pick<RunContext, 'warn'>,
   ): Promise<Column> {
     const file = opened.file;
-    const dictionary = column.dtype === 'dictionary' ? this.dictionaries.of(column.name) : undefined;
+    const dictionary = column.dtype === 'dictionary' ? dictionaries.of(column.name) : undefined;
     const where = { file, rowGroup, column: column.name };
     let result: { column: Column; overflowed: boolean } | undefined;
     try {
@@ -177,28 +132,26 @@ class ParquetSource implements Source<AnyRow> {
     }
     if (result.overflowed) {
       context.warn(columnWidened(column.name, 'dictionary', 'string', `${dictionary!.cap}+ distinct values`, { file, rowGroup }));
-      this.dictionaries.overflow(column.name);
+      // Plain strings from here on, in this file's later row groups too: one run, one dictionary per column.
+      column.dtype = 'string';
+      dictionaries.overflow(column.name);
     }
     return result.column;
   }
+}
 
-  private fastChunks = 0;
-  private generalChunks = 0;
-
-  /** The columns to read from this file and the dtype each reads as. */
-  private filePlans(opened: OpenedFile): { name: string; dtype: DType; field: ParquetField }[] {
-    const fields = topLevelFields(opened.metadata);
-    const wanted = wantedColumns(this.options, fields.map((field) => field.name));
-    const stored = storedDTypes(opened.metadata);
-    return wanted.map((name) => {
-      const field = fields.find((candidate) => candidate.name === name);
-      if (field === undefined) {
-        throw new SluiceError('SCHEMA_MISSING_COLUMN', `${opened.file}: no column ${JSON.stringify(name)} (the file has ${fields.map((f) => f.name).join(', ')}).`, { file: opened.file, column: name });
-      }
-      const dtype = dtypeFor(opened.file, field, stored[name], dictionaryEncoded(opened.metadata, name));
-      return { name, dtype: this.dictionaries.dtypeOf(name, dtype), field };
-    });
-  }
+/** The columns to read from this file and the dtype each reads as. */
+function fileColumns(opened: OpenedFile, wanted: (all: readonly string[]) => readonly string[], dictionaries: RunDictionaries): FileColumn[] {
+  const fields = topLevelFields(opened.metadata);
+  const stored = storedDTypes(opened.metadata);
+  return wanted(fields.map((field) => field.name)).map((name) => {
+    const field = fields.find((candidate) => candidate.name === name);
+    if (field === undefined) {
+      throw new SluiceError('SCHEMA_MISSING_COLUMN', `${opened.file}: no column ${JSON.stringify(name)} (the file has ${fields.map((f) => f.name).join(', ')}).`, { file: opened.file, column: name });
+    }
+    const dtype = dtypeFor(opened.file, field, stored[name], dictionaryEncoded(opened.metadata, name));
+    return { name, dtype: dictionaries.dtypeOf(name, dtype), field };
+  });
 }
 
 function topLevelFields(metadata: FileMetaData): ParquetField[] {
@@ -261,12 +214,7 @@ export async function describeParquetFooter(file: string): Promise<ParquetFooter
 }
 
 async function openParquet(file: string): Promise<OpenedFile> {
-  let handle: FileHandle;
-  try {
-    handle = await open(file, 'r');
-  } catch (error) {
-    throw new SluiceError('INPUT_READ', `Cannot read ${file}: ${(error as Error).message}`, { file, cause: error });
-  }
+  const handle = await openForReading(file);
   try {
     const size = (await handle.stat()).size;
     const buffer = {
