@@ -33,6 +33,8 @@ Cases (all of them when none is named): ${available.join(', ')}
   aggregate --rows 10000000 --runs 3       groupBy vs DuckDB (threads=1 and all) over the 10-column orders CSV, and a
             --scenario country-status      hand-written JS Map: (country, status); customer_id and order_id under 64MB.
                                            Results checked against DuckDB; medians of runs taken in turns, wall and CPU
+  arrow     --rows 1000000 --runs 3        Sluice's Arrow IPC sink and source vs apache-arrow's tableToIPC / tableFromIPC
+                                           over the same orders, taking turns: median MB/s, CPU times, ratios
   csv       --size 200MB --runs 3 --keep   csv-parse baseline vs Sluice's reader and whole pipeline; DuckDB (1 thread)
                                            as a reference when @duckdb/node-api is installed (npm install --no-save)
   memory    --size 1GB --keep              peak RSS of a run under --memory 128MB vs the naive read; 8 runs under one budget

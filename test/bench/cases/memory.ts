@@ -22,7 +22,7 @@ import { formatBytes, parseBytes } from '../../../src/core/bytes.ts';
 import { profile } from '../../../src/profile/profile.ts';
 import type { RunSummary } from '../../../src/runtime/summary.ts';
 import type { BenchOptions, BenchResult } from '../main.ts';
-import { median } from '../support/median.ts';
+import { median } from '../support/runs.ts';
 import { Order, writeOrdersCsv } from '../support/orders.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));

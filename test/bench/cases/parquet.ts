@@ -19,7 +19,7 @@ import type { Batch } from '../../../src/batch/batch.ts';
 import { csv, parquet, pipeline, runOrThrow, toParquet } from '../../../src/index.ts';
 import { collect, fromBatches } from '../../support/fakes.ts';
 import type { BenchOptions, BenchResult } from '../main.ts';
-import { median } from '../support/median.ts';
+import { alternateRuns } from '../support/runs.ts';
 import { Order, writeOrdersCsv } from '../support/orders.ts';
 
 const MB = 1024 * 1024;
@@ -46,28 +46,7 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     await connection.run(`CREATE TABLE orders AS SELECT * FROM read_csv('${input}', header = true)`);
 
     const runs = Number(options.values.runs ?? 3);
-    /**
-     * Each piece of work run `runs` times, the pieces taking turns (A, B, A, B…: a burst of load on a
-     * shared machine then hits both), after one warm-up run each (JIT, page cache). Medians of wall
-     * time and of process CPU time (DuckDB runs on one thread inside this process, so CPU time is
-     * comparable, and far steadier than wall time on a loaded machine).
-     */
-    const alternate = async (pieces: Record<string, () => Promise<unknown>>): Promise<Record<string, { wall: number; cpu: number }>> => {
-      const times = Object.fromEntries(Object.keys(pieces).map((name) => [name, { wall: [] as number[], cpu: [] as number[] }]));
-      for (let run = -1; run < runs; run++) {
-        for (const [name, work] of Object.entries(pieces)) {
-          options.log(`${name} (${run < 0 ? 'warm-up' : `${run + 1}/${runs}`})`);
-          const started = performance.now();
-          const cpu = process.cpuUsage();
-          await work();
-          const used = process.cpuUsage(cpu);
-          if (run < 0) continue;
-          times[name].wall.push((performance.now() - started) / 1000);
-          times[name].cpu.push((used.user + used.system) / 1e6);
-        }
-      }
-      return Object.fromEntries(Object.entries(times).map(([name, { wall, cpu }]) => [name, { wall: median(wall), cpu: median(cpu) }]));
-    };
+    const alternate = (pieces: Record<string, () => Promise<unknown>>) => alternateRuns(pieces, runs, options.log);
     const readAll = (file: string) => runOrThrow(pipeline().from(parquet(file)).to(collect({ keep: false })));
     const aggregate = (file: string) =>
       connection.runAndReadAll(

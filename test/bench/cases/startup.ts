@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from '../main.ts';
-import { median } from '../support/median.ts';
+import { median } from '../support/runs.ts';
 import { measure } from './memory.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
