@@ -2,23 +2,15 @@
  * `arrow(pathOrGlob, options)`: Arrow IPC files and streams read one record batch at a time through
  * apache-arrow's reader (the file format by seeking to each batch its footer lists, the stream format
  * front to back), only the projected columns converted, into typed batches whose numeric buffers are
- * views on the record batch's body (from-arrow-data.ts). The files, the limit, slicing to the run's
+ * views on the record batch's body (read-file.ts, from-arrow-data.ts). The files, the limit, slicing to the run's
  * batch size and schema checks are the columnar skeleton's (files/columnar-source.ts).
  */
-import type { FileHandle } from 'node:fs/promises';
-import { type RecordBatch, RecordBatchReader } from 'apache-arrow';
 import type { z } from 'zod';
-import type { Batch } from '../../batch/batch.ts';
-import { Batch as BatchClass, columnRecord } from '../../batch/batch.ts';
-import { SluiceError } from '../../core/errors.ts';
 import { checkOptions } from '../../core/options.ts';
-import type { RunContext, Source } from '../../contracts/contracts.ts';
-import { columnWidened } from '../../schema/decode.ts';
 import type { RowOf } from '../../schema/row-type.ts';
-import { COLUMNAR_OPTIONS, type ColumnarOptions, type RunDictionaries } from '../files/columnar.ts';
-import { openForReading } from '../files/inputs.ts';
-import { type ColumnarFile, columnarSource } from '../files/columnar-source.ts';
-import { columnOf, DictionaryMapper, dtypeOfField } from './from-arrow-data.ts';
+import type { Source } from '../../contracts/contracts.ts';
+import { COLUMNAR_OPTIONS, type ColumnarOptions } from '../files/columnar.ts';
+import { type ColumnarFormat, columnarSource } from '../files/columnar-source.ts';
 
 export type ArrowOptions<S = unknown, K extends string = string> = ColumnarOptions<S, K>;
 
@@ -30,88 +22,7 @@ export function arrow<S extends z.ZodObject | undefined = undefined, const K ext
   options: ArrowOptions<S, K> = {},
 ): Source<RowOf<S, K>> {
   const checked = checkOptions('arrow()', COLUMNAR_OPTIONS, options) as ArrowOptions<unknown, string>;
-  return columnarSource<RowOf<S, K>>(path, checked, () => ({ kind: 'arrow', engine: ENGINE, open: openFile }));
-}
-
-async function openFile(file: string, wanted: (all: readonly string[]) => readonly string[], dictionaries: RunDictionaries, context: Pick<RunContext, 'warn'>): Promise<ColumnarFile> {
-  const opened = await openArrow(file);
-  try {
-    const fields = opened.reader.schema.fields;
-    const columns = wanted(fields.map((field) => field.name)).map((name) => {
-      const index = fields.findIndex((field) => field.name === name);
-      if (index < 0) {
-        throw new SluiceError('SCHEMA_MISSING_COLUMN', `${file}: no column ${JSON.stringify(name)} (the file has ${fields.map((field) => field.name).join(', ')}).`, { file, column: name });
-      }
-      return { name, index, dtype: dictionaries.dtypeOf(name, dtypeOfField(file, fields[index])) };
-    });
-    const mappers = new Map<string, DictionaryMapper>();
-    /** One record batch as a batch of views on its body; a dictionary column that fills the run's dictionary reads as strings from then on. */
-    const toBatch = (recordBatch: RecordBatch, index: number): Batch => {
-      const read = columnRecord();
-      for (const column of columns) {
-        let mapper = mappers.get(column.name);
-        if (column.dtype === 'dictionary' && mapper === undefined) {
-          mapper = new DictionaryMapper(dictionaries.of(column.name));
-          mappers.set(column.name, mapper);
-        }
-        const converted = columnOf(recordBatch.data.children[column.index], column.dtype, mapper, { file, recordBatch: index, column: column.name });
-        if (converted.overflowed) {
-          context.warn(columnWidened(column.name, 'dictionary', 'string', `${mapper!.dictionary.cap}+ distinct values`, { file }));
-          column.dtype = 'string';
-          dictionaries.overflow(column.name);
-        }
-        read[column.name] = converted.column;
-      }
-      return new BatchClass(read, recordBatch.numRows, { file, recordBatch: index });
-    };
-    return {
-      columns,
-      async *units() {
-        let index = 0;
-        for await (const recordBatch of readBatches(opened.reader, file)) yield toBatch(recordBatch, index++);
-      },
-      bytesRead: () => 0,
-      notes: () => [`${file}: Arrow IPC ${opened.reader.isFile() ? 'file' : 'stream'}`],
-      close: () => opened.handle.close(),
-    };
-  } catch (error) {
-    await opened.handle.close();
-    throw error;
-  }
-}
-
-type Reader = Awaited<ReturnType<typeof RecordBatchReader.from<any>>>;
-
-async function openArrow(file: string): Promise<{ handle: FileHandle; reader: Reader }> {
-  const handle = await openForReading(file);
-  try {
-    const reader = await RecordBatchReader.from(handle);
-    await reader.open();
-    if (reader.schema === undefined || reader.schema === null) throw new Error('no schema message');
-    return { handle, reader };
-  } catch (error) {
-    await handle.close();
-    throw new SluiceError('INPUT_READ', `${file} is not a readable Arrow IPC file or stream: ${(error as Error).message} (an Arrow file starts with "ARROW1", a stream with a schema message; truncated, or another format?).`, { file, cause: error });
-  }
-}
-
-/** The reader's record batches, its failures named by file and record batch. */
-async function* readBatches(reader: Reader, file: string): AsyncGenerator<RecordBatch> {
-  let index = 0;
-  const batches = reader[Symbol.asyncIterator]();
-  try {
-    while (true) {
-      let next: IteratorResult<RecordBatch>;
-      try {
-        next = await batches.next();
-      } catch (error) {
-        throw new SluiceError('INPUT_READ', `${file}: record batch ${index}: cannot decode: ${(error as Error).message} (truncated or corrupt?).`, { file, recordBatch: index, cause: error });
-      }
-      if (next.done) return;
-      yield next.value;
-      index++;
-    }
-  } finally {
-    await batches.return?.();
-  }
+  // apache-arrow is loaded with the first file, not with Sluice: it takes about as long to load as the rest of Sluice.
+  const open: ColumnarFormat['open'] = async (...args) => (await import('./read-file.ts')).openFile(...args);
+  return columnarSource<RowOf<S, K>>(path, checked, () => ({ kind: 'arrow', engine: ENGINE, open }));
 }
