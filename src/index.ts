@@ -73,6 +73,8 @@ export { take } from './stages/take.ts';
 export { tap } from './stages/tap.ts';
 export { mapBatches, type MapBatchesOptions } from './stages/map-batches.ts';
 export { groupBy, type GroupByFigures } from './stages/aggregate/group-by.ts';
+export { sort, type SortFigures, type SortKey, type SortOptions, type SortSpec } from './stages/sort/sort.ts';
+export { distinct, dedupe, type DedupeOptions } from './stages/distinct.ts';
 export {
   count,
   sum,

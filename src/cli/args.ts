@@ -1,5 +1,6 @@
 // What every command is handed, and the argument helpers the commands share: each flag is read and
 // checked once, here, with a message that names the flag and says what it must be.
+import { statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseBytes } from '../core/bytes.ts';
 import { SluiceError } from '../core/errors.ts';
@@ -80,6 +81,19 @@ export function milliseconds(value: string | undefined, flag: string, min = 0): 
 /** A flag's byte size (`256MB`, `1GB`), or undefined when the flag is absent. */
 export function byteSizeFlag(value: string | undefined, flag: string): number | undefined {
   return value === undefined ? undefined : parseBytes(value, flag);
+}
+
+/** A flag's folder, which must exist and be a folder (checked before anything runs). */
+export function folderFlag(value: string | undefined, flag: string): string | undefined {
+  if (value === undefined) return undefined;
+  let isFolder = false;
+  try {
+    isFolder = statSync(value).isDirectory();
+  } catch {
+    isFolder = false;
+  }
+  if (value.trim() === '' || !isFolder) refuse(flag, 'an existing folder', value);
+  return value;
 }
 
 /** A flag that takes one of a few words. */

@@ -14,7 +14,7 @@ import { runTracked } from '../ops/tracked-run.ts';
 import { describePlan } from '../schema/plan.ts';
 import { EXIT } from './exit-codes.ts';
 import { loadPipeline } from '../ops/load.ts';
-import { byteSizeFlag, type CommandIO, milliseconds, parseFlags, wholeNumber } from './args.ts';
+import { byteSizeFlag, type CommandIO, folderFlag, milliseconds, parseFlags, wholeNumber } from './args.ts';
 
 export const RUN_HELP = `Usage: etl run <pipeline.ts> [options]
 
@@ -26,6 +26,9 @@ Options:
   --limit <rows>     Stop after reading this many rows.
   --dry-run          Print the plan and schema (source, engine, columns and their types); write nothing.
                      With --limit, also run that many rows through the stages, still writing nothing.
+  --temp-dir <dir>   Folder for the temporary files of stages that spill (sort, groupBy, distinct,
+                     dedupe); removed when the run ends, also on failure or Ctrl-C (default: the
+                     pipeline's tempDir, else SLUICE_TEMP_DIR, else the OS temporary folder).
   --report <file>    Write the run summary to <file>: JSON (for machines, with memory and throughput
                      over time), or, for a name ending in .html, one self-contained HTML page with
                      charts of memory and rows/s per stage (open it in any browser; no network).
@@ -48,6 +51,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     limit: { type: 'string' },
     'dry-run': { type: 'boolean' },
     report: { type: 'string' },
+    'temp-dir': { type: 'string' },
     'run-timeout': { type: 'string' },
     quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -62,6 +66,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const memory = byteSizeFlag(values.memory, '--memory');
   const limit = wholeNumber(values.limit, '--limit');
   const runTimeoutMs = milliseconds(values['run-timeout'], '--run-timeout', 1);
+  const tempDir = folderFlag(values['temp-dir'], '--temp-dir');
   const pipeline = await loadPipeline(positionals[0]);
   const dryRun = values['dry-run'] === true;
   if (dryRun) {
@@ -78,6 +83,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       ...pipeline.stages.map((stage) => `stage      ${stage.stageName ?? (stage.name || 'stage')}${stage.stageDetail ? ` ${stage.stageDetail}` : ''}`),
       `sink       ${sink.kind} ${sink.location} (dry run: nothing is written)`,
       `memory     ${memory ?? pipeline.memory ?? '256MB'}`,
+      ...(tempDir ?? pipeline.tempDir ? [`temp       ${tempDir ?? pipeline.tempDir}`] : []),
       ...warnings.map((warning) => `warning    ${formatWarning(warning)}`),
     ];
     io.stdout.write(`${lines.join('\n')}\n`);
@@ -87,7 +93,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const progress = values.quiet ? undefined : createProgress(io.stderr);
   // `etl top` shows the run while it goes (live-status.ts); the file goes when the run ends.
   const live = publishLiveStatus(positionals[0]);
-  const runOptions = { memory, limit, dryRun, signal, onProgress: progress === undefined ? undefined : (event: ProgressEvent) => progress.update(event), onSample: live.onSample };
+  const runOptions = { memory, limit, dryRun, signal, tempDir, onProgress: progress === undefined ? undefined : (event: ProgressEvent) => progress.update(event), onSample: live.onSample };
   // A dry run writes nothing: it takes no lock and is not recorded.
   let outcome: Awaited<ReturnType<typeof runTracked>> | { status: 'ran'; summary: RunSummary };
   try {

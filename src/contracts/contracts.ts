@@ -76,6 +76,9 @@ export interface StageFigures {
   groups?: number;
   spilledBytes?: number;
   spilledPartitions?: number;
+  /** Rows a sort held in memory at most, and sorted runs it wrote (merge passes included). */
+  peakRows?: number;
+  spilledRuns?: number;
   spillMs?: number;
 }
 

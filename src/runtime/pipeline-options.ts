@@ -23,6 +23,14 @@ export interface PipelineOptions {
   name?: string;
   /** The memory budget, e.g. `'256MB'`. @default '256MB' */
   memory?: string | number;
+  /**
+   * Where stages that spill (groupBy, sort, distinct, dedupe) write their temporary files: a private
+   * folder is made in it for each run and removed with everything in it when the run ends, whether it
+   * succeeded, failed or was interrupted. `etl run --temp-dir` overrides it.
+   * @default the `SLUICE_TEMP_DIR` environment variable, else the OS temporary folder
+   * @example '/mnt/scratch'
+   */
+  tempDir?: string;
   /** Rows per batch before the budget adapts it. @default 16000 */
   batchRows?: number;
   rejects?: RejectOptions;
@@ -133,6 +141,7 @@ export const PIPELINE_OPTIONS = optionsObject({
   name: option(z.string().min(1), 'a non-empty name such as "orders"'),
   memory: option(byteSize, "a size such as '256MB' or a number of bytes"),
   batchRows: option(integerFrom(1), 'a whole number of rows from 1 and up'),
+  tempDir: option(filePath, "a folder such as '/mnt/scratch'"),
   rejects: option(REJECTS, "an object { path, max? } such as { path: 'out/rejects.ndjson' }"),
   stallTimeoutMs: option(millisecondsFrom(0, true), 'a number of milliseconds above 0'),
   pushDown: option(z.boolean(), 'true or false'),

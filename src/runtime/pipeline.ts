@@ -3,10 +3,12 @@ import type { Sink, Source, Stage } from '../contracts/contracts.ts';
 import type { Aggregations, Grouped } from '../stages/aggregate/aggregations.ts';
 import { groupBy } from '../stages/aggregate/group-by.ts';
 import { derive, type Derivations, type Derived } from '../stages/derive.ts';
+import { dedupe, distinct, type DedupeOptions } from '../stages/distinct.ts';
 import { filter } from '../stages/filter.ts';
 import { map } from '../stages/map.ts';
 import { rename, type Renamed } from '../stages/rename.ts';
 import { select } from '../stages/select.ts';
+import { sort, type SortSpec } from '../stages/sort/sort.ts';
 import { take } from '../stages/take.ts';
 import { tap } from '../stages/tap.ts';
 import { checkPipelineOptions, type PipelineOptions } from './pipeline-options.ts';
@@ -82,6 +84,36 @@ export class PipelineBuilder<R> {
    */
   groupBy<const K extends keyof R & string, const A extends Aggregations<R>>(keys: readonly K[] | K, aggregations: A): PipelineBuilder<Grouped<R, K, A>> {
     return this.pipe(groupBy<R, K, A>(keys, aggregations));
+  }
+
+  /**
+   * The rows in the order of `keys`, on the memory budget: an external merge sort that writes sorted
+   * runs to the temporary folder when the budget is spent and merges them. Stable; nulls last unless
+   * `nulls: 'first'`; NaN above every number.
+   * @example .sort(['country', { column: 'unit_price', descending: true }])
+   */
+  sort(keys: SortSpec<keyof R & string>): PipelineBuilder<R> {
+    return this.pipe(sort<R>(keys));
+  }
+
+  /**
+   * Distinct rows: of the `keys` columns only (SQL's `SELECT DISTINCT keys`), or of whole rows when
+   * none are given. On the group-by's hash table and budget, spilling when it is spent.
+   * @example .distinct(['country', 'status'])
+   */
+  distinct(): PipelineBuilder<R>;
+  distinct<const K extends keyof R & string>(keys: readonly K[] | K): PipelineBuilder<Pick<R, K>>;
+  distinct(keys?: readonly string[] | string): PipelineBuilder<any> {
+    return this.pipe(keys === undefined ? distinct<R>() : distinct<R, any>(keys as never));
+  }
+
+  /**
+   * One whole row per `keys`: the first or last in input order (`keep`, default first), on the
+   * group-by's machinery and budget.
+   * @example .dedupe('order_id', { keep: 'last' })
+   */
+  dedupe<const K extends keyof R & string>(keys: readonly K[] | K, options: Omit<DedupeOptions, 'figures'> = {}): PipelineBuilder<R> {
+    return this.pipe(dedupe<R, K>(keys, options));
   }
 
   to(sink: Sink<R> | Sink<AnyRow>): Pipeline<R> {

@@ -16,6 +16,7 @@ export const RUN_OPTIONS = optionsObject({
   signal: option(signalValue, 'an AbortSignal'),
   onProgress: option(functionValue, 'a function'),
   onWarning: option(functionValue, 'a function'),
+  tempDir: option(z.string().min(1), "a folder such as '/mnt/scratch'"),
   budget: option(z.instanceof(MemoryBudget), 'a MemoryBudget'),
   state: option(STATE_STORE, 'a state store { committed, saveIn, save }'),
   onSample: option(functionValue, 'a function'),

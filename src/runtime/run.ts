@@ -38,6 +38,8 @@ export interface RunOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Warnings as they happen (the summary lists them too). */
   onWarning?: (pipeline: string, warning: RunWarning) => void;
+  /** Where spilling stages write their temporary files; overrides the pipeline's `tempDir`. */
+  tempDir?: string;
   /** Share a budget across calls (the scheduler of many pipelines does). */
   budget?: MemoryBudget;
   /** Incremental state of the (single) pipeline: `etl run` and `etl schedule` pass the pipeline's state store. */
@@ -132,7 +134,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   const stageNames = uniqueStageNames(pipeline.stages);
   const stages: StageSummary[] = stageNames.map((stage) => ({ name: stage, rowsIn: 0, rowsOut: 0, peakBytesHeld: 0, peakStateBytes: 0 }));
   const accounting = new RunAccounting(budget, watch, signal, [...stageNames, 'sink']);
-  const temp = new TempFolders(name);
+  const temp = new TempFolders(name, options.tempDir ?? pipeline.tempDir);
   const sizer = new BatchSizer(budget, pipeline.batchRows);
   const source = emptySourceStats();
   budget.runs++;

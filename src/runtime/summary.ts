@@ -16,6 +16,9 @@ export interface StageSummary {
   groups?: number;
   spilledBytes?: number;
   spilledPartitions?: number;
+  /** A sort: rows held at most, and sorted runs written (merge passes included). */
+  peakRows?: number;
+  spilledRuns?: number;
   spillMs?: number;
 }
 

@@ -11,7 +11,11 @@ export class TempFolders {
   private root: Promise<string> | undefined;
   private readonly folders = new Map<string, Promise<string>>();
 
-  constructor(private readonly pipeline: string) {}
+  /** `base`: the folder to make the run's folder in (`tempDir`); else SLUICE_TEMP_DIR, else the OS's. */
+  constructor(
+    private readonly pipeline: string,
+    private readonly base?: string,
+  ) {}
 
   /** The stage's folder, made on first use; the same path on every call. */
   folderFor(stage: string): Promise<string> {
@@ -38,7 +42,7 @@ export class TempFolders {
   }
 
   private async makeRoot(): Promise<string> {
-    const base = process.env.SLUICE_TEMP_DIR || tmpdir();
+    const base = this.base || process.env.SLUICE_TEMP_DIR || tmpdir();
     try {
       const root = await mkdtemp(join(base, 'sluice-'));
       // mkdtemp makes it 0700 already; say so, whatever the umask or platform did.
@@ -46,7 +50,7 @@ export class TempFolders {
       return root;
     } catch (error) {
       // OUTPUT_WRITE: like a sink's, a folder the run must write to could not be made.
-      throw new SluiceError('OUTPUT_WRITE', `Could not make a temporary folder under ${base} for ${this.pipeline}: ${(error as Error).message}; set SLUICE_TEMP_DIR to a writable folder.`, {
+      throw new SluiceError('OUTPUT_WRITE', `Could not make a temporary folder under ${base} for ${this.pipeline}: ${(error as Error).message}; set tempDir (--temp-dir) to a writable folder.`, {
         pipeline: this.pipeline,
         cause: error,
       });

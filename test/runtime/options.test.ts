@@ -18,6 +18,7 @@ optionTable(
   [
     { option: 'name', valid: 'orders', invalid: '', message: p('name', 'a non-empty name such as "orders"', '""') },
     { option: 'memory', valid: '64MB', invalid: '64 parsecs', message: p('memory', "a size such as '256MB' or a number of bytes", '"64 parsecs"') },
+    { option: 'tempDir', valid: 'scratch', invalid: '', message: p('tempDir', "a folder such as '/mnt/scratch'", '""') },
     { option: 'batchRows', valid: 500, invalid: 0, message: p('batchRows', 'a whole number of rows from 1 and up', '0') },
     { option: 'rejects', valid: { path: 'rejects.ndjson' }, invalid: 'rejects.ndjson', message: p('rejects', "an object { path, max? } such as { path: 'out/rejects.ndjson' }", '"rejects.ndjson"') },
     { option: 'rejects.max', valid: { path: 'r.ndjson', max: Infinity }, invalid: { path: 'r.ndjson', max: -1 }, message: p('rejects.max', 'a number of rows from 0 and up', '-1') },
@@ -84,6 +85,7 @@ optionTable(
     { option: 'onProgress', valid: () => {}, invalid: 'log', message: r('onProgress', 'a function', '"log"') },
     { option: 'onWarning', valid: () => {}, invalid: 1, message: r('onWarning', 'a function', '1') },
     { option: 'onSample', valid: () => {}, invalid: true, message: r('onSample', 'a function', 'true') },
+    { option: 'tempDir', valid: 'scratch', invalid: 5, message: r('tempDir', "a folder such as '/mnt/scratch'", '5') },
     { option: 'budget', valid: new MemoryBudget(64 << 20), invalid: 64 << 20, message: r('budget', 'a MemoryBudget', String(64 << 20)) },
     { option: 'state.saveIn', valid: { committed: {}, saveIn: async () => false, save: async () => {} }, invalid: { committed: {}, save: () => {} }, message: r('state.saveIn', 'a function', 'nothing') },
   ],

@@ -1,0 +1,125 @@
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import { Batch, columnRecord } from '../../batch/batch.ts';
+import { Column } from '../../batch/column.ts';
+import type { Dictionary } from '../../batch/dictionary.ts';
+import type { DType, TypedArray } from '../../batch/dtype.ts';
+import { SluiceError } from '../../core/errors.ts';
+
+/**
+ * A sorted run on disk: one file of blocks of consecutive sorted rows, each block written as
+ * `[uint32 byte length][v8.serialize({ length, columns })]` where a column is its dtype, its typed
+ * array (or array of strings), its validity bitmap, and for a dictionary column the index of its
+ * dictionary in the stage's list (the dictionary itself stays in memory: it is the run's, shared by
+ * every batch). The same columnar, copy-as-bytes format as the group-by's spill files, and as
+ * temporary: another Node version need not read it, and the stage removes it when it ends.
+ */
+interface StoredColumn {
+  dtype: DType;
+  data: TypedArray | string[];
+  validity: Uint8Array | null;
+  dictionary: number;
+}
+
+interface StoredBlock {
+  length: number;
+  names: string[];
+  columns: StoredColumn[];
+}
+
+/** Dictionaries met by one sort, so blocks can name theirs by index. */
+export class Dictionaries {
+  private readonly list: Dictionary[] = [];
+
+  indexOf(dictionary: Dictionary | undefined): number {
+    if (dictionary === undefined) return -1;
+    let index = this.list.indexOf(dictionary);
+    if (index < 0) index = this.list.push(dictionary) - 1;
+    return index;
+  }
+
+  at(index: number): Dictionary | undefined {
+    return index < 0 ? undefined : this.list[index];
+  }
+}
+
+export class RunFile {
+  private handle: FileHandle | undefined;
+  private readonly blockEnds: number[] = [];
+  /** Rows written, bytes written, and the largest block's bytes (what a reader holds at once). */
+  rows = 0;
+  bytes = 0;
+  largestBlock = 0;
+  /** Rows of the longest block: a merge of this run writes blocks no longer. */
+  blockRows = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly dictionaries: Dictionaries,
+  ) {}
+
+  static in(folder: string, name: string, dictionaries: Dictionaries): RunFile {
+    return new RunFile(join(folder, `${name}.run`), dictionaries);
+  }
+
+  async append(batch: Batch<any>): Promise<void> {
+    const block: StoredBlock = {
+      length: batch.length,
+      names: [...batch.names],
+      columns: batch.names.map((name) => {
+        const column = batch.columns[name];
+        return { dtype: column.dtype, data: column.data, validity: column.validity, dictionary: this.dictionaries.indexOf(column.dictionary) };
+      }),
+    };
+    const body = serialize(block);
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(body.length, 0);
+    try {
+      this.handle ??= await open(this.path, 'wx', 0o600);
+      await this.handle.writev([head, body]);
+    } catch (error) {
+      throw new SluiceError('OUTPUT_WRITE', `Could not write a sort run in ${this.path}: ${(error as Error).message}`, { cause: error });
+    }
+    this.bytes += 4 + body.length;
+    this.blockEnds.push(this.bytes);
+    this.rows += batch.length;
+    if (body.length > this.largestBlock) this.largestBlock = body.length;
+    if (batch.length > this.blockRows) this.blockRows = batch.length;
+  }
+
+  /** Done writing: the file stays until `remove`. */
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+
+  /** The run's blocks in order, as batches, each with its size on disk. */
+  async *blocks(): AsyncGenerator<{ batch: Batch; bytes: number }> {
+    await this.close();
+    const handle = await open(this.path, 'r');
+    try {
+      let position = 0;
+      for (const end of this.blockEnds) {
+        const body = Buffer.alloc(end - position - 4);
+        await handle.read(body, 0, body.length, position + 4);
+        position = end;
+        const block = deserialize(body) as StoredBlock;
+        const columns = columnRecord();
+        block.names.forEach((name, c) => {
+          const stored = block.columns[c];
+          columns[name] = new Column(stored.dtype, block.length, stored.data, stored.validity, this.dictionaries.at(stored.dictionary));
+        });
+        yield { batch: new Batch(columns, block.length), bytes: body.length };
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async remove(): Promise<void> {
+    await this.close();
+    await rm(this.path, { force: true });
+  }
+}
