@@ -52,8 +52,8 @@ export interface StageContext extends RunContext {
    */
   memory: StageMemory;
   /**
-   * A private folder for the stage's spill files (mode 0700, under the OS temp folder or
-   * `SLUICE_TEMP_DIR`), made on the first call (later calls return the same path) and removed with
+   * A private folder for the stage's spill files (mode 0700, under the pipeline's `tempDir`, else
+   * `SLUICE_TEMP_DIR`, else the OS temp folder), made on the first call (later calls return the same path) and removed with
    * everything in it when the run ends, also when it fails.
    *
    * @example

@@ -44,6 +44,9 @@ Cases (all of them when none is named): ${available.join(', ')}
   parquet   --rows 1000000 --runs 3        Sluice's Parquet sink and source vs DuckDB (1 thread) writing and reading
                                            the same orders (zstd), taking turns: median MB/s, CPU times, file sizes, ratios
   postgres  --rows 1000000                 psql \\copy and pg-query-stream baselines vs Sluice's source and sink
+  sort      --rows 10000000 --runs 3       CSV → sort by (country, unit_price desc) → CSV under --memory 128MB, Sluice vs
+            --memory 128MB --no-check      DuckDB (1 thread, memory_limit), each beside its plain copy; medians of runs
+                                           in turns; checks both outputs have the same rows in the same key order
   startup   --runs 9                       etl run of a one-row .ts pipeline, compiled (dist/, built first) vs the tsx
                                            path over the sources and node -e 0: wall time and peak RSS, medians
 Every case runs its baseline in the same invocation, so figures are ratios. --json prints one object per line.

@@ -89,6 +89,13 @@ function referenceOrder(rows: Row[], keys: SortKey[]): number[] {
     .map((row) => row.id as number);
 }
 
+/** The same ids in the same order; on a difference, the first one (a deepEqual of 50,000 ids would diff them all). */
+function assertSameOrder(actual: number[], expected: number[], label: string): void {
+  assert.equal(actual.length, expected.length, `${label}: rows`);
+  const at = actual.findIndex((id, i) => id !== expected[i]);
+  assert.equal(at, -1, `${label}: first difference at row ${at}: id ${actual[at]}, expected ${expected[at]}`);
+}
+
 async function runSort(source: Source<any>, keys: SortKey[], memory: number, options: { tempDir?: string } = {}) {
   const figures: SortFigures = { peakRows: 0, spilledBytes: 0, spilledRuns: 0, spillMs: 0 };
   const budget = new MemoryBudget(memory);
@@ -117,12 +124,12 @@ for (const dtype of KEY_TYPES) {
       const roomy = await runSort(fromBatches(batches), keys, 256 * 1024 * 1024);
       assert.equal(roomy.summary.status, 'succeeded', roomy.summary.error?.message);
       assert.equal(roomy.figures.spilledBytes, 0, `${label}: a roomy budget does not spill`);
-      assert.deepEqual(roomy.ids, expected, `${label}, in memory`);
+      assertSameOrder(roomy.ids, expected, `${label}, in memory`);
 
       const tight = await runSort(fromBatches(batches), keys, 4 * 1024 * 1024);
       assert.equal(tight.summary.status, 'succeeded', tight.summary.error?.message);
       assert.ok(tight.figures.spilledRuns >= 2, `${label}: 50,000 rows in a 4 MB budget must spill more than one run`);
-      assert.deepEqual(tight.ids, expected, `${label}, spilled`);
+      assertSameOrder(tight.ids, expected, `${label}, spilled`);
       for (const result of [roomy, tight]) {
         assert.equal(result.overBudget, 0, 'reserved stays within the budget at every batch');
         assert.ok(result.summary.memory.peakReserved <= result.summary.memory.budget);
@@ -160,7 +167,7 @@ test('sort: all keys equal keeps the input order (stable), all distinct, many ru
   const same = batches.map((batch) => batch.withColumns({ ...batch.columns, k: columnFromValues('int32', new Array(batch.length).fill(7)) }));
   const equal = await runSort(fromBatches(same), [{ column: 'k' }], 4 * 1024 * 1024);
   assert.ok(equal.figures.spilledRuns >= 2);
-  assert.deepEqual(equal.ids, rows.map((row) => row.id));
+  assertSameOrder(equal.ids, rows.map((row) => row.id as number), 'all equal');
 
   // Long strings: ~60 MB of rows through a 4 MB budget make more runs than one merge reads at once.
   const wide = dataset('string', 60_000, 60_000, 6, 2000);
@@ -170,7 +177,7 @@ test('sort: all keys equal keeps the input order (stable), all distinct, many ru
   const many = await runSort(fromBatches(padded), [{ column: 'k', descending: true }], 4 * 1024 * 1024);
   assert.equal(many.summary.status, 'succeeded', many.summary.error?.message);
   assert.ok(many.figures.spilledRuns > 20, `${many.figures.spilledRuns} runs written`);
-  assert.deepEqual(many.ids, referenceOrder(wide.rows, [{ column: 'k', descending: true }]));
+  assertSameOrder(many.ids, referenceOrder(wide.rows, [{ column: 'k', descending: true }]), 'many runs');
   assert.deepEqual(many.leftInTemp, []);
   assert.equal(many.overBudget, 0);
 
