@@ -1,20 +1,24 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { runCli } from '../support/cli.ts';
-import { tempDir } from '../support/fakes.ts';
 import { random } from '../support/random.ts';
 
 let dir: string;
 const ROWS = 150_000;
 
 before(async () => {
-  dir = await tempDir('sluice-sort-cli-');
+  dir = await mkdtemp(join(tmpdir(), 'sluice-sort-cli-'));
   const next = random(3);
   const lines = ['id,key,label'];
   for (let i = 0; i < ROWS; i++) lines.push(`${i},${Math.floor(next() * 1_000_000)},label number ${i} of the sort test`);
   await writeFile(join(dir, 'in.csv'), `${lines.join('\n')}\n`);
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
 });
 
 /** Every file under `folder`, at any depth. */

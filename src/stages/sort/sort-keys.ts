@@ -62,7 +62,7 @@ export function describeKeys(keys: readonly ResolvedKey[]): string {
 /** The rank of each code of a dictionary in the order of its strings, cached per dictionary and size. */
 const ranks = new WeakMap<Dictionary, Float64Array>();
 
-function ranksOf(dictionary: Dictionary): Float64Array {
+export function ranksOf(dictionary: Dictionary): Float64Array {
   let cached = ranks.get(dictionary);
   if (cached !== undefined && cached.length === dictionary.size) return cached;
   const values = dictionary.values;
@@ -74,10 +74,9 @@ function ranksOf(dictionary: Dictionary): Float64Array {
 }
 
 /**
- * One key's values over some rows, normalised for comparing: numbers (bool as 0/1, dates as days,
- * timestamps as ms, dictionary strings as the rank of their string when every batch shares one
- * dictionary), negated for a descending key so that every comparison is ascending, or strings; and a
- * byte per row saying null.
+ * One key's values over some rows, for comparing: numbers (bool as 0/1, dates as days, timestamps as
+ * ms, dictionary strings as the rank of their string when every batch shares one dictionary) or
+ * strings, and a byte per row saying null.
  */
 export interface KeyValues {
   numbers: Float64Array | undefined;
@@ -111,7 +110,7 @@ export function updateKeyMode(mode: KeyMode, column: Column, name: string, stage
 }
 
 /** Writes rows [0, length) of `column` into `out` from `offset`. */
-function fillKey(column: Column, mode: KeyMode, descending: boolean, out: KeyValues, offset: number): void {
+function fillKey(column: Column, mode: KeyMode, out: KeyValues, offset: number): void {
   const length = column.length;
   const validity = column.validity;
   if (validity !== null) for (let i = 0; i < length; i++) out.nulls[offset + i] = getBit(validity, i) ? 0 : 1;
@@ -138,7 +137,6 @@ function fillKey(column: Column, mode: KeyMode, descending: boolean, out: KeyVal
   } else {
     numbers.set(column.data as TypedArray, offset);
   }
-  if (descending) for (let i = offset; i < offset + length; i++) numbers[i] = -numbers[i];
   if (validity !== null) for (let i = 0; i < length; i++) if (out.nulls[offset + i] === 1) numbers[offset + i] = 0;
 }
 
@@ -150,7 +148,7 @@ export function keyValuesOf(batches: readonly Batch<any>[], keys: readonly Resol
     const out: KeyValues = { numbers: byNumber ? new Float64Array(rows) : undefined, strings: byNumber ? undefined : new Array<string>(rows), nulls: new Uint8Array(rows) };
     let offset = 0;
     for (const batch of batches) {
-      fillKey(batch.column(key.column), mode, key.descending, out, offset);
+      fillKey(batch.column(key.column), mode, out, offset);
       offset += batch.length;
     }
     return out;
@@ -172,7 +170,8 @@ export type RowComparator = (a: readonly KeyValues[], i: number, b: readonly Key
 export function rowComparator(keys: readonly ResolvedKey[]): RowComparator {
   const count = keys.length;
   const nullsFirst = keys.map((key) => key.nullsFirst);
-  const descending = keys.map((key) => key.descending);
+  // -1 ascending, 1 descending: what "a's value is smaller" returns.
+  const smaller = keys.map((key) => (key.descending ? 1 : -1));
   return (a, i, b, j) => {
     for (let k = 0; k < count; k++) {
       const x = a[k];
@@ -187,18 +186,18 @@ export function rowComparator(keys: readonly ResolvedKey[]): RowComparator {
       if (xs !== undefined) {
         const u = xs[i];
         const v = y.numbers![j];
-        if (u < v) return -1;
-        if (u > v) return 1;
+        if (u < v) return smaller[k];
+        if (u > v) return -smaller[k];
         if (u === v) continue;
-        // NaN: above every number ascending, so below every number once negated for descending.
+        // NaN is above every number.
         const uNaN = u !== u;
         if (uNaN === (v !== v)) continue;
-        return uNaN !== descending[k] ? 1 : -1;
+        return uNaN ? -smaller[k] : smaller[k];
       }
       const s = x.strings![i];
       const t = y.strings![j];
       if (s === t) continue;
-      return (s < t) !== descending[k] ? -1 : 1;
+      return s < t ? smaller[k] : -smaller[k];
     }
     return 0;
   };

@@ -3,6 +3,7 @@ import { SluiceError } from '../../core/errors.ts';
 import type { Stage, StageContext } from '../../contracts/contracts.ts';
 import { gatherBatch } from './gather.ts';
 import { type MergePlan, mergeRuns } from './merge.ts';
+import { radixOrder, radixSortable } from './radix.ts';
 import { Dictionaries, RunFile } from './runs.ts';
 import {
   describeKeys,
@@ -34,8 +35,8 @@ export interface SortFigures {
 const OUTPUT_ROWS = 16384;
 /** Bytes a run file's block aims at: what the merge holds per run. */
 const BLOCK_BYTES = 256 * 1024;
-/** Bytes per held row beyond its columns: its place in the order and its batch and row numbers. */
-const ROW_OVERHEAD = 12;
+/** Bytes per held row beyond its columns: its place in the order (two permutations and a radix digit) and its batch and row numbers. */
+const ROW_OVERHEAD = 18;
 /** Bytes a sort may hold unreserved while the budget is under pressure, at least (see `worthSpilling`). */
 const PRESSURE_FLOOR = 256 * 1024;
 
@@ -109,8 +110,8 @@ class ExternalSort {
   private *sortedHeld(rowsPerBatch: number): Generator<Batch> {
     const held = this.held;
     const rows = this.heldRows;
-    const keys = keyValuesOf(held, this.plan.keys, this.plan.modes, rows);
-    const order = sortedOrder(keys, rows, this.plan.compare);
+    const { keys, modes, compare } = this.plan;
+    const order = radixSortable(modes) ? radixOrder(held, keys, modes, rows) : sortedOrder(keyValuesOf(held, keys, modes, rows), rows, compare);
     const batchOf = new Uint32Array(rows);
     const rowOf = new Uint32Array(rows);
     let offset = 0;
