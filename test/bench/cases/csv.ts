@@ -15,15 +15,15 @@
  *
  *   npm run bench -- csv [--size 200MB] [--runs 3] [--json] [--keep]
  */
-import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { once } from 'node:events';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { BenchOptions, BenchResult } from '../main.ts';
+import { peakRss, runChild } from '../support/child.ts';
 import { random } from '../../support/random.ts';
 
 const MB = 1024 * 1024;
@@ -80,11 +80,6 @@ interface ChildResult {
   extra?: Record<string, number>;
 }
 
-async function peakRss(): Promise<number> {
-  const status = await readFile('/proc/self/status', 'utf8');
-  const match = /VmHWM:\s+(\d+) kB/.exec(status);
-  return match ? Number(match[1]) * 1024 : process.memoryUsage().rss;
-}
 
 /** One case, in this (child) process. */
 async function child(mode: string, input: string, output: string): Promise<ChildResult> {
@@ -180,16 +175,7 @@ interface DuckDBConnection {
 }
 
 function spawnChild(mode: string, input: string, output: string): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', thisFile, '--child', mode, input, output], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    proc.stdout.on('data', (chunk) => (stdout += chunk));
-    proc.on('error', reject);
-    proc.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`bench child ${mode} exited with ${code}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult);
-    });
-  });
+  return runChild<ChildResult>(thisFile, [mode, input, output]);
 }
 
 function parseSize(text: string): number {

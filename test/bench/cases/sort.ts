@@ -8,14 +8,14 @@
  *
  *   npm run bench -- sort [--rows 10000000] [--runs 3] [--memory 128MB] [--keep] [--no-check]
  */
-import { spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { BenchOptions, BenchResult } from '../main.ts';
+import { peakRss, runChild } from '../support/child.ts';
 import { Order, writeOrdersCsv } from '../support/orders.ts';
 
 const MB = 1024 * 1024;
@@ -31,11 +31,6 @@ interface ChildResult {
   spilled?: number;
 }
 
-async function peakRss(): Promise<number> {
-  const status = await readFile('/proc/self/status', 'utf8');
-  const match = /VmHWM:\s+(\d+) kB/.exec(status);
-  return match ? Number(match[1]) * 1024 : process.memoryUsage().rss;
-}
 
 /** One case, in this (child) process. */
 async function child(mode: string, input: string, output: string, memory: string): Promise<ChildResult> {
@@ -66,16 +61,7 @@ async function child(mode: string, input: string, output: string, memory: string
 }
 
 function spawnChild(mode: string, input: string, output: string, memory: string): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', thisFile, '--child', mode, input, output, memory], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    proc.stdout.on('data', (chunk) => (stdout += chunk));
-    proc.on('error', reject);
-    proc.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`bench child ${mode} exited with ${code}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult);
-    });
-  });
+  return runChild<ChildResult>(thisFile, [mode, input, output, memory]);
 }
 
 /** The (country, unit_price) of each data line of a sorted output, in order, folded into a count and a hash. */
