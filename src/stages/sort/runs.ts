@@ -12,14 +12,40 @@ import { SluiceError } from '../../core/errors.ts';
  * `[uint32 byte length][v8.serialize({ length, columns })]` where a column is its dtype, its typed
  * array (or array of strings), its validity bitmap, and for a dictionary column the index of its
  * dictionary in the stage's list (the dictionary itself stays in memory: it is the run's, shared by
- * every batch). The same columnar, copy-as-bytes format as the group-by's spill files, and as
+ * every batch), and strings packed into one (see {@link PackedStrings}). The same columnar, copy-as-bytes format as the group-by's spill files, and as
  * temporary: another Node version need not read it, and the stage removes it when it ends.
  */
 interface StoredColumn {
   dtype: DType;
-  data: TypedArray | string[];
+  data: TypedArray | PackedStrings;
   validity: Uint8Array | null;
   dictionary: number;
+}
+
+/**
+ * A string column's values as one string and each value's length: v8's serializer copies one long
+ * string at memory speed, where an array of strings costs it a tag and a header per value (it was the
+ * largest part of writing a run). Read back, the values are slices of the one string.
+ */
+interface PackedStrings {
+  joined: string;
+  lengths: Uint32Array;
+}
+
+function pack(strings: string[]): PackedStrings {
+  const lengths = new Uint32Array(strings.length);
+  for (let i = 0; i < strings.length; i++) lengths[i] = strings[i]?.length ?? 0;
+  return { joined: strings.join(''), lengths };
+}
+
+function unpack({ joined, lengths }: PackedStrings): string[] {
+  const strings = new Array<string>(lengths.length);
+  let at = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    strings[i] = joined.slice(at, at + lengths[i]);
+    at += lengths[i];
+  }
+  return strings;
 }
 
 interface StoredBlock {
@@ -69,7 +95,8 @@ export class RunFile {
       names: [...batch.names],
       columns: batch.names.map((name) => {
         const column = batch.columns[name];
-        return { dtype: column.dtype, data: column.data, validity: column.validity, dictionary: this.dictionaries.indexOf(column.dictionary) };
+        const data = column.dtype === 'string' ? pack(column.data as string[]) : (column.data as TypedArray);
+        return { dtype: column.dtype, data, validity: column.validity, dictionary: this.dictionaries.indexOf(column.dictionary) };
       }),
     };
     const body = serialize(block);
@@ -109,7 +136,8 @@ export class RunFile {
         const columns = columnRecord();
         block.names.forEach((name, c) => {
           const stored = block.columns[c];
-          columns[name] = new Column(stored.dtype, block.length, stored.data, stored.validity, this.dictionaries.at(stored.dictionary));
+          const data = stored.dtype === 'string' ? unpack(stored.data as PackedStrings) : (stored.data as TypedArray);
+          columns[name] = new Column(stored.dtype, block.length, data, stored.validity, this.dictionaries.at(stored.dictionary));
         });
         yield { batch: new Batch(columns, block.length), bytes: body.length };
       }

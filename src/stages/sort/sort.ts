@@ -191,17 +191,24 @@ class ExternalSort {
     }
   }
 
-  /** How many runs a merge can read at once: as many as the budget holds a block of each (two at least). */
+  /**
+   * How many runs a merge can read at once: as many as the budget holds a block of each (two at least).
+   * Under pressure (the process above its budget by RSS, often garbage of the input phase) the budget
+   * refuses everything for a while; then as many as fit in what the sort was granted before, which the
+   * budget did hold: merging in extra passes would write every row once more for nothing.
+   */
   private fanIn(runs: readonly RunFile[]): number {
     const memory = this.context.memory;
+    const underPressure = !memory.tryReserve(0);
     let fit = 0;
     let bytes = 0;
     for (const run of runs) {
-      if (!memory.tryReserve(run.largestBlock * 2)) break;
-      bytes += run.largestBlock * 2;
+      const block = run.largestBlock * 2;
+      if (underPressure ? bytes + block > this.largestGrant : !memory.tryReserve(block)) break;
+      bytes += block;
       fit++;
     }
-    memory.release(bytes);
+    if (!underPressure) memory.release(bytes);
     return Math.max(2, fit);
   }
 
