@@ -167,7 +167,7 @@ export function runReportHtml(summary: RunSummary, file?: string): string {
       count(stage.rowsOut),
       megabytes(stage.peakBytesHeld),
       megabytes(stage.peakStateBytes),
-      stage.spilledBytes ? `${megabytes(stage.spilledBytes)} in ${stage.spilledPartitions ?? 0} partitions` : '',
+      stage.spilledBytes ? `${megabytes(stage.spilledBytes)} in ${stage.spilledRuns === undefined ? `${stage.spilledPartitions ?? 0} partitions` : `${stage.spilledRuns} runs`}` : '',
     ]),
   );
   const facts = table(
