@@ -32,26 +32,27 @@ function checkKeys(batch: Batch<any>, keys: readonly string[], what: string, con
 function onFirstBatch<R, Out>(what: string, keys: readonly string[] | undefined, make: (first: Batch<any>) => Stage<any, any>, order: (first: Batch<any>) => readonly string[]): Stage<R, Out> {
   return async function* madeOnFirstBatch(input: AsyncIterable<Batch<R>>, context: StageContext) {
     const iterator = input[Symbol.asyncIterator]();
-    const head = await iterator.next();
-    if (head.done === true) return;
-    if (keys !== undefined) checkKeys(head.value, keys, what, context);
-    const names = order(head.value);
-    async function* replay(): AsyncGenerator<Batch<R>> {
-      try {
+    // However the stage ends (its own error included, before the inner stage reads anything), the input is closed.
+    try {
+      const head = await iterator.next();
+      if (head.done === true) return;
+      if (keys !== undefined) checkKeys(head.value, keys, what, context);
+      const names = order(head.value);
+      async function* replay(): AsyncGenerator<Batch<R>> {
         yield head.value;
         for (;;) {
           const next = await iterator.next();
           if (next.done === true) return;
           yield next.value;
         }
-      } finally {
-        await iterator.return?.();
       }
-    }
-    for await (const output of make(head.value)(replay(), context)) {
-      const columns: Record<string, Column> = columnRecord();
-      for (const name of names) columns[name] = output.column(name);
-      yield output.withColumns<Out>(columns);
+      for await (const output of make(head.value)(replay(), context)) {
+        const columns: Record<string, Column> = columnRecord();
+        for (const name of names) columns[name] = output.column(name);
+        yield output.withColumns<Out>(columns);
+      }
+    } finally {
+      await iterator.return?.();
     }
   };
 }
