@@ -4,6 +4,7 @@ import { columnRecord } from '../batch/batch.ts';
 import type { Column } from '../batch/column.ts';
 import { SluiceError } from '../core/errors.ts';
 import { checkOptions, option, optionsObject } from '../core/options.ts';
+import { passesOn, replacesRows } from '../contracts/columns.ts';
 import type { Stage, StageContext } from '../contracts/contracts.ts';
 import { first, last, type Aggregation } from './aggregate/aggregations.ts';
 import { groupBy, type GroupByFigures } from './aggregate/group-by.ts';
@@ -76,6 +77,8 @@ export function distinct(keys?: unknown, options: { figures?: GroupByFigures } =
       : onFirstBatch('distinct', list, () => groupBy(list, {}, options), () => list);
   stage.stageName = 'distinct';
   stage.stageDetail = list === undefined ? 'of whole rows' : `by ${list.join(', ')}`;
+  // distinct(keys) outputs the keys alone; distinct() compares whole rows, so it reads them all.
+  if (list !== undefined) stage.columns = replacesRows(list);
   return stage;
 }
 
@@ -117,5 +120,7 @@ export function dedupe<R, const K extends keyof R & string>(keys: readonly K[] |
   );
   stage.stageName = 'dedupe';
   stage.stageDetail = `by ${list.join(', ')}, keep ${keep}`;
+  // Reads its keys; every other column comes out of the kept row as it went in.
+  stage.columns = passesOn(list);
   return stage;
 }

@@ -46,12 +46,13 @@ test('etl run --temp-dir: the sort spills its runs there, the summary says so, a
   const scratch = join(dir, 'scratch-ok');
   await mkdir(scratch);
   const file = await pipelineFile('sorted', 0);
-  const dry = await runCli(['run', file, '--dry-run', '--temp-dir', scratch]);
+  // Generous timeouts: the machine running the tests may be shared and slow.
+  const dry = await runCli(['run', file, '--dry-run', '--temp-dir', scratch], { timeoutMs: 300_000 });
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, /stage {6}tap\nstage {6}sort by key desc\n/);
   assert.match(dry.stdout, new RegExp(`temp {7}${scratch.replaceAll('/', '\\/')}`));
 
-  const result = await runCli(['run', file, '--memory', '4MB', '--temp-dir', scratch, '--report', join(dir, 'report.json')]);
+  const result = await runCli(['run', file, '--memory', '4MB', '--temp-dir', scratch, '--report', join(dir, 'report.json')], { timeoutMs: 300_000 });
   assert.equal(result.code, 0, result.stderr + result.stdout);
   assert.match(result.stdout, /stage {6}sort {9}in 150,000, out 150,000, .*rows held [\d,]+, spilled [\d.]+ [KM]B in \d+ runs/);
   const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8'));
@@ -72,7 +73,7 @@ test('SIGINT while the sort is spilling: exit 130, and no spill file or folder i
   await mkdir(scratch);
   const file = await pipelineFile('interrupted', 40);
   let pid = 0;
-  const running = runCli(['run', file, '--memory', '4MB', '--temp-dir', scratch], { onSpawn: (childPid) => (pid = childPid) });
+  const running = runCli(['run', file, '--memory', '4MB', '--temp-dir', scratch], { onSpawn: (childPid) => (pid = childPid), timeoutMs: 300_000 });
   // Wait for the first run file, then interrupt while the input is still coming in.
   const deadline = Date.now() + 60_000;
   let seen: string[] = [];

@@ -1,5 +1,6 @@
 import type { Batch } from '../../batch/batch.ts';
 import { SluiceError } from '../../core/errors.ts';
+import { passesOn } from '../../contracts/columns.ts';
 import type { Stage, StageContext } from '../../contracts/contracts.ts';
 import { gatherBatch } from './gather.ts';
 import { type MergePlan, mergeRuns } from './merge.ts';
@@ -312,5 +313,7 @@ export function sort<R>(spec: SortSpec<keyof R & string>, options: SortOptions =
   };
   stage.stageName = 'sort';
   stage.stageDetail = `by ${describeKeys(keys)}`;
+  // Reads its keys and passes every column on: a later stage's columns are all the source must read.
+  stage.columns = passesOn(keys.map((key) => key.column));
   return stage;
 }
