@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'NDJSON_PARSE'
   | 'INPUT_NOT_FOUND'
   | 'INPUT_READ'
+  | 'INPUT_CHANGED'
   // schema
   | 'SCHEMA_VIOLATION'
   | 'SCHEMA_UNSUPPORTED'

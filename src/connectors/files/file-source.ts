@@ -10,7 +10,9 @@
  *   once it is used up, so the row after the limit is never decoded, rejected or counted, and the
  *   skeleton stops the read there (the file is then not marked finished);
  * - an input with no rows still passes on its columns (one empty batch), so a CSV sink writes its header;
- * - an input error that knows only its byte offset gets its line and column.
+ * - an input error that knows only its byte offset gets its line and column;
+ * - a file that changes while it is read (size, modification time or inode at its end not those at its
+ *   start) fails the run with INPUT_CHANGED, whatever the format made of its bytes.
  *
  * A new file source (say, a JSON-array reader) implements {@link FileFormat}; ndjson/source.ts is the
  * smallest one to read.
@@ -22,7 +24,7 @@ import type { DescribeContext, RunContext, Source, SourceContext, SourceDescript
 import { clonePlans, emptyBatch, RowDecoder, RowLimit, type Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { unfinishedFiles } from './finished-files.ts';
-import { expandInputs, totalSize, withLineOf } from './inputs.ts';
+import { checkUnchanged, expandInputs, inputIdentity, totalSize, withLineOf } from './inputs.ts';
 
 /** What a format settled for one run (or one `describe`): the columns and the reader. */
 export interface FilePlan {
@@ -129,6 +131,7 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
         };
         // Cut short by the limit, a file is not finished: marking it would skip its rest next time.
         let whole = true;
+        const opened = await inputIdentity(file);
         try {
           for await (const batch of format.read(file, plan, fileContext)) {
             if (batch.length > 0) {
@@ -141,10 +144,13 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
             }
           }
         } catch (error) {
+          // A torn last record of a file cut short may not parse at all: then the change is the cause.
+          if (!context.signal.aborted) await checkUnchanged(file, opened, error);
           throw await withLineOf(error);
         }
+        await checkUnchanged(file, opened);
         if (whole) await progress.finished(file);
-        doneBytes += await totalSize([file]);
+        doneBytes += opened.size;
         context.progress(doneBytes, totalBytes);
       }
       const detail = plan.engineDetail?.();

@@ -38,6 +38,50 @@ export async function expandInputs(inputs: string | readonly string[]): Promise<
   return files;
 }
 
+/** What says a file is the one that was opened, unchanged: compared at open and at the end of its read. */
+export interface InputIdentity {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ino: number;
+  readonly dev: number;
+}
+
+export async function inputIdentity(file: string): Promise<InputIdentity> {
+  try {
+    const { size, mtimeMs, ino, dev } = await stat(file);
+    return { size, mtimeMs, ino, dev };
+  } catch (error) {
+    throw readError(file, error);
+  }
+}
+
+/**
+ * Fails when `file` is not as it was when its read began: cut short (the reader met an end of file
+ * early, so its last record may be a torn one that parses, `123.23` read as `1`), grown, rewritten
+ * in place, or replaced by another file. Rows read from a file that changed under the reader are
+ * neither the old file nor the new one, so the run fails, before its sink commits, rather than
+ * succeed with them.
+ */
+export async function checkUnchanged(file: string, before: InputIdentity, cause?: unknown): Promise<void> {
+  const after = await inputIdentity(file).catch(() => undefined);
+  if (after !== undefined && after.size === before.size && after.mtimeMs === before.mtimeMs && after.ino === before.ino && after.dev === before.dev) return;
+  const what =
+    after === undefined
+      ? 'was removed'
+      : after.ino !== before.ino || after.dev !== before.dev
+        ? 'was replaced by another file'
+        : after.size < before.size
+          ? `shrank from ${before.size} to ${after.size} bytes`
+          : after.size > before.size
+            ? `grew from ${before.size} to ${after.size} bytes`
+            : 'was modified (same size, new modification time)';
+  throw new SluiceError(
+    'INPUT_CHANGED',
+    `${file} ${what} while it was read: the rows read from it may be torn or incomplete, so the run fails and its output is not committed. Write input files under another name and rename them into place when complete, then run again.`,
+    { file, expected: 'an input file that does not change while it is read', value: what, cause },
+  );
+}
+
 export async function totalSize(files: readonly string[]): Promise<number> {
   let total = 0;
   for (const file of files) total += (await stat(file)).size;

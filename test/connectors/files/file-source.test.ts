@@ -5,11 +5,11 @@
  * passes on its columns; sample() gives what inference sees.
  */
 import assert from 'node:assert/strict';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { access, open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
-import { compileSchema, csv, type FileFormat, fileSource, ndjson, pipeline, run, type Source } from '../../../src/index.ts';
+import { compileSchema, csv, type FileFormat, fileSource, ndjson, pipeline, run, type Source, toCsv } from '../../../src/index.ts';
 import { FINISHED_FILES_STATE_KEY } from '../../../src/connectors/files/finished-files.ts';
 import type { RunStateStore } from '../../../src/runtime/run.ts';
 import { collect, tempDir } from '../../support/fakes.ts';
@@ -183,6 +183,66 @@ describe('file sources: sample() and the empty input', () => {
       assert.equal(sink.batches.length, 1);
       assert.equal(sink.batches[0].length, 0);
       assert.deepEqual(sink.batches[0].names, ['n']);
+    });
+  }
+});
+
+describe('a file that changes while it is read fails the run, naming it (INPUT_CHANGED)', () => {
+  /** Enough lines that the readers (1 MB reads, one ahead) are far from the end when the first batch is out. */
+  const LINES = 600_000;
+  const values = Array.from({ length: LINES }, (_, k) => `${k}.23`);
+
+  const changes: { name: string; change: (path: string) => Promise<void>; says: RegExp }[] = [
+    // The issue's case: the file cut to half mid-run, its last record torn (`123.23` read as `1`).
+    { name: 'cut to half its size', change: async (path) => truncate(path, Math.floor((await readFile(path)).length / 2) + 3), says: /shrank from \d+ to \d+ bytes/ },
+    {
+      name: 'rewritten in place at the same size',
+      change: async (path) => {
+        const handle = await open(path, 'r+');
+        try {
+          await handle.write(Buffer.from('9'), 0, 1, (await handle.stat()).size - 2);
+        } finally {
+          await handle.close();
+        }
+      },
+      says: /was modified/,
+    },
+  ];
+
+  for (const format of FORMATS) {
+    for (const { name, change, says } of changes) {
+      test(`${format.name}: ${name} after the first batch: the run fails and its output is not written`, async () => {
+        const path = await write(format, values);
+        const output = join(dir, `changed-${++files}.csv`);
+        let changed = false;
+        const summary = await run(
+          pipeline()
+            .from(format.source(path, N))
+            .tap(async () => {
+              if (changed) return;
+              changed = true;
+              await change(path);
+            })
+            .to(toCsv(output)),
+          { memory: '16MB' },
+        );
+        assert.ok(changed);
+        assert.equal(summary.status, 'failed');
+        assert.equal(summary.error?.code, 'INPUT_CHANGED', summary.error?.message);
+        assert.equal(summary.error?.file, path);
+        assert.match(summary.error!.message, says);
+        assert.ok(summary.error!.message.startsWith(path), summary.error!.message);
+        assert.ok(summary.rows.read < LINES || name.includes('same size'), 'the change happened before the end was read');
+        await assert.rejects(access(output), 'no output that looks complete');
+      });
+    }
+
+    test(`${format.name}: a file left alone reads to the end and succeeds`, async () => {
+      const path = await write(format, values.slice(0, 10_000));
+      const sink = collect();
+      const summary = await run(pipeline().from(format.source(path, N)).to(sink));
+      assert.equal(summary.status, 'succeeded', summary.error?.message);
+      assert.equal(summary.rows.read, 10_000);
     });
   }
 });
