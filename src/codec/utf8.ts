@@ -36,9 +36,18 @@ export function findInvalidUtf8(buf: Uint8Array, start = 0, end = buf.length): n
   return -1;
 }
 
+/** The format whose reader validates, which names its errors: `CSV_INVALID_UTF8`, `NDJSON_BOM`, … */
+export type Utf8Format = 'CSV' | 'NDJSON';
+
+/** What to do about a file that is not UTF-8, per format: CSV reads Latin-1, JSON is UTF-8 by definition (RFC 8259). */
+const NOT_UTF8_HINT: Record<Utf8Format, string> = {
+  CSV: "pass encoding: 'latin1' if the file is Latin-1",
+  NDJSON: 'JSON text is UTF-8; convert a Latin-1 file first, e.g. iconv -f latin1 -t utf-8',
+};
+
 /**
  * Checks a stream of chunks for valid UTF-8, carrying an incomplete trailing sequence over to the next
- * chunk. Throws CSV_INVALID_UTF8 with the byte offset in the whole input.
+ * chunk. Throws CSV_INVALID_UTF8 (NDJSON_INVALID_UTF8) with the byte offset in the whole input.
  */
 export class Utf8Validator {
   private offset = 0;
@@ -48,7 +57,7 @@ export class Utf8Validator {
 
   constructor(
     private readonly file: string,
-    private readonly code: 'CSV_INVALID_UTF8' = 'CSV_INVALID_UTF8',
+    private readonly format: Utf8Format = 'CSV',
   ) {}
 
   check(chunk: Uint8Array): void {
@@ -97,7 +106,7 @@ export class Utf8Validator {
       if (before !== 0x0a && before !== 0x0d) continue;
       const byteOffset = this.offset + at;
       throw new SluiceError(
-        'CSV_BOM',
+        `${this.format}_BOM`,
         `${this.file}: a byte-order mark (U+FEFF) at the start of a line, at byte ${byteOffset}: was another file, with its own BOM, appended to this one? Strip BOMs before joining files.`,
         { file: this.file, byteOffset, column: 1, expected: 'no byte-order mark after the start of the file' },
       );
@@ -105,7 +114,7 @@ export class Utf8Validator {
   }
 
   private fail(byteOffset: number): never {
-    throw new SluiceError(this.code, `${this.file}: invalid UTF-8 at byte ${byteOffset} (pass encoding: 'latin1' if the file is Latin-1)`, {
+    throw new SluiceError(`${this.format}_INVALID_UTF8`, `${this.file}: invalid UTF-8 at byte ${byteOffset} (${NOT_UTF8_HINT[this.format]})`, {
       file: this.file,
       byteOffset,
       expected: 'UTF-8 text',

@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline';
 import type { z } from 'zod';
 import type { Batch } from '../../batch/batch.ts';
 import { SluiceError } from '../../core/errors.ts';
@@ -10,7 +9,8 @@ import type { RunWarning } from '../../core/warnings.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
 import { type FileFormat, type FilePlan, type FileReadContext, fileSource } from '../files/file-source.ts';
-import { openInput, readError } from '../files/inputs.ts';
+import { readError } from '../files/inputs.ts';
+import { ndjsonLines } from './lines.ts';
 import { FILE_SOURCE_OPTIONS, SOURCE_PATH_EXPECTED, sourcePath } from '../files/source-options.ts';
 
 export interface NdjsonOptions<S = unknown, K extends string = string> {
@@ -26,7 +26,7 @@ export interface NdjsonOptions<S = unknown, K extends string = string> {
   incremental?: boolean;
   /** Lines sampled to infer types. @default 10000 */
   sampleRows?: number;
-  /** Lines longer than this fail the run. @default 64MB */
+  /** A line longer than this (in bytes) fails the run with NDJSON_RECORD_TOO_LARGE, as soon as it is read past it. @default 64MB */
   maxRecordBytes?: number;
   /** Distinct values a dictionary column may hold before falling back to plain strings. @default 65536 */
   dictionaryCap?: number;
@@ -117,56 +117,49 @@ async function* objects(
   signal: AbortSignal,
   progress?: (bytes: number) => void,
 ): AsyncGenerator<{ object: Record<string, unknown>; line: number }> {
-  const input = openInput(file);
-  input.stream.setEncoding('utf8');
-  const lines = createInterface({ input: input.stream, crlfDelay: Infinity });
-  let line = 0;
   // The hints for a JSON array or a pretty-printed document are for the file's first value only.
   let objectsRead = 0;
   try {
-    for await (const text of lines) {
-      line++;
-      if (line % 4096 === 0) {
-        signal.throwIfAborted();
-        progress?.(input.diskBytes());
+    for await (const { texts, firstLine } of ndjsonLines(file, maxRecordBytes, signal, progress)) {
+      for (let k = 0; k < texts.length; k++) {
+        const text = texts[k];
+        const line = firstLine + k;
+        if (text.trim() === '') continue;
+        const object = parseLine(text, file, line, objectsRead === 0);
+        objectsRead++;
+        yield { object, line };
       }
-      if (text.length > maxRecordBytes) {
-        throw new SluiceError('CSV_RECORD_TOO_LARGE', `${file}:${line}: a line longer than maxRecordBytes (${maxRecordBytes})`, { file, line });
-      }
-      if (text.trim() === '') continue;
-      let object: unknown;
-      try {
-        object = JSON.parse(text);
-      } catch (error) {
-        const position = /position (\d+)/.exec((error as Error).message);
-        const column = position ? Number(position[1]) + 1 : undefined;
-        const hint = objectsRead === 0 ? multiLineHint(text, file) : '';
-        throw new SluiceError('NDJSON_PARSE', `${file}:${line}${column ? `:${column}` : ''}: not valid JSON (${(error as Error).message})${hint}`, {
-          file,
-          line,
-          column,
-          expected: 'one JSON object per line',
-        });
-      }
-      if (typeof object !== 'object' || object === null || Array.isArray(object)) {
-        // A whole file as one array on one line; an array further on is a line gone wrong.
-        const hint = Array.isArray(object) && objectsRead === 0 ? `: this line is a JSON array, and ndjson() reads one object per line; ${TO_NDJSON(file)}` : '';
-        throw new SluiceError('NDJSON_PARSE', `${file}:${line}: expected a JSON object, found ${Array.isArray(object) ? 'an array' : typeof object}${hint}`, {
-          file,
-          line,
-          expected: 'one JSON object per line',
-        });
-      }
-      objectsRead++;
-      yield { object: object as Record<string, unknown>, line };
     }
-    progress?.(input.diskBytes());
   } catch (error) {
     throw readError(file, error);
-  } finally {
-    lines.close();
-    input.close();
   }
+}
+
+function parseLine(text: string, file: string, line: number, firstValue: boolean): Record<string, unknown> {
+  let object: unknown;
+  try {
+    object = JSON.parse(text);
+  } catch (error) {
+    const position = /position (\d+)/.exec((error as Error).message);
+    const column = position ? Number(position[1]) + 1 : undefined;
+    const hint = firstValue ? multiLineHint(text, file) : '';
+    throw new SluiceError('NDJSON_PARSE', `${file}:${line}${column ? `:${column}` : ''}: not valid JSON (${(error as Error).message})${hint}`, {
+      file,
+      line,
+      column,
+      expected: 'one JSON object per line',
+    });
+  }
+  if (typeof object !== 'object' || object === null || Array.isArray(object)) {
+    // A whole file as one array on one line; an array further on is a line gone wrong.
+    const hint = Array.isArray(object) && firstValue ? `: this line is a JSON array, and ndjson() reads one object per line; ${TO_NDJSON(file)}` : '';
+    throw new SluiceError('NDJSON_PARSE', `${file}:${line}: expected a JSON object, found ${Array.isArray(object) ? 'an array' : typeof object}${hint}`, {
+      file,
+      line,
+      expected: 'one JSON object per line',
+    });
+  }
+  return object as Record<string, unknown>;
 }
 
 const TO_NDJSON = (file: string) => `convert it to one object per line first, e.g. jq -c '.[]' ${file} > ${file.replace(/\.json$/, '')}.ndjson`;
