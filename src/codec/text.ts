@@ -63,8 +63,12 @@ export function parseTimestampText(text: string): number {
   if (zone !== undefined && zone.toUpperCase() !== 'Z') {
     const sign = zone[0] === '-' ? -1 : 1;
     const digits = zone.slice(1).replace(':', '');
-    const offset = Number(digits.slice(0, 2)) * 60 + (digits.length > 2 ? Number(digits.slice(2)) : 0);
-    time -= sign * offset * 60_000;
+    const offsetHours = Number(digits.slice(0, 2));
+    const offsetMinutes = digits.length > 2 ? Number(digits.slice(2)) : 0;
+    // An offset is at most 23:59 either way (ISO 8601, RFC 3339, zod's own check), as the byte parser
+    // holds it: `+25:00` or `+02:60` is a typo or garbage, not a time to shift by a day.
+    if (offsetHours > 23 || offsetMinutes > 59) return Number.NaN;
+    time -= sign * (offsetHours * 60 + offsetMinutes) * 60_000;
   }
   return time;
 }
