@@ -13,6 +13,17 @@ export interface TextStyle {
   delimiter: number;
   /** CSV: the sink's quoting of a string that may need it (the slow path, and the rule). */
   quote: (text: string) => string;
+  /** CSV: text starting as a spreadsheet formula goes through `quote`, which prefixes it (toCsv's `escapeFormulas`). */
+  escapeFormulas?: boolean;
+}
+
+/**
+ * Whether a CSV cell starting with this character is read as a formula by spreadsheets: `=`, `+`, `-`,
+ * `@`, tab and CR, the characters csv-stringify's `escape_formulas` and OWASP's advice on CSV injection
+ * name, and the full-width `＝＋－＠` that some spreadsheets take for them.
+ */
+export function startsFormula(code: number): boolean {
+  return code === 0x3d || code === 0x2b || code === 0x2d || code === 0x40 || code === 0x09 || code === 0x0d || code === 0xff1d || code === 0xff0b || code === 0xff0d || code === 0xff20;
 }
 
 const DIGIT_0 = 0x30;
@@ -158,7 +169,7 @@ export function writeCsvString(bytes: Buffer, at: number, value: string, style: 
     if (code === QUOTE) quotes++;
     else if (code === delimiter || code === 0x0a || code === 0x0d) special = true;
   }
-  if (k < size) {
+  if (k < size || (style.escapeFormulas === true && size > 0 && startsFormula(value.charCodeAt(0)))) {
     const encoded = style.quote(value);
     return at + utf8Write.call(bytes, encoded, at, bytes.length - at);
   }

@@ -4,6 +4,7 @@ import { checkOptions, option, optionsObject } from '../../core/options.ts';
 import type { Sink } from '../../contracts/contracts.ts';
 import { fileSink, sinkPath } from '../files/file-sink.ts';
 import { RowTextEncoder } from '../files/format.ts';
+import { startsFormula } from '../../codec/cells.ts';
 import { delimiterSpelling } from './options.ts';
 
 export interface CsvSinkOptions {
@@ -11,6 +12,15 @@ export interface CsvSinkOptions {
   delimiter?: string;
   /** Write a header line with the column names. @default true */
   header?: boolean;
+  /**
+   * Prefix text cells (string and dictionary columns, and header names) that start with `=`, `+`, `-`,
+   * `@`, a tab or a CR with `'`, as csv-stringify's `escape_formulas` does, so that a spreadsheet opening
+   * the file shows them as text instead of running them as formulas (CSV injection). Off by default:
+   * it changes the values (`-5` in a text column is written `'-5`), and a data pipeline's CSV is read
+   * back by programs, not opened in a spreadsheet. Turn it on for files people open.
+   * @default false
+   */
+  escapeFormulas?: boolean;
 }
 
 // A quote or a line break as the delimiter could not be told apart from the quoting when read back.
@@ -19,6 +29,7 @@ const writableDelimiter = delimiterSpelling.refine((delimiter) => delimiter !== 
 export const CSV_SINK_OPTIONS = optionsObject({
   delimiter: option(writableDelimiter, "one character other than a quote or line break, such as ';', or 'tab'"),
   header: option(z.boolean(), 'true or false'),
+  escapeFormulas: option(z.boolean(), 'true or false'),
 });
 
 /**
@@ -31,14 +42,16 @@ export function toCsv<R = AnyRow>(path: string, options: CsvSinkOptions = {}): S
   options = checkOptions('toCsv()', CSV_SINK_OPTIONS, options);
   const delimiter = options.delimiter ?? ',';
   const needsQuotes = new RegExp(`[${delimiter === ']' ? '\\]' : delimiter.replace(/[\\^-]/g, '\\$&')}"\\r\\n]|^\\s|\\s$`);
-  const quote = (text: string) => (text === '' ? '""' : needsQuotes.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+  const quoteField = (text: string) => (text === '' ? '""' : needsQuotes.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+  const escapeFormulas = options.escapeFormulas === true;
+  const quote = escapeFormulas ? (text: string) => quoteField(text !== '' && startsFormula(text.charCodeAt(0)) ? `'${text}` : text) : quoteField;
   // A delimiter outside ASCII never matches a byte of the fast path: every string with it is quoted by `quote`.
   const delimiterCode = delimiter.charCodeAt(0);
   const separator = Buffer.from(delimiter, 'utf8');
   const none = new Uint8Array(0);
   const newline = Uint8Array.of(0x0a);
   return fileSink<R>('csv', path, () => {
-    const encoder = new RowTextEncoder({ json: false, delimiter: delimiterCode, quote });
+    const encoder = new RowTextEncoder({ json: false, delimiter: delimiterCode, quote, escapeFormulas });
     let prefixes: Uint8Array[] = [];
     return {
       begin: (batch: Batch<unknown>) => (options.header === false ? '' : `${batch.names.map(quote).join(delimiter)}\n`),

@@ -56,6 +56,7 @@ optionTable(
   [
     { option: 'delimiter', valid: 'semicolon', invalid: '"', message: 'toCsv(): expected `delimiter` to be one character other than a quote or line break, such as \';\', or \'tab\'; got "\\"".' },
     { option: 'header', valid: false, invalid: 'no', message: 'toCsv(): expected `header` to be true or false; got "no".' },
+    { option: 'escapeFormulas', valid: true, invalid: 1, message: 'toCsv(): expected `escapeFormulas` to be true or false; got 1.' },
   ],
   [{ options: { headers: false }, message: 'toCsv(): unknown option `headers`. Did you mean `header`?', option: 'headers' }],
 );

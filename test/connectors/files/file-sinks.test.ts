@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { Batch, columnFromValues, Dictionary, pipeline, run, runOrThrow, toCsv, toNdjson } from '../../../src/index.ts';
+import { CODE_GENERATION_MODES, withCodeGeneration } from '../../support/codegen.ts';
 import { counting, fromBatches, tempDir } from '../../support/fakes.ts';
 
 const dir = await tempDir('sluice-sinks-');
@@ -60,6 +61,48 @@ describe('toCsv', () => {
     );
     assert.equal(summary.rows.written, values.length);
     assert.equal(summary.sink.location, path);
+  });
+
+  test('escapeFormulas: text cells and header names starting = + - @ tab CR get a leading quote; numbers and other text do not', async () => {
+    const dictionary = new Dictionary();
+    const formulas = ['=1+2', '+SUM(A1)', "-2+3+cmd|' /C calc'!A0", '@SUM(1)', '\tx', '\rx', '＝1', 'plain', 'a=b', '', null, '=a,b', '=say "hi"'];
+    const batch = new Batch(
+      {
+        '=name': columnFromValues('string', formulas),
+        kind: columnFromValues('dictionary', formulas.map((_, i) => (i % 2 === 0 ? '=HYPERLINK("x")' : 'ok')), dictionary),
+        n: columnFromValues('int16', formulas.map((_, i) => -i)),
+      },
+      formulas.length,
+    );
+    const expected = [
+      `'=name,kind,n`,
+      `'=1+2,"'=HYPERLINK(""x"")",0`,
+      `'+SUM(A1),ok,-1`,
+      `'-2+3+cmd|' /C calc'!A0,"'=HYPERLINK(""x"")",-2`,
+      `'@SUM(1),ok,-3`,
+      `'\tx,"'=HYPERLINK(""x"")",-4`,
+      `"'\rx",ok,-5`,
+      `'＝1,"'=HYPERLINK(""x"")",-6`,
+      `plain,ok,-7`,
+      `a=b,"'=HYPERLINK(""x"")",-8`,
+      `"",ok,-9`,
+      `,"'=HYPERLINK(""x"")",-10`,
+      `"'=a,b",ok,-11`,
+      `"'=say ""hi""","'=HYPERLINK(""x"")",-12`,
+      '',
+    ].join('\n');
+    for (const mode of CODE_GENERATION_MODES) {
+      const folder = await freshFolder();
+      const escaped = join(folder, 'escaped.csv');
+      await withCodeGeneration(mode.enabled, () => runOrThrow(pipeline().from(fromBatches([batch])).to(toCsv(escaped, { escapeFormulas: true }))));
+      assert.equal(await readFile(escaped, 'utf8'), expected, mode.label);
+      // The default writes the values as they are.
+      const verbatim = join(folder, 'verbatim.csv');
+      await withCodeGeneration(mode.enabled, () => runOrThrow(pipeline().from(fromBatches([batch])).to(toCsv(verbatim))));
+      const lines = (await readFile(verbatim, 'utf8')).split('\n');
+      assert.equal(lines[0], '=name,kind,n', mode.label);
+      assert.equal(lines[1], '=1+2,"=HYPERLINK(""x"")",0', mode.label);
+    }
   });
 
   test('another delimiter is quoted instead of the comma, and the header can be left out', async () => {
