@@ -4,6 +4,19 @@ import type { ColumnPlan } from './plan.ts';
 import type { RunWarning } from '../core/warnings.ts';
 import { parseBooleanText, parseDateText, parseIntegerText, parseNumberText, parseTimestampText } from '../codec/text.ts';
 
+/**
+ * Values a sample for inference holds at most: `sampleRows` rows, or fewer when rows are wide. The
+ * sample is held as JS values (strings for CSV), some 40 bytes each: 10,000 rows of 10,000 columns
+ * were 100 million strings, gigabytes outside any budget; at this cap a sample stays near 20 MB, and
+ * a file of 50 columns or fewer still gets its 10,000 rows.
+ */
+export const SAMPLE_CELLS = 500_000;
+
+/** Rows a sample of rows `columns` wide takes: `rows`, capped so it holds at most SAMPLE_CELLS values (and at least one row). */
+export function sampleRowsFor(rows: number, columns: number): number {
+  return Math.min(rows, Math.max(1, Math.floor(SAMPLE_CELLS / Math.max(1, columns))));
+}
+
 export interface InferOptions {
   /** Distinct values a dictionary column may hold before it falls back to plain strings. @default 65536 */
   dictionaryCap?: number;

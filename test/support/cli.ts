@@ -37,3 +37,21 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
     });
   });
 }
+
+/**
+ * Top lines for a pipeline file run by {@link runCli}: they print the process's peak RSS as the kernel
+ * counts it (VmHWM) on stderr as it exits, for {@link peakRssOf}.
+ */
+export const PRINT_PEAK_RSS = `import { readFileSync } from 'node:fs';
+process.on('exit', () => {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  process.stderr.write('VmHWM ' + Number(/VmHWM:\\s+(\\d+)/.exec(status)![1]) * 1024 + '\\n');
+});
+`;
+
+/** The peak RSS, in bytes, a pipeline file with {@link PRINT_PEAK_RSS} printed. */
+export function peakRssOf(result: CliResult): number {
+  const match = /VmHWM (\d+)/.exec(result.stderr);
+  if (match === null) throw new Error(`no VmHWM line in the output: ${result.stderr}`);
+  return Number(match[1]);
+}

@@ -21,7 +21,8 @@ const byteDictionaries = new WeakMap<Dictionary, ByteDictionary>();
 export function byteDictionaryOf(dictionary: Dictionary): ByteDictionary {
   let bytes = byteDictionaries.get(dictionary);
   if (bytes === undefined) {
-    bytes = new ByteDictionary(Math.min(dictionary.cap, 1024));
+    // It grows as values come: sized for 1,024 up front it took 40 KB per dictionary column, 130 MB for a file of 3,000 of them.
+    bytes = new ByteDictionary(Math.min(dictionary.cap, 64));
     byteDictionaries.set(dictionary, bytes);
   }
   return bytes;

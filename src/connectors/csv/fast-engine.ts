@@ -173,7 +173,7 @@ class FastReader {
     this.decoder = context.decoder();
     this.quote = options.quote.charCodeAt(0);
     this.text = new FieldText(options.encoding === 'latin1', this.quote);
-    this.strings = plans.map(() => new StringCache());
+    this.strings = stringCaches(plans);
     this.values = new Array(plans.length);
     if (options.header !== true) this.setHeader(options.header);
   }
@@ -386,4 +386,18 @@ class FastReader {
     }
     return r;
   }
+}
+
+/**
+ * Per planned column, its cache of recent strings. A cache is ~15 KB: one per column of a file of
+ * 10,000 columns was 150 MB before the first row. String columns get their own, up to
+ * OWN_STRING_CACHES of them; the other columns (which may widen to strings) share one. A cache is keyed
+ * by the bytes, so sharing one only costs hits, never a wrong value.
+ */
+const OWN_STRING_CACHES = 64;
+
+function stringCaches(plans: readonly ColumnPlan[]): StringCache[] {
+  const shared = new StringCache();
+  let own = 0;
+  return plans.map((plan) => (plan.dtype === 'string' && own++ < OWN_STRING_CACHES ? new StringCache() : shared));
 }

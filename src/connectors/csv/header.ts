@@ -10,14 +10,24 @@ export function missingColumn(file: string, name: string, header: readonly strin
   );
 }
 
+/** Each name of a header and the 0-based fields it stands at, in one pass: headers of 10,000 columns exist. */
+function fieldsByName(header: readonly string[]): Map<string, number[]> {
+  const fields = new Map<string, number[]>();
+  header.forEach((name, k) => {
+    const at = fields.get(name);
+    if (at === undefined) fields.set(name, [k]);
+    else at.push(k);
+  });
+  return fields;
+}
+
 /**
  * Refuses a header that names a column it reads twice (`id,name,amount,name`): one of the two would be
  * lost without a word. Columns not read (projection) may repeat.
  */
-export function checkDuplicateNames(file: string, header: readonly string[], names: readonly string[]): void {
+function checkFields(file: string, byName: Map<string, number[]>, names: readonly string[]): void {
   for (const name of new Set(names)) {
-    const fields: number[] = [];
-    header.forEach((field, k) => field === name && fields.push(k + 1));
+    const fields = (byName.get(name) ?? []).map((k) => k + 1);
     if (fields.length > 1) {
       throw new SluiceError(
         'CSV_DUPLICATE_HEADER',
@@ -29,18 +39,24 @@ export function checkDuplicateNames(file: string, header: readonly string[], nam
   }
 }
 
+/** Where the named columns stand in a file's records; refuses a name the header lacks or repeats. */
+export function namePositions(file: string, header: readonly string[], names: readonly string[]): number[] {
+  const byName = fieldsByName(header);
+  checkFields(file, byName, names);
+  return names.map((name) => {
+    const position = byName.get(name)?.[0];
+    if (position === undefined) throw missingColumn(file, name, header);
+    return position;
+  });
+}
+
 /** Where the planned columns stand in a file's records. */
 export function positionsOf(file: string, plans: readonly ColumnPlan[], header: readonly string[]): number[] {
-  checkDuplicateNames(
+  return namePositions(
     file,
     header,
     plans.map((plan) => plan.name),
   );
-  return plans.map((plan) => {
-    const position = header.indexOf(plan.name);
-    if (position < 0) throw missingColumn(file, plan.name, header);
-    return position;
-  });
 }
 
 export function fieldCountError(file: string, line: number, expected: number, got: number, column: number): SluiceError {

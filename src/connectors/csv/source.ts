@@ -5,14 +5,14 @@ import { SluiceError } from '../../core/errors.ts';
 import { checkArgument } from '../../core/options.ts';
 import type { Source, SourceSample } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
-import { allNullWarnings, inferColumns } from '../../schema/infer.ts';
+import { allNullWarnings, inferColumns, sampleRowsFor } from '../../schema/infer.ts';
 import type { RunWarning } from '../../core/warnings.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { type FileFormat, type FilePlan, type FileReadContext, fileSource } from '../files/file-source.ts';
 import { SOURCE_PATH_EXPECTED, sourcePath } from '../files/source-options.ts';
 import { fastEngineAvailable, type FastTally, findStructuralError, readFastBatches } from './fast-engine.ts';
 import { type CsvOptions, resolveCsvOptions, type ResolvedCsvOptions } from './options.ts';
-import { checkDuplicateNames, fieldCountError, missingColumn, positionsOf } from './header.ts';
+import { fieldCountError, namePositions, positionsOf } from './header.ts';
 import { parseRecords } from './parse-engine.ts';
 
 export type { CsvOptions } from './options.ts';
@@ -57,13 +57,16 @@ class CsvFormat implements FileFormat<CsvPlan> {
     const options = this.settings;
     let header: string[] | undefined = options.header === true ? undefined : [...options.header];
     const sample: string[][] = [];
+    let wanted = header === undefined ? rows : sampleRowsFor(rows, header.length);
     try {
       for await (const records of parseRecords(file, options, signal)) {
         for (const record of records) {
-          if (header === undefined) header = record.fields;
-          else if (sample.length < rows) sample.push(record.fields);
+          if (header === undefined) {
+            header = record.fields;
+            wanted = sampleRowsFor(rows, header.length);
+          } else if (sample.length < wanted) sample.push(record.fields);
         }
-        if (header !== undefined && sample.length >= rows) break;
+        if (header !== undefined && sample.length >= wanted) break;
       }
     } catch (error) {
       // Inference and `etl profile` meet a bad quote first: they report it as the run's reader does.
@@ -112,12 +115,7 @@ class CsvFormat implements FileFormat<CsvPlan> {
   private async infer(file: string, signal: AbortSignal): Promise<{ plans: ColumnPlan[]; warnings: RunWarning[] }> {
     const { names: header, rows: sample } = await this.sample(file, this.settings.sampleRows, signal);
     const names = this.options.columns ?? header;
-    checkDuplicateNames(file, header, names);
-    const positions = names.map((name) => {
-      const position = header.indexOf(name);
-      if (position < 0) throw missingColumn(file, name, header);
-      return position;
-    });
+    const positions = namePositions(file, header, names);
     const projected = sample.map((fields) => positions.map((p) => fields[p]));
     const { plans, stats } = inferColumns(names, projected, this.options);
     if (this.options.schema !== undefined) {

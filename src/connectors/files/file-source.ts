@@ -26,6 +26,9 @@ import type { ColumnPlan } from '../../schema/plan.ts';
 import { unfinishedFiles } from './finished-files.ts';
 import { checkUnchanged, expandInputs, inputIdentity, totalSize, withLineOf } from './inputs.ts';
 
+/** Values (rows × columns) the first batch of a run holds at most; see `read`. */
+const FIRST_BATCH_CELLS = 64 * 1024;
+
 /** What a format settled for one run (or one `describe`): the columns and the reader. */
 export interface FilePlan {
   /** The columns. The skeleton reads with a copy of its own, as inferred columns widen and dictionaries grow during a run. */
@@ -114,13 +117,17 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
       context.columnsRead(plan.plans.map((column) => column.name), of);
       for (const warning of plan.warnings ?? []) context.warn(warning);
       const limit = new RowLimit(context.limit ?? Infinity);
+      // Until a batch has been measured the run sizes batches by rows alone (1,024 at first): rows of
+      // 10,000 columns made that a first batch of ten million values. The first batch holds at most
+      // FIRST_BATCH_CELLS values, whatever the width; then the run sizes by the bytes it measured.
+      const firstRows = Math.max(1, Math.floor(FIRST_BATCH_CELLS / Math.max(1, plan.plans.length)));
       const emptyIsNull = format.emptyIsNull ?? true;
       const progress = await unfinishedFiles(files, context, format.incremental);
       let doneBytes = 0;
       let yielded = false;
       for (const file of progress.files) {
         if (limit.left <= 0) break;
-        const batchRows = () => Math.max(1, Math.min(context.batchRows(), limit.left));
+        const batchRows = () => Math.max(1, Math.min(context.batchRows(), limit.left, yielded ? Infinity : firstRows));
         const fileContext: FileReadContext = {
           file,
           signal: context.signal,

@@ -4,7 +4,7 @@ import { SluiceError } from '../../core/errors.ts';
 import { checkArgument, checkOptions, optionsObject } from '../../core/options.ts';
 import type { Source, SourceSample } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
-import { allNullWarnings, inferColumns } from '../../schema/infer.ts';
+import { allNullWarnings, inferColumns, SAMPLE_CELLS } from '../../schema/infer.ts';
 import type { RunWarning } from '../../core/warnings.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
@@ -68,9 +68,12 @@ class NdjsonFormat implements FileFormat {
   async sample(file: string, rows: number, signal: AbortSignal): Promise<SourceSample> {
     const sample: Record<string, unknown>[] = [];
     if (rows > 0) {
+      // Wide objects make a sample of fewer lines, as in CSV (see SAMPLE_CELLS).
+      let cells = 0;
       for await (const { object } of objects(file, this.options.maxRecordBytes, signal)) {
         sample.push(object);
-        if (sample.length >= rows) break;
+        cells += Object.keys(object).length;
+        if (sample.length >= rows || cells >= SAMPLE_CELLS) break;
       }
     }
     const names = [...new Set(sample.flatMap((object) => Object.keys(object)))];

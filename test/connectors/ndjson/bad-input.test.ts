@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { createGzip } from 'node:zlib';
 import { ndjson, pipeline, run } from '../../../src/index.ts';
-import { runCli } from '../../support/cli.ts';
+import { PRINT_PEAK_RSS, peakRssOf, runCli } from '../../support/cli.ts';
 import { collect, tempDir } from '../../support/fakes.ts';
 
 const dir = await tempDir('sluice-ndjson-bad-');
@@ -70,12 +70,7 @@ describe('ndjson: maxRecordBytes is enforced while a line is read', () => {
     const index = new URL('../../../src/index.ts', import.meta.url).pathname;
     await writeFile(
       file,
-      `import { readFileSync } from 'node:fs';
-import { ndjson, pipeline, toNdjson } from ${JSON.stringify(index)};
-process.on('exit', () => {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  process.stderr.write('VmHWM ' + Number(/VmHWM:\\s+(\\d+)/.exec(status)![1]) * 1024 + '\\n');
-});
+      `${PRINT_PEAK_RSS}import { ndjson, pipeline, toNdjson } from ${JSON.stringify(index)};
 export default pipeline({ name: 'bomb' }).from(ndjson(${JSON.stringify(bomb)})).to(toNdjson(${JSON.stringify(join(dir, 'bomb-out.ndjson'))}));
 `,
     );
@@ -84,7 +79,7 @@ export default pipeline({ name: 'bomb' }).from(ndjson(${JSON.stringify(bomb)})).
     const output = result.stdout + result.stderr;
     assert.match(output, /NDJSON_RECORD_TOO_LARGE/);
     assert.doesNotMatch(output, /RangeError|    at /);
-    const hwm = Number(/VmHWM (\d+)/.exec(result.stderr)![1]);
+    const hwm = peakRssOf(result);
     // Before: 622 MB and a RangeError. The line is held as raw chunks up to the 64 MB limit, on top of the runtime.
     assert.ok(hwm < 300 * MB, `peak RSS ${(hwm / MB).toFixed(0)} MB`);
   });
