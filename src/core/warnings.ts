@@ -16,6 +16,8 @@ export type WarningCode =
   | 'MEMORY_PRESSURE'
   /** A stop (signal, timeout) came once the sink had committed: the run finished and saved its state. */
   | 'STOPPED_AFTER_COMMIT'
+  /** `run([...], { concurrency })` asked for more pipelines at once than the budget holds the fixed costs of: fewer ran at a time. */
+  | 'CONCURRENCY_CAPPED'
   /** The run's outcome could not be written to the history. */
   | 'HISTORY_NOT_RECORDED'
   /** A warning from user code (a custom stage, source or sink). */

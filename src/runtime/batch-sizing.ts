@@ -16,6 +16,21 @@ const MIN_BATCH_ROWS = 1;
 /** Under memory pressure batches shrink to this fraction of their share, so the process can get back under. */
 const PRESSURE_SHRINK = 4;
 
+/**
+ * Bytes a running pipeline holds whatever its batch size: read buffers and read-ahead (the CSV reader's
+ * two 1 MB buffers), the output stream's buffer and text chunks, zlib's windows, the runtime's objects.
+ * Not reserved batch by batch, so counted here: 16 pipelines at once under 128MB went 239 MB above the
+ * idle process, some 7 MB each beyond their batches.
+ */
+export const PIPELINE_FIXED_BYTES = 8 * 1024 * 1024;
+/** Of a budget, at most this part goes to pipelines' fixed costs; the rest is for batches and stages' state. */
+const FIXED_PART = 0.5;
+
+/** Pipelines a budget holds at once: their fixed costs within its FIXED_PART, and always one. */
+export function maxConcurrentPipelines(memory: number): number {
+  return Math.max(1, Math.floor((memory * FIXED_PART) / PIPELINE_FIXED_BYTES));
+}
+
 export interface ShareOptions {
   /** Pipelines reserving from the same budget at once. @default 1 */
   sharing?: number;
@@ -23,9 +38,14 @@ export interface ShareOptions {
   underPressure?: boolean;
 }
 
-/** Bytes one batch may take: its pipeline's share of the budget, less under memory pressure. */
+/**
+ * Bytes one batch may take: its pipeline's share of what the budget leaves after the fixed costs of the
+ * pipelines sharing it (see PIPELINE_FIXED_BYTES), less under memory pressure.
+ */
 export function batchShare(memory: number, { sharing = 1, underPressure = false }: ShareOptions = {}): number {
-  return memory / (BATCHES_IN_FLIGHT * Math.max(1, sharing) * (underPressure ? PRESSURE_SHRINK : 1));
+  const runs = Math.max(1, sharing);
+  const fixed = Math.min(memory * FIXED_PART, runs * PIPELINE_FIXED_BYTES);
+  return (memory - fixed) / (BATCHES_IN_FLIGHT * runs * (underPressure ? PRESSURE_SHRINK : 1));
 }
 
 /**

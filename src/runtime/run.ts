@@ -1,10 +1,10 @@
 import type { Batch } from '../batch/batch.ts';
-import { parseBytes } from '../core/bytes.ts';
+import { formatBytes, parseBytes } from '../core/bytes.ts';
 import { SluiceError, isSluiceError } from '../core/errors.ts';
 import { orderedMap } from '../core/ordered-map.ts';
 import type { RunContext, SinkContext } from '../contracts/contracts.ts';
 import { RunAccounting } from './accounting.ts';
-import { BatchSizer } from './batch-sizing.ts';
+import { BatchSizer, maxConcurrentPipelines, PIPELINE_FIXED_BYTES } from './batch-sizing.ts';
 import { checkBudget, MemoryBudget } from './budget.ts';
 import { incrementalState, type RunStateStore } from './incremental.ts';
 import { MemoryWatch } from './memory-watch.ts';
@@ -64,16 +64,27 @@ export async function run(
 ): Promise<RunSummary | RunSummary[]> {
   const list = Array.isArray(pipelines) ? pipelines : [pipelines as Pipeline<any>];
   checkRunOptions(options);
-  const concurrency = options.concurrency ?? 2;
+  const asked = options.concurrency ?? 2;
   const limit = options.memory !== undefined ? parseBytes(options.memory) : list.length === 1 && list[0].memory !== undefined ? parseBytes(list[0].memory, 'memory') : DEFAULT_MEMORY;
   const budget = options.budget ?? new MemoryBudget(limit);
   checkBudget(budget.limit);
+  // More pipelines at once than the budget holds the fixed costs of would go over it whatever their
+  // batch sizes: the rest wait their turn, and each summary says so.
+  const held = maxConcurrentPipelines(budget.limit);
+  const concurrency = Math.min(asked, held);
+  const capped: RunWarning | undefined =
+    Math.min(asked, list.length) > held
+      ? {
+          code: 'CONCURRENCY_CAPPED',
+          message: `concurrency ${asked} asked, ${concurrency} run at once: a budget of ${formatBytes(budget.limit)} holds the fixed costs (~${formatBytes(PIPELINE_FIXED_BYTES)} each: read buffers, output chunks) of ${held} pipeline(s) at a time; give more memory to run more at once.`,
+        }
+      : undefined;
   const watch = new MemoryWatch(budget.limit, (pressure) => budget.setPressure(pressure)).start();
   try {
     // Every pipeline is taken at once (backpressure: all of them), `concurrency` run at a time: a long
     // run does not keep the next one waiting after a shorter one beside it has ended.
     const summaries: RunSummary[] = [];
-    const runs = orderedMap(list, (pipeline) => runOne(pipeline, options, budget, watch), { concurrency, backpressure: Math.max(concurrency, list.length) });
+    const runs = orderedMap(list, (pipeline) => runOne(pipeline, options, budget, watch, capped), { concurrency, backpressure: Math.max(concurrency, list.length) });
     for await (const summary of runs) summaries.push(summary);
     return Array.isArray(pipelines) ? summaries : summaries[0];
   } finally {
@@ -121,12 +132,13 @@ function warningList(name: string, onWarning: RunOptions['onWarning']) {
  * giving each batch's bytes back once written, a watchdog for a run that waits on itself; everything
  * closed, given back and removed in `finally`, and a summary whatever happened.
  */
-async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: MemoryBudget, watch: MemoryWatch): Promise<RunSummary> {
+async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: MemoryBudget, watch: MemoryWatch, capped?: RunWarning): Promise<RunSummary> {
   const name = pipeline.name ?? 'pipeline';
   const startedAt = new Date();
   const { controller, unlink } = runController(options.signal);
   const signal = controller.signal;
   const { warnings, warn } = warningList(name, options.onWarning);
+  if (capped !== undefined) warn(capped);
   const incremental = incrementalState(options.state);
   const base: RunContext = { pipeline: name, signal, warn, state: incremental?.state };
   const rejects = new Rejects(pipeline.rejects, name, options.dryRun === true);

@@ -39,7 +39,7 @@ test('with a slow sink, bytes reserved stay within the budget at every batch', a
   assert.equal(budget.reserved, 0);
 });
 
-test('eight pipelines at once under one budget never exceed it, and give every byte back', async () => {
+test('eight pipelines asked at once under a 4 MB budget never exceed it, and give every byte back', async () => {
   const budget = new MemoryBudget(4 * MB);
   let worst = 0;
   const pipelines = Array.from({ length: 8 }, (_, k) =>
@@ -62,8 +62,52 @@ test('eight pipelines at once under one budget never exceed it, and give every b
     Array(8).fill('succeeded'),
   );
   assert.ok(budget.peakReserved <= budget.limit, `peak ${budget.peakReserved}`);
-  assert.ok(worst > MB, 'several pipelines held batches at once');
+  assert.ok(worst > MB, 'the budget was used');
   assert.equal(budget.reserved, 0);
+  // 4 MB holds the fixed costs of one pipeline at a time: the others waited their turn, and each summary says so.
+  for (const summary of summaries) assert.ok(summary.warnings.some((warning) => warning.code === 'CONCURRENCY_CAPPED'), summary.pipeline);
+});
+
+test('more pipelines at once than the budget holds the fixed costs of are run fewer at a time, and told', async () => {
+  let running = 0;
+  let most = 0;
+  /** Counts the pipelines reading at once: from the first batch asked for to the source's end. */
+  const source = (): Source => {
+    const inner = batchesOf(3, 1000);
+    return {
+      ...inner,
+      async *read(context) {
+        running++;
+        most = Math.max(most, running);
+        try {
+          for await (const batch of inner.read(context)) {
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            yield batch;
+          }
+        } finally {
+          running--;
+        }
+      },
+    };
+  };
+  for (const [memory, held] of [['32MB', 2], ['128MB', 8]] as const) {
+    running = 0;
+    most = 0;
+    const summaries = await run(
+      Array.from({ length: 16 }, (_, k) => pipeline({ name: `many${k}` }).from(source()).to(collect())),
+      { memory, concurrency: 16 },
+    );
+    assert.deepEqual(new Set(summaries.map((summary) => summary.status)), new Set(['succeeded']));
+    assert.equal(most, held, `${memory}: at most ${held} at once (8 MB of fixed costs each, in half the budget)`);
+    const warning = summaries[0].warnings.find((w) => w.code === 'CONCURRENCY_CAPPED');
+    assert.match(warning?.message ?? '', new RegExp(`concurrency 16 asked, ${held} run at once`));
+  }
+  // Enough memory for all: no cap, no warning.
+  const roomy = await run(
+    Array.from({ length: 4 }, (_, k) => pipeline({ name: `few${k}` }).from(source()).to(collect())),
+    { memory: '256MB', concurrency: 4 },
+  );
+  assert.ok(roomy.every((summary) => summary.warnings.length === 0));
 });
 
 test('run(pipelines, { memory, concurrency }) makes one budget for all of them', async () => {
@@ -185,8 +229,8 @@ test('a budget too small is refused at start with the minimum', async () => {
 test('batch size adapts to the measured bytes per row', async () => {
   const summary = await run(pipeline({ name: 'adapt' }).from(widthSource(2000, 8 * 1024)).to(collect()), { memory: '16MB' });
   assert.equal(summary.status, 'succeeded', summary.error?.message);
-  // 16 MB / 8 batches in flight / ~8 KB a row ≈ 255 rows, far below the 16384 default.
-  assert.ok(summary.batches.rowsPerBatch < 300 && summary.batches.rowsPerBatch > 200, `rows per batch ${summary.batches.rowsPerBatch}`);
+  // (16 MB less the pipeline's fixed costs, at most half the budget: 8 MB) / 8 batches in flight / ~8 KB a row ≈ 127 rows, far below the 16384 default.
+  assert.ok(summary.batches.rowsPerBatch < 150 && summary.batches.rowsPerBatch > 100, `rows per batch ${summary.batches.rowsPerBatch}`);
 });
 
 /** A source that asks the run for its batch size, with rows of `width` characters. */
