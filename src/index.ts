@@ -75,6 +75,8 @@ export { mapBatches, type MapBatchesOptions } from './stages/map-batches.ts';
 export { groupBy, type GroupByFigures } from './stages/aggregate/group-by.ts';
 export { sort, type SortFigures, type SortKey, type SortOptions, type SortSpec } from './stages/sort/sort.ts';
 export { distinct, dedupe, type DedupeOptions } from './stages/distinct.ts';
+export { join, type JoinFigures } from './stages/join/join.ts';
+export type { Joined, JoinKey, JoinOn, JoinOptions, JoinSelect, JoinType } from './stages/join/options.ts';
 export {
   count,
   sum,

@@ -66,6 +66,14 @@ export interface StageContext extends RunContext {
    * bytes and partitions spilled, time spent spilling. Each call sets the fields it names.
    */
   report?(figures: StageFigures): void;
+  /**
+   * Reads another source for the stage (a join's other side) as the run reads its own: batches sized
+   * to the budget, rows that break its schema rejected to the run's reject output (or failing the run),
+   * its rows counted in the summary under the stage (`stages[].sideSource`). Each batch is reserved
+   * from the budget before it is handed over and given back when the stage asks for the next one (or
+   * stops reading): copy what you keep, and reserve that through `memory`.
+   */
+  readSource(source: Source<any>): AsyncIterable<Batch<any>>;
 }
 
 /** See {@link StageContext.report}. */
@@ -74,6 +82,8 @@ export interface StageFigures {
   peakGroups?: number;
   /** Groups (or rows) it output. */
   groups?: number;
+  /** Rows of a join's build side (the other source) that it kept: rows with no null key. */
+  buildRows?: number;
   spilledBytes?: number;
   spilledPartitions?: number;
   /** Rows a sort held in memory at most, and sorted runs it wrote (merge passes included). */

@@ -4,6 +4,8 @@ import { SluiceError, isSluiceError } from '../core/errors.ts';
 import type { RunContext, Stage, StageContext, StageMemory } from '../contracts/contracts.ts';
 import { parentOf } from '../contracts/lineage.ts';
 import type { RunAccounting } from './accounting.ts';
+import type { Rejects } from './rejects.ts';
+import { readSideSource } from './side-source.ts';
 import type { StageSummary } from './summary.ts';
 import type { TempFolders } from './temp-folders.ts';
 
@@ -41,6 +43,7 @@ export async function* meterStage(
   stats: StageSummary,
   accounting: RunAccounting,
   temp: TempFolders,
+  rejects: Rejects,
 ): AsyncGenerator<Batch> {
   const name = stats.name;
   const holding = accounting.holding(name);
@@ -69,7 +72,14 @@ export async function* meterStage(
     const entry = taken.find((candidate) => candidate.batch === batch);
     if (entry !== undefined) entry.kept = true;
   });
-  const stageContext: StageContext = { ...context, stage: name, memory, tempDir: () => temp.folderFor(name), report: (figures) => Object.assign(stats, figures) };
+  const stageContext: StageContext = {
+    ...context,
+    stage: name,
+    memory,
+    tempDir: () => temp.folderFor(name),
+    report: (figures) => Object.assign(stats, figures),
+    readSource: (source) => readSideSource(source, { base: context, rejects, accounting }, stats, holding),
+  };
 
   async function* intake(): AsyncGenerator<Batch> {
     for await (const batch of input) {

@@ -5,6 +5,8 @@ import { groupBy } from '../stages/aggregate/group-by.ts';
 import { derive, type Derivations, type Derived } from '../stages/derive.ts';
 import { dedupe, distinct, type DedupeOptions } from '../stages/distinct.ts';
 import { filter } from '../stages/filter.ts';
+import { join } from '../stages/join/join.ts';
+import type { Joined, JoinOn, JoinOptions, JoinSelect, JoinType } from '../stages/join/options.ts';
 import { map } from '../stages/map.ts';
 import { rename, type Renamed } from '../stages/rename.ts';
 import { select } from '../stages/select.ts';
@@ -114,6 +116,23 @@ export class PipelineBuilder<R> {
    */
   dedupe<const K extends keyof R & string>(keys: readonly K[] | K, options: Omit<DedupeOptions, 'figures'> = {}): PipelineBuilder<R> {
     return this.pipe(dedupe<R, K>(keys, options));
+  }
+
+  /**
+   * Joins the rows with those of another source (any Sluice source, read through its own schema) on
+   * equal keys: `inner` (pairs that match), `left` (every row, the other side's columns null when
+   * nothing matches), `semi` (rows with a match), `anti` (rows without). Nulls never match. The other
+   * side is held in a hash table on the memory budget, and when it does not fit both sides spill to a
+   * temporary folder by key hash and are joined partition by partition. Key types must be of one kind,
+   * checked before the other side is read; a column name on both sides is an error (rename it with
+   * `select: { newName: column }`). Output order: input order when nothing spilled.
+   * @example .join(csv('customers.csv', { schema: Customer }), { on: [['customer', 'id']], select: ['name', 'segment'] })
+   */
+  join<Right, const On extends JoinOn<R, Right>, const T extends JoinType = 'inner', const S extends JoinSelect<Right> | undefined = undefined>(
+    source: Source<Right>,
+    options: JoinOptions<On, T, S>,
+  ): PipelineBuilder<Joined<R, Right, On, T, S>> {
+    return this.pipe(join<Right, On, T, S, R>(source, options));
   }
 
   to(sink: Sink<R> | Sink<AnyRow>): Pipeline<R> {

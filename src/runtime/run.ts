@@ -158,7 +158,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   };
   let stream: AsyncIterable<Batch> = meterSource(pipeline.source, { base, limit: options.limit, rejects, sizer, accounting, startedAt, onProgress: options.onProgress, columns, readerOf }, source);
   pipeline.stages.forEach((stage, k) => {
-    stream = meterStage(stage, stream, base, stages[k], accounting, temp);
+    stream = meterStage(stage, stream, base, stages[k], accounting, temp, rejects);
   });
   const series = new RunTimeSeries({ startedAt, accounting, peaks: () => watch.peaks(), source, stages, sinkRows: () => accounting.rowsToSink, pipeline: name, onSample: options.onSample }).start();
   const sinkContext: SinkContext = { ...base, dryRun: options.dryRun === true };

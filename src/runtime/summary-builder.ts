@@ -41,7 +41,9 @@ export function buildSummary(outcome: RunOutcome): RunSummaryWithCause {
   const { pipeline, name, error, source, rejects, startPeaks, peaks, warnings } = outcome;
   const { budget, heldAtPeak } = outcome.accounting;
   const elapsedMs = outcome.endedAt.getTime() - outcome.startedAt.getTime();
-  const read = source.rowsSourced + rejects.count;
+  // Rows a stage's other source rejected (a join's build side) are rejected, not read: `read` is the main source's.
+  const sideRejected = outcome.stages.reduce((sum, stage) => sum + (stage.sideSource?.rejected ?? 0), 0);
+  const read = source.rowsSourced + rejects.count - sideRejected;
   const written = outcome.written;
   const dropped = outcome.stages.reduce((sum, stage) => sum + Math.max(0, stage.rowsIn - stage.rowsOut - (stage.rowsInFlight ?? 0)), 0);
   const summary: RunSummaryWithCause = {
@@ -63,7 +65,7 @@ export function buildSummary(outcome: RunOutcome): RunSummaryWithCause {
       written,
       dropped,
       rejected: rejects.count,
-      ...(error === undefined ? {} : { inFlight: Math.max(0, read - written - dropped - rejects.count) }),
+      ...(error === undefined ? {} : { inFlight: Math.max(0, read - written - dropped - (rejects.count - sideRejected)) }),
     },
     stages: outcome.stages,
     input: { bytesRead: source.bytesRead, totalBytes: source.totalBytes },
@@ -86,7 +88,7 @@ export function buildSummary(outcome: RunOutcome): RunSummaryWithCause {
       objectBytes: source.objectBytes,
       savingRatio: source.columnarBytes > 0 ? Number((source.objectBytes / source.columnarBytes).toFixed(2)) : 0,
       rowsPerBatch: outcome.rowsPerBatch,
-      meanRows: source.batchCount > 0 ? Math.round((read - rejects.count) / source.batchCount) : 0,
+      meanRows: source.batchCount > 0 ? Math.round(source.rowsSourced / source.batchCount) : 0,
     },
     samples: outcome.samples,
     rejectsPath: rejects.count > 0 ? rejects.path : undefined,

@@ -14,6 +14,9 @@ export interface StageSummary {
   /** Stages that hold state and say so (`context.report`): groups held at most and output, spills. */
   peakGroups?: number;
   groups?: number;
+  /** A join: rows of its build side kept (no null key), and the source it read them from. */
+  buildRows?: number;
+  sideSource?: SideSourceSummary;
   spilledBytes?: number;
   spilledPartitions?: number;
   /** A sort: rows held at most, and sorted runs written (merge passes included). */
@@ -38,6 +41,17 @@ export interface RunSamples {
   source: { rows: number[]; bytes: number[] };
   /** Per stage (and `sink`): bytes held (batches taken in and state), rows in and out up to each point. */
   stages: Record<string, { held: number[]; rowsIn: number[]; rowsOut: number[]; spilledBytes: number[] }>;
+}
+
+/** The other source a stage read (a join's build side): what it gave. */
+export interface SideSourceSummary {
+  kind: string;
+  location: string;
+  /** Rows handed to the stage (rejected rows are not among them). */
+  rowsRead: number;
+  /** Rows that broke its schema: in the run's rejects and in `rows.rejected`, not in `rows.read`. */
+  rejected: number;
+  bytesRead: number;
 }
 
 /** What a run used and did: the summary people read and `--report` writes for machines. */

@@ -249,6 +249,17 @@ export class GroupTable {
     return group;
   }
 
+  /** The group of row `index` of `values` (hash `hash`), or -1 when there is none: a lookup that adds nothing (a join's probe). */
+  find(hash: number, values: readonly Values[], index: number): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot];
+      if (entry === 0) return -1;
+      if (this.hashes[entry - 1] === hash && this.sameKeys(entry - 1, values, index)) return entry - 1;
+    }
+  }
+
   private sameKeys(group: number, values: readonly Values[], index: number): boolean {
     for (let k = 0; k < values.length; k++) {
       const key = this.keys[k];

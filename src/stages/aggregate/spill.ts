@@ -28,8 +28,11 @@ export interface SpillBlock {
   states: unknown[];
 }
 
-/** The 16 partition files of one spill (one level of one table), appended block by block. */
-export class SpillPartitions {
+/**
+ * The 16 partition files of one spill (one level of one table), appended block by block. A block is a
+ * group-by's partial aggregate by default; a join writes its rows the same way (`B`), hashes first.
+ */
+export class SpillPartitions<B extends { hashes: Int32Array } = SpillBlock> {
   private readonly handles: (FileHandle | undefined)[] = new Array(PARTITIONS).fill(undefined);
   private readonly lengths = new Float64Array(PARTITIONS);
   readonly groups = new Float64Array(PARTITIONS);
@@ -56,7 +59,7 @@ export class SpillPartitions {
     return list;
   }
 
-  async append(partition: number, block: SpillBlock): Promise<void> {
+  async append(partition: number, block: B): Promise<void> {
     const body = serialize(block);
     const head = Buffer.alloc(4);
     head.writeUInt32LE(body.length, 0);
@@ -79,7 +82,7 @@ export class SpillPartitions {
   }
 
   /** The blocks of one partition, in the order they were written, each with its size on disk. */
-  async *blocks(partition: number): AsyncGenerator<{ block: SpillBlock; bytes: number }> {
+  async *blocks(partition: number): AsyncGenerator<{ block: B; bytes: number }> {
     const handle = await open(this.path(partition), 'r');
     try {
       const head = Buffer.alloc(4);
@@ -90,7 +93,7 @@ export class SpillPartitions {
         const body = Buffer.alloc(length);
         await handle.read(body, 0, length, position + 4);
         position += 4 + length;
-        yield { block: deserialize(body) as SpillBlock, bytes: length };
+        yield { block: deserialize(body) as B, bytes: length };
       }
     } finally {
       await handle.close();
