@@ -50,6 +50,14 @@ export class RunAccounting {
     return true;
   }
 
+  /** Takes `bytes` if they fit under the limit now, pressure or not (see MemoryBudget.tryReserveRoom). */
+  tryReserveRoom(bytes: number): boolean {
+    if (this.signal.aborted || !this.budget.tryReserveRoom(bytes)) return false;
+    this.reservedByRun += bytes;
+    this.notePeak();
+    return true;
+  }
+
   release(bytes: number, kind: ReservationKind = 'batch'): void {
     if (bytes <= 0) return;
     this.reservedByRun -= bytes;

@@ -76,6 +76,17 @@ export class MemoryBudget {
     return true;
   }
 
+  /**
+   * Takes `bytes` if they fit under the limit now, memory pressure or not: for batches a stage reads for
+   * itself and folds into its state at once (a join's build side). Waiting for pressure to clear would
+   * wait on the stage itself: the batches that would have to drain are the ones it holds while it reads.
+   */
+  tryReserveRoom(bytes: number): boolean {
+    if (this.waiters.length > 0 || this.reserved + bytes > this.limit) return false;
+    this.take(bytes, 'batch');
+    return true;
+  }
+
   release(bytes: number, kind: ReservationKind = 'batch'): void {
     if (bytes <= 0) return;
     this.reserved -= bytes;

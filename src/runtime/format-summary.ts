@@ -38,9 +38,14 @@ export function formatSummary(summary: RunSummary): string {
   if (columns !== undefined && columns.read.length < columns.of) lines.push(`  columns    ${columnsLine(columns.read, columns.of)}`);
   for (const stage of summary.stages) {
     const groups = stage.peakGroups === undefined ? (stage.peakRows === undefined ? '' : `, rows held ${number.format(stage.peakRows)}`) : `, groups held ${number.format(stage.peakGroups)}`;
+    const side = stage.sideSource;
+    const build =
+      side === undefined
+        ? ''
+        : `, build ${number.format(stage.buildRows ?? side.rowsRead)} rows of ${number.format(side.rowsRead)} read from ${side.kind} ${side.location}${side.rejected > 0 ? ` (${number.format(side.rejected)} rejected)` : ''}`;
     const pieces = stage.spilledRuns === undefined ? `${number.format(stage.spilledPartitions ?? 0)} partitions` : `${number.format(stage.spilledRuns)} runs`;
     const spilled = stage.spilledBytes ? `, spilled ${formatBytes(stage.spilledBytes)} in ${pieces} (${duration(Math.round(stage.spillMs ?? 0))})` : '';
-    lines.push(`  stage      ${stage.name.padEnd(12)} in ${number.format(stage.rowsIn)}, out ${number.format(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}${stage.peakStateBytes > 0 ? `, peak state ${formatBytes(stage.peakStateBytes)}` : ''}${groups}${spilled}`);
+    lines.push(`  stage      ${stage.name.padEnd(12)} in ${number.format(stage.rowsIn)}, out ${number.format(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}${stage.peakStateBytes > 0 ? `, peak state ${formatBytes(stage.peakStateBytes)}` : ''}${groups}${build}${spilled}`);
   }
   lines.push(`  sink       ${summary.sink.kind} ${summary.sink.location}${summary.sink.engine ? ` [${summary.sink.engine}]` : ''}`);
   lines.push(

@@ -50,7 +50,9 @@ export async function* readSideSource(source: Source<any>, run: SideRun, stage: 
     const pieces = sourcedBytes > limit ? splitToFit(sourced, limit, sizer.share(), base.pipeline) : [sourced];
     for (const batch of pieces) {
       const bytes = pieces.length === 1 ? sourcedBytes : batch.byteSize;
-      await accounting.reserve(bytes);
+      // Under memory pressure the run's own source waits for batches in flight to drain; this one must
+      // not, since the stage reading it holds them until it has read it all (see tryReserveRoom).
+      if (!accounting.tryReserveRoom(bytes)) await accounting.reserve(bytes);
       holding.batches += bytes;
       accounting.notePeak();
       side.rowsRead += batch.length;

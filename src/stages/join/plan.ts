@@ -40,8 +40,8 @@ export interface JoinPlan {
   dictionaries: Dictionaries;
 }
 
-/** Bytes a table may hold unreserved while the process is over its budget by RSS (see Reservation.grow). */
-const PRESSURE_FLOOR = 8 * 1024 * 1024;
+/** Bytes a table may hold unreserved while the process is over its budget by RSS (see Reservation.grow), as a group-by's. */
+const PRESSURE_FLOOR = 256 * 1024;
 
 /** A build table's reservation from the budget, grown as the table grows. */
 export class Reservation {
