@@ -26,6 +26,7 @@ import {
 } from '../../../src/index.ts';
 import { formatSummary } from '../../../src/runtime/format-summary.ts';
 import { collect, fromBatches, tempDir } from '../../support/fakes.ts';
+import { keyValue } from '../../support/key-values.ts';
 import { random } from '../../support/random.ts';
 
 type Row = Record<string, unknown>;
@@ -34,24 +35,7 @@ type Row = Record<string, unknown>;
 function valueFor(dtype: DType, next: () => number, groups: number): unknown {
   const pick = Math.floor(next() * groups);
   if (next() < 0.05) return null;
-  switch (dtype) {
-    case 'bool':
-      return pick % 2 === 0;
-    case 'int8':
-      return (pick % 200) - 100;
-    case 'uint16':
-      return pick % 60000;
-    case 'int32':
-      return pick - 1000;
-    case 'float64':
-      return pick === 0 ? -0 : pick === 1 ? 0 : pick === 2 ? NaN : pick / 4;
-    case 'timestamp':
-      return new Date(1_700_000_000_000 + pick * 1000);
-    case 'date':
-      return new Date((19000 + pick) * 86_400_000);
-    default:
-      return `key-${pick}`;
-  }
+  return keyValue(dtype, pick);
 }
 
 interface Dataset {
