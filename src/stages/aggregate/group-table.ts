@@ -260,6 +260,18 @@ export class GroupTable {
     }
   }
 
+  /** {@link find} for a table of one number key: the value itself, not a {@link Values} (a join's hot loop). */
+  findNumber(hash: number, value: number): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    const numbers = this.keys[0].numbers;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot];
+      if (entry === 0) return -1;
+      if (this.hashes[entry - 1] === hash && sameNumber(numbers[entry - 1], value) && this.keys[0].nulls[entry - 1] === 0) return entry - 1;
+    }
+  }
+
   private sameKeys(group: number, values: readonly Values[], index: number): boolean {
     for (let k = 0; k < values.length; k++) {
       const key = this.keys[k];

@@ -2,10 +2,10 @@ import { Batch } from '../../batch/batch.ts';
 import { bitmapBytes } from '../../batch/bitmap.ts';
 import { Column } from '../../batch/column.ts';
 import type { Dictionary } from '../../batch/dictionary.ts';
-import { NUMERIC_ARRAY, type DType, type NumericDType } from '../../batch/dtype.ts';
+import { NUMERIC_ARRAY, type DType, type NumericDType, type TypedArray } from '../../batch/dtype.ts';
 import type { ValueStore } from '../aggregate/group-table.ts';
 import { hashRows } from '../aggregate/group-table.ts';
-import { valuesOf } from '../aggregate/values.ts';
+import { hashNumber, mix, valuesOf } from '../aggregate/values.ts';
 import type { BuildTable } from './build-table.ts';
 import type { JoinType } from './options.ts';
 
@@ -29,6 +29,7 @@ export interface AddedColumn {
  */
 export class JoinProbe {
   private readonly hashes = new Int32Array(CHUNK_ROWS);
+  private readonly groups = new Int32Array(CHUNK_ROWS);
   private leftRows = new Uint32Array(1024);
   private buildRows = new Int32Array(1024);
   private count = 0;
@@ -47,13 +48,27 @@ export class JoinProbe {
     const pairs = this.type === 'inner' || this.type === 'left';
     const keepMatched = this.type !== 'anti';
     this.count = 0;
+    // One number key (the common case: an id): its values straight from the typed array, hashed as
+    // hashRows hashes one key, looked up without a Values call per row.
+    const column = batch.column(this.leftKeys[0]);
+    const numbers = keys.length === 1 && keys[0].family === 'number' && column.dtype !== 'bool' ? (column.data as TypedArray) : undefined;
+    const groups = this.groups;
     for (let from = 0; from < batch.length; from += CHUNK_ROWS) {
       const to = Math.min(batch.length, from + CHUNK_ROWS);
       const chunk = hashes === undefined ? this.hashes : hashes.subarray(from, to);
-      if (hashes === undefined) hashRows(keys, from, to, chunk);
-      for (let i = from; i < to; i++) {
+      if (table.size === 0) groups.fill(-1);
+      else if (numbers !== undefined) {
+        for (let i = from; i < to; i++) {
+          const value = numbers[i];
+          groups[i - from] = column.validity !== null && column.isNull(i) ? -1 : table.findNumber(hashes === undefined ? mix(hashNumber(value)) : chunk[i - from], value);
+        }
+      } else {
+        if (hashes === undefined) hashRows(keys, from, to, chunk);
         // A null key is in no build row (none is stored), so it finds no group: nulls never match.
-        const group = table.size === 0 ? -1 : table.find(chunk[i - from], keys, i);
+        for (let i = from; i < to; i++) groups[i - from] = table.find(chunk[i - from], keys, i);
+      }
+      for (let i = from; i < to; i++) {
+        const group = groups[i - from];
         if (!pairs) {
           if (group >= 0 === keepMatched) this.push(i, -1);
           continue;
