@@ -40,7 +40,7 @@ export async function* readSideSource(source: Source<any>, run: SideRun, stage: 
       side.bytesRead = bytesRead;
     },
     engine() {},
-    // The other side is read whole (no push-down through a join yet): nothing to report.
+    // Every column is read: the other side's projection is the stage's to choose, and it chooses none yet.
     columnsRead() {},
   };
   const limit = accounting.budget.limit;
