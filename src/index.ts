@@ -14,6 +14,7 @@ export {
   type RejectOptions,
   type RetryOptions,
   type StateOptions,
+  type DistributedOptions,
 } from './runtime/pipeline.ts';
 export type {
   RunContext,
@@ -29,6 +30,7 @@ export type {
   IncrementalState,
   SinkTransaction,
   SourceSample,
+  SourcePartition,
   RunWarning,
   WarningCode,
 } from './contracts/contracts.ts';

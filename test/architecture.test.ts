@@ -31,8 +31,11 @@ const LAYERS: readonly (readonly string[])[] = [
 ];
 
 /** Packages that talk to PostgreSQL or parse CSV, Parquet or Arrow belong to their connectors (and the stores of ops), not the engine. */
-const CONNECTOR_PACKAGES = /^(pg|pg-[a-z-]+|csv-parse|hyparquet|snappyjs|apache-arrow)(\/|$)/;
+const CONNECTOR_PACKAGES = /^(pg|pg-(?!boss)[a-z-]+|csv-parse|hyparquet|snappyjs|apache-arrow)(\/|$)/;
 const MAY_USE_CONNECTOR_PACKAGES = ['connectors/', 'ops/'];
+/** The queue of distributed runs is pg-boss, and only ops/distributed talks to it. */
+const QUEUE_PACKAGES = /^pg-boss(\/|$)/;
+const MAY_USE_QUEUE_PACKAGES = ['ops/distributed/'];
 
 const MAX_LINES = 500;
 /** A longer file says why in a comment with these words. */
@@ -126,6 +129,20 @@ test('only connectors and the stores of ops import the PostgreSQL and CSV packag
     }
   }
   assert.deepEqual(wrong, []);
+});
+
+test('only ops/distributed imports pg-boss', () => {
+  const wrong: string[] = [];
+  let seen = 0;
+  for (const file of files) {
+    for (const specifier of specifiers(readFileSync(file, 'utf8'))) {
+      if (!QUEUE_PACKAGES.test(specifier)) continue;
+      seen++;
+      if (!MAY_USE_QUEUE_PACKAGES.some((prefix) => name(file).startsWith(prefix))) wrong.push(`${name(file)} imports ${specifier}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+  assert.ok(seen > 0, 'no file imports pg-boss: the check sees nothing');
 });
 
 test(`no file of src/ is over ${MAX_LINES} lines unless a comment says why`, () => {

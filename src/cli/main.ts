@@ -49,7 +49,7 @@ export async function main(argv: string[], io?: Partial<CommandIO>): Promise<num
   } catch (error) {
     if (isSluiceError(error)) {
       context.stderr.write(`etl: [${error.code}] ${error.message}\n`);
-      const usage = error.code === 'INVALID_OPTION' || error.code.startsWith('PIPELINE_') || error.code === 'MEMORY_BUDGET_TOO_SMALL' || error.code === 'SCHEDULE_INVALID';
+      const usage = error.code === 'INVALID_OPTION' || error.code.startsWith('PIPELINE_') || error.code === 'MEMORY_BUDGET_TOO_SMALL' || error.code === 'SCHEDULE_INVALID' || error.code === 'DISTRIBUTED_UNSUPPORTED';
       return usage ? EXIT.usage : EXIT.failed;
     }
     if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

@@ -15,6 +15,7 @@ import { describePlan } from '../schema/plan.ts';
 import { EXIT } from './exit-codes.ts';
 import { loadPipeline } from '../ops/load.ts';
 import { byteSizeFlag, type CommandIO, folderFlag, milliseconds, parseFlags, wholeNumber } from './args.ts';
+import { runDistributed } from './distributed-run.ts';
 
 export const RUN_HELP = `Usage: etl run <pipeline.ts> [options]
 
@@ -35,6 +36,12 @@ Options:
   --run-timeout <ms> Stop the run (retries included) this long after the command started and record
                      it as failed (RUN_TIMEOUT); overrides the pipeline's runTimeoutMs.
   --quiet            No progress and no summary; errors only.
+  --distributed      Split the run into partitions (the files of its glob) and queue them for
+                     etl worker processes on any host (pg-boss); wait for the run, telling each
+                     partition's progress, and exit with its status.
+  --connection <url> With --distributed: the queue's database (default: the pipeline's
+                     distributed.connection, else DATABASE_URL). A PostgreSQL sink must be on it.
+  --detach           With --distributed: print the run id once queued and exit 0 (see etl runs).
   -h, --help         This help.
 
 The run holds the pipeline's lock (an advisory lock with a PostgreSQL state store, else a lock file in
@@ -54,6 +61,9 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     'temp-dir': { type: 'string' },
     'run-timeout': { type: 'string' },
     quiet: { type: 'boolean' },
+    distributed: { type: 'boolean' },
+    connection: { type: 'string' },
+    detach: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -67,7 +77,19 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const limit = wholeNumber(values.limit, '--limit');
   const runTimeoutMs = milliseconds(values['run-timeout'], '--run-timeout', 1);
   const tempDir = folderFlag(values['temp-dir'], '--temp-dir');
+  if (values.distributed !== true && (values.connection !== undefined || values.detach === true)) {
+    throw new SluiceError('INVALID_OPTION', `etl run: ${values.connection !== undefined ? '--connection' : '--detach'} goes with --distributed. See etl run --help.`, {
+      option: values.connection !== undefined ? '--connection' : '--detach',
+    });
+  }
   const pipeline = await loadPipeline(positionals[0]);
+  if (values.distributed === true) {
+    const refused = (['dry-run', 'limit', 'memory', 'report', 'run-timeout'] as const).find((flag) => values[flag] !== undefined);
+    if (refused !== undefined) {
+      throw new SluiceError('INVALID_OPTION', `etl run: --${refused} does not go with --distributed yet (each worker has its own --memory). See etl run --help.`, { option: `--${refused}` });
+    }
+    return await runDistributed(pipeline, positionals[0], { connection: values.connection, detach: values.detach === true, quiet: values.quiet === true }, io);
+  }
   const dryRun = values['dry-run'] === true;
   if (dryRun) {
     const controller = new AbortController();

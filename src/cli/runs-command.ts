@@ -2,7 +2,9 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { SluiceError } from '../core/errors.ts';
-import type { StateOptions } from '../runtime/pipeline.ts';
+import type { DistributedOptions, StateOptions } from '../runtime/pipeline.ts';
+import { distributedRuns, formatDistributedRuns } from '../ops/distributed/runs.ts';
+import { queuePlace } from '../ops/distributed/queue.ts';
 import { formatRecords } from '../ops/history.ts';
 import { historyReportHtml } from '../ops/html-report.ts';
 import { DEFAULT_STATE_FOLDER, openStateStore } from '../ops/state.ts';
@@ -22,11 +24,16 @@ file's base name is used, with the ${DEFAULT_STATE_FOLDER} folder next to it unl
 
 Options:
   --state <where>    A state folder, or a postgres:// URL (default: ${DEFAULT_STATE_FOLDER} in the current folder).
-  --schema <name>    Schema of the history table with a postgres:// --state (default: sluice).
+  --schema <name>    Schema of the history table with a postgres:// --state, or with --distributed of
+                     the run records (default: sluice, or the pipeline's distributed.schema).
   --limit <n>        At most this many runs (default: 20).
   --json             One JSON array, for machines.
   --html <file>      Also write the runs as one self-contained HTML page: duration, rows and peak RSS
                      per run, charted, and the table (open it in any browser; no network).
+  --distributed      The distributed runs (etl run --distributed) instead, running ones too, each
+                     with its partitions: status, worker, attempts, rows. From the queue's database:
+                     the pipeline's distributed.connection, else --connection, else DATABASE_URL.
+  --connection <url> With --distributed: the queue's database.
   -h, --help         This help.`;
 
 export async function runsCommand(argv: string[], io: CommandIO): Promise<number> {
@@ -36,6 +43,8 @@ export async function runsCommand(argv: string[], io: CommandIO): Promise<number
     limit: { type: 'string' },
     json: { type: 'boolean' },
     html: { type: 'string' },
+    distributed: { type: 'boolean' },
+    connection: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -47,6 +56,7 @@ export async function runsCommand(argv: string[], io: CommandIO): Promise<number
   const target = positionals[0];
   let name: string | undefined = target;
   let stateOptions: StateOptions | undefined;
+  let distributedOptions: DistributedOptions | undefined;
   let file: string | undefined;
   if (target !== undefined && /\.[cm]?[jt]s$/.test(target) && existsSync(target) && statSync(target).isFile()) {
     file = target;
@@ -61,6 +71,7 @@ export async function runsCommand(argv: string[], io: CommandIO): Promise<number
         const pipeline = await loadPipeline(target);
         name = pipeline.name;
         stateOptions = pipeline.state;
+        distributedOptions = pipeline.distributed;
       } catch (error) {
         name = fileName;
         const why = error instanceof SluiceError ? `[${error.code}] ${error.message}` : String(error);
@@ -70,6 +81,13 @@ export async function runsCommand(argv: string[], io: CommandIO): Promise<number
       }
     }
   }
+  if (values.distributed === true) {
+    const place = queuePlace(distributedOptions, values.connection, { schema: values.schema });
+    const runs = await distributedRuns(place, name, limit);
+    io.stdout.write(values.json ? `${JSON.stringify(runs, null, 2)}\n` : `${formatDistributedRuns(runs)}\n`);
+    return EXIT.ok;
+  }
+  if (values.connection !== undefined) throw new SluiceError('INVALID_OPTION', 'etl runs: --connection goes with --distributed. See etl runs --help.', { option: '--connection' });
   if (values.state !== undefined) {
     stateOptions = /^postgres(ql)?:\/\//.test(values.state) ? { connection: values.state, schema: values.schema } : { folder: values.state };
     file = undefined;

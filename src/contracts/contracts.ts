@@ -206,6 +206,17 @@ export interface SourceSample {
   rows: unknown[][];
 }
 
+/**
+ * One part of a source's input, for a run split across workers (`etl run --distributed`): a file of a
+ * glob, a key range of a table. `spec` is plain JSON, as it travels in a queued job to another process
+ * (maybe on another host), where {@link Source.partition} turns it back into a source.
+ */
+export interface SourcePartition {
+  /** For people: `data/orders-3.csv`, `id in [1000, 2000)`. */
+  label: string;
+  spec: unknown;
+}
+
 export interface Source<R = AnyRow> {
   readonly kind: string;
   /** Files, table or query as people should see them (no credentials). */
@@ -219,6 +230,13 @@ export interface Source<R = AnyRow> {
    * `etl profile`. Optional: sources that cannot sample cheaply leave it out.
    */
   sample?(rows: number, context: Pick<RunContext, 'signal'>): Promise<SourceSample>;
+  /**
+   * The independent parts of the input, in order, for a distributed run. Optional: a source without it
+   * cannot be split across workers. Every row of the input is in exactly one part.
+   */
+  partitions?(context: Pick<RunContext, 'signal'>): Promise<SourcePartition[]>;
+  /** The source restricted to one part that {@link partitions} planned (maybe in another process). */
+  partition?(spec: unknown): Source<R>;
   /** Row type carrier; never set at run time. */
   readonly __row?: R;
 }
@@ -233,6 +251,12 @@ export interface SinkContext extends RunContext {
    * Absent when there is nothing to commit with the data.
    */
   beforeCommit?(transaction: SinkTransaction): Promise<void>;
+  /**
+   * Other writes into the same output go on at once, each in a transaction of its own (the partitions
+   * of a distributed run): what they share, such as a table a sink creates, must be made outside the
+   * write's transaction, so that no write waits for another's commit.
+   */
+  sharedOutput?: boolean;
 }
 
 export interface SinkResult {
@@ -252,6 +276,13 @@ export interface Sink<R = AnyRow> {
    * when the input ends normally; on error or abort leaves nothing that looks complete.
    */
   write(input: AsyncIterable<Batch<R>>, context: SinkContext): Promise<SinkResult>;
+  /**
+   * For a distributed run (each partition written by its own call of `write`, maybe at once on other
+   * hosts): `undefined` when every such write commits in one transaction of its own and calls
+   * `beforeCommit` in it, so that a partition is written exactly once; else why not, for the error.
+   * Absent: the sink cannot be written by a distributed run.
+   */
+  distributedWrites?(): string | undefined;
   readonly __row?: R;
 }
 

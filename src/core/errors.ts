@@ -49,7 +49,14 @@ export type ErrorCode =
   | 'STATE_WRITE'
   | 'PIPELINE_NAME'
   | 'RUN_TIMEOUT'
-  | 'RUN_PROCESS';
+  | 'RUN_PROCESS'
+  // distributed runs
+  | 'DISTRIBUTED_UNSUPPORTED'
+  | 'DISTRIBUTED_PARTITION'
+  | 'DISTRIBUTED_FENCED'
+  | 'DISTRIBUTED_ALREADY_COMMITTED'
+  | 'DISTRIBUTED_QUEUE'
+  | 'DISTRIBUTED_RUN_FAILED';
 
 export interface ErrorLocation {
   /** Input file, as the user named it. */

@@ -8,10 +8,10 @@
  * SIGKILL), so no orphan run holds a lock; SIGTERM (the scheduler shutting down) stops it too.
  */
 import { isSluiceError } from '../core/errors.ts';
-import type { ToChild, ToParent } from './child-process-executor.ts';
 import { unrecordedFailure, type RunReport, type RunRequest } from './executor.ts';
 import { loadPipeline } from './load.ts';
 import { publishLiveStatus } from './live-status.ts';
+import { serveOneRequest } from './supervised-child.ts';
 import { runTracked } from './tracked-run.ts';
 
 async function runRequest(request: RunRequest, signal: AbortSignal): Promise<RunReport> {
@@ -42,27 +42,4 @@ async function runRequest(request: RunRequest, signal: AbortSignal): Promise<Run
   }
 }
 
-function send(message: ToParent): Promise<void> {
-  return new Promise((resolve) => process.send!(message, undefined, {}, () => resolve()));
-}
-
-if (process.send === undefined) {
-  process.stderr.write('child-entry.ts runs a scheduled run: it is started by the scheduler, with an IPC channel, not by hand.\n');
-  process.exit(2);
-}
-
-const supervisor = new AbortController();
-const schedulerGone = () => supervisor.abort(new Error('the scheduler that started this run is gone'));
-const terminate = (signal: NodeJS.Signals) => supervisor.abort(new Error(`stopped by ${signal}`));
-process.on('disconnect', schedulerGone);
-process.on('SIGTERM', terminate);
-process.on('SIGINT', terminate);
-process.once('message', async (message: ToChild) => {
-  const report = await runRequest(message.request, supervisor.signal);
-  process.off('disconnect', schedulerGone);
-  if (process.connected) {
-    await send({ type: 'report', report });
-    process.disconnect();
-  }
-  process.exitCode = report.status === 'failed' ? 1 : 0;
-});
+serveOneRequest<RunRequest, RunReport>('a scheduled run', 'scheduler', runRequest);

@@ -9,6 +9,7 @@ import type { RunSummary } from '../runtime/summary.ts';
 import { run, type RunOptions, type RunStateStore } from '../runtime/run.ts';
 import { recordFromSummary, type RetryRecord, type RunRecord } from './history.ts';
 import { resolveScheduleOptions } from './schedule-options.ts';
+import { sleep } from './sleep.ts';
 import { openStateStore, type PipelineState, type StateStore } from './state.ts';
 
 export interface TrackedRunOptions extends Omit<RunOptions, 'state'> {
@@ -51,17 +52,6 @@ export function isTransientError(error: { code: string; message: string; transie
   return false;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** Runs a pipeline under its lock, with its state, retries and history. Never throws for a failed run. */
 export async function runTracked(pipeline: Pipeline<any>, options: TrackedRunOptions = {}): Promise<TrackedRunResult> {

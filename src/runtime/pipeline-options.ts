@@ -91,6 +91,34 @@ export interface PipelineOptions {
    * @example { connection: process.env.DATABASE_URL, schema: 'etl_state' }
    */
   state?: StateOptions;
+  /**
+   * Where `etl run --distributed` queues the run's partitions for `etl worker`s (pg-boss), and how each
+   * partition job is retried and watched. See {@link DistributedOptions}.
+   * @example { connection: process.env.DATABASE_URL, retries: 3 }
+   */
+  distributed?: DistributedOptions;
+}
+
+/** See {@link PipelineOptions.distributed}. */
+export interface DistributedOptions {
+  /**
+   * The queue's database (pg-boss's tables and the run's partition records). Exactly once into
+   * PostgreSQL needs the sink on this same database: a partition's rows and its completion commit in
+   * one transaction. `etl run --connection` overrides it. @default process.env.DATABASE_URL
+   */
+  connection?: PgConnectionOptions;
+  /** Schema of the `sluice_distributed_runs` and `sluice_partitions` tables, created when missing. @default 'sluice' */
+  schema?: string;
+  /** Schema of pg-boss's own tables, created when missing. @default 'pgboss' */
+  queueSchema?: string;
+  /** Attempts of a partition after its first, on any worker (a crash, a lapsed heartbeat, an error). @default 2 */
+  retries?: number;
+  /**
+   * A worker heartbeats each partition it runs; one not heard from for this long (a host gone, a
+   * process paused) loses its claim, and the partition is retried elsewhere. pg-boss's minimum is 10.
+   * @default 30
+   */
+  heartbeatSeconds?: number;
 }
 
 /** See {@link PipelineOptions.retries}. */
@@ -137,6 +165,16 @@ const STATE = z.union([
   }),
 ]);
 
+const SCHEMA_NAME = z.string().regex(/^[a-z_][a-z0-9_]*$/);
+
+const DISTRIBUTED = optionsObject({
+  connection: option(z.union([z.string().min(1), z.object({}).loose()]), "a postgres:// URL or pg's connection options"),
+  schema: option(SCHEMA_NAME, "a lower-case schema name such as 'sluice'"),
+  queueSchema: option(SCHEMA_NAME, "a lower-case schema name such as 'pgboss'"),
+  retries: option(integerFrom(0), 'a whole number from 0 and up'),
+  heartbeatSeconds: option(z.number().int().min(10), 'a whole number of seconds from 10 and up (pg-boss refuses less)'),
+});
+
 export const PIPELINE_OPTIONS = optionsObject({
   name: option(z.string().min(1), 'a non-empty name such as "orders"'),
   memory: option(byteSize, "a size such as '256MB' or a number of bytes"),
@@ -152,6 +190,7 @@ export const PIPELINE_OPTIONS = optionsObject({
   retries: option(RETRIES, 'an object { max, backoffMs? } such as { max: 3, backoffMs: 2000 }'),
   runTimeoutMs: option(millisecondsFrom(0, true), 'a number of milliseconds above 0'),
   state: option(STATE, "either { folder: '.sluice' } (a local folder) or { connection: 'postgres://…', schema?: 'sluice' } (a PostgreSQL database)"),
+  distributed: option(DISTRIBUTED, "an object { connection?, schema?, queueSchema?, retries?, heartbeatSeconds? }"),
 });
 
 /** Cron of a schedule, to compute run times only (the scheduler keeps its own timers). */

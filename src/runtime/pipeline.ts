@@ -17,7 +17,7 @@ import { checkPipelineOptions, type PipelineOptions } from './pipeline-options.t
 import { neededColumns } from '../contracts/columns.ts';
 import type { ReadsOption } from '../stages/reads.ts';
 
-export type { PipelineOptions, RejectOptions, RetryOptions, StateOptions } from './pipeline-options.ts';
+export type { DistributedOptions, PipelineOptions, RejectOptions, RetryOptions, StateOptions } from './pipeline-options.ts';
 
 /** A whole pipeline: what a pipeline file default-exports. */
 export interface Pipeline<R = AnyRow> extends PipelineOptions {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -54,4 +54,29 @@ export function peakRssOf(result: CliResult): number {
   const match = /VmHWM (\d+)/.exec(result.stderr);
   if (match === null) throw new Error(`no VmHWM line in the output: ${result.stderr}`);
   return Number(match[1]);
+}
+
+export interface EtlProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Everything it printed so far (stdout and stderr). */
+  output: () => string;
+  /** Resolves with the exit code when it ends. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `etl <args>` (a scheduler, a worker: a command that goes on), killed after `maxMs` at the latest. */
+export function startEtl(args: string[], maxMs: number, env: NodeJS.ProcessEnv = {}): EtlProcess {
+  const child = spawn(process.execPath, [etl, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk) => (output += chunk));
+  const killer = setTimeout(() => child.kill('SIGKILL'), maxMs);
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve(code);
+    }),
+  );
+  return { child, pid: child.pid!, output: () => output, exited };
 }

@@ -3,14 +3,11 @@
  * write pipeline files whose runs log their intervals, read a folder state store's history. And an
  * executor that runs nothing, for tests of the cron code alone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Executor, RunReport, RunRequest } from '../../src/ops/executor.ts';
-import { repoRoot } from './cli.ts';
-
-const etl = fileURLToPath(new URL('../../bin/etl.js', import.meta.url));
+import { startEtl } from './cli.ts';
 
 export interface RunningScheduler {
   child: ChildProcess;
@@ -23,20 +20,10 @@ export interface RunningScheduler {
 }
 
 export function startScheduler(args: string[], maxMs = 60_000, env: NodeJS.ProcessEnv = {}): RunningScheduler {
-  const child = spawn(process.execPath, [etl, 'schedule', ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk) => (output += chunk));
-  const killer = setTimeout(() => child.kill('SIGKILL'), maxMs);
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve(code);
-    }),
-  );
+  const { child, output, exited } = startEtl(['schedule', ...args], maxMs, env);
   return {
     child,
-    output: () => output,
+    output,
     exited,
     async stop() {
       child.kill('SIGTERM');

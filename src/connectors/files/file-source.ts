@@ -17,10 +17,11 @@
  * A new file source (say, a JSON-array reader) implements {@link FileFormat}; ndjson/source.ts is the
  * smallest one to read.
  */
+import { resolve } from 'node:path';
 import type { AnyRow, Batch } from '../../batch/batch.ts';
-import type { ErrorLocation } from '../../core/errors.ts';
+import { SluiceError, type ErrorLocation } from '../../core/errors.ts';
 import type { RunWarning } from '../../core/warnings.ts';
-import type { DescribeContext, RunContext, Source, SourceContext, SourceDescription, SourceSample } from '../../contracts/contracts.ts';
+import type { DescribeContext, RunContext, Source, SourceContext, SourceDescription, SourcePartition, SourceSample } from '../../contracts/contracts.ts';
 import { clonePlans, emptyBatch, RowDecoder, RowLimit, type Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { unfinishedFiles } from './finished-files.ts';
@@ -109,6 +110,27 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
       } catch (error) {
         throw await withLineOf(error);
       }
+    },
+
+    // A distributed run reads one file per part. Paths are made absolute: the part is read by a worker
+    // whose current folder may differ (on another host, the files must be at the same path).
+    async partitions(): Promise<SourcePartition[]> {
+      if (format.incremental === true) {
+        throw new SluiceError(
+          'DISTRIBUTED_UNSUPPORTED',
+          `${format.kind}(${JSON.stringify(location)}) with incremental: true cannot be split across workers yet: run it without --distributed.`,
+        );
+      }
+      const files = await expandInputs(path);
+      return files.map((file) => ({ label: file, spec: { files: [resolve(file)] } }));
+    },
+
+    partition(spec: unknown): Source<R> {
+      const files = (spec as { files?: unknown }).files;
+      if (!Array.isArray(files) || files.some((file) => typeof file !== 'string')) {
+        throw new SluiceError('DISTRIBUTED_PARTITION', `A partition of ${format.kind}(${JSON.stringify(location)}) must be { files: string[] }; got ${JSON.stringify(spec)}.`);
+      }
+      return fileSource<R, P>(files as string[], format);
     },
 
     async *read(context: SourceContext): AsyncGenerator<Batch<R>> {

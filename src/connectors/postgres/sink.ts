@@ -92,6 +92,12 @@ class PostgresSink implements Sink<AnyRow> {
     return { kind: 'postgres', location: this.where, notes };
   }
 
+  distributedWrites(): string | undefined {
+    // Each partition's DELETE + INSERT would replace the rows of the partitions before it.
+    if (this.mode === 'replace') return `mode 'replace' replaces the whole table in each write, so partitions would undo each other; use 'append' or 'upsert'`;
+    return undefined;
+  }
+
   async write(input: AsyncIterable<Batch>, context: SinkContext): Promise<SinkResult> {
     if (context.dryRun) {
       let rowsWritten = 0;
@@ -110,7 +116,18 @@ class PostgresSink implements Sink<AnyRow> {
       } catch (error) {
         throw wrapPgError(error, { operation: 'connect', connection });
       }
-      const load = new Load(client, connection, this, context);
+      // A table the writes of a distributed run share is created on a connection of its own, committed at
+      // once: created inside one partition's transaction, it would hold every other partition until that commit.
+      const createShared = async (sql: string) => {
+        try {
+          await pools.pool(this.connectionOptions).query(sql);
+        } catch (error) {
+          // Two partitions creating it at once: the one that lost finds it made (duplicate table or type).
+          const code = (error as { code?: string }).code;
+          if (code !== '42P07' && code !== '23505') throw wrapPgError(error, { operation: 'query', query: sql, connection });
+        }
+      };
+      const load = new Load(client, connection, this, context, context.sharedOutput === true ? createShared : undefined);
       try {
         const rowsWritten = await load.run(input);
         client.release();
@@ -158,6 +175,7 @@ class Load {
     private readonly connection: ResolvedConnection,
     sink: PostgresSink,
     private readonly context: SinkContext,
+    private readonly createShared?: (sql: string) => Promise<void>,
   ) {
     this.settings = sink.settings;
     this.target = quoteQualified(this.settings.table);
@@ -246,7 +264,9 @@ class Load {
       }
       const definitions = this.columns.map((name) => `${quoteIdent(name)} ${sqlTypeForDType(batch.columns[name].dtype as DType)}`);
       if (mode === 'upsert') definitions.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`);
-      await this.query(`CREATE TABLE IF NOT EXISTS ${this.target} (${definitions.join(', ')})`);
+      const create = `CREATE TABLE IF NOT EXISTS ${this.target} (${definitions.join(', ')})`;
+      if (this.createShared !== undefined) await this.createShared(create);
+      else await this.query(create);
     }
     let into = this.target;
     if (mode !== 'append') {

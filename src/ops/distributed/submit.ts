@@ -1,0 +1,195 @@
+/**
+ * `etl run --distributed`: plans the partitions of a pipeline's input, records the run and its
+ * partitions and enqueues them as one pg-boss flow (a job per partition, and a finalize job that
+ * depends on them all), in one transaction, so a run is queued whole or not at all. Then, unless
+ * detached, it follows the run from its records, telling each change, until it has ended.
+ */
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import type pg from 'pg';
+import { SluiceError } from '../../core/errors.ts';
+import type { PgConnectionOptions } from '../../connectors/postgres/connection.ts';
+import { createPoolRegistry } from '../../connectors/postgres/pools.ts';
+import { quoteIdent } from '../../connectors/postgres/identifiers.ts';
+import type { SourcePartition } from '../../contracts/contracts.ts';
+import type { Pipeline } from '../../runtime/pipeline.ts';
+import { sleep } from '../sleep.ts';
+import { endRun } from './finish.ts';
+import { ensureQueues, finalizeQueue, openBoss, partitionQueue, type QueuePlace, queueSettings } from './queue.ts';
+import { DistributedRecords, type DistributedRunRow, type PartitionRow } from './records.ts';
+
+/** What a partition's job carries. */
+export interface PartitionJob {
+  runId: string;
+  pipeline: string;
+  partition: number;
+  label: string;
+  spec: unknown;
+  schema: string;
+  queueSchema: string;
+  finalizeJob: string;
+}
+
+/** What the finalize job carries. */
+export interface FinalizeJob {
+  runId: string;
+  pipeline: string;
+  schema: string;
+}
+
+export interface SubmitOptions {
+  /** The pipeline file (history, and the worker's name for it). */
+  file: string;
+  place: QueuePlace;
+  /** Return once queued, with the run id. */
+  detach?: boolean;
+  signal?: AbortSignal;
+  /** A line for people at each change of the run (a partition started, committed, retried). */
+  onProgress?: (line: string) => void;
+  /** How often the run's records are read while waiting. @default 500 */
+  pollMs?: number;
+}
+
+export interface SubmittedRun {
+  runId: string;
+  /** The run's record at the end (absent when detached, or when the wait was interrupted). */
+  run?: DistributedRunRow;
+  partitions?: PartitionRow[];
+}
+
+/** The partitions of a pipeline for a distributed run, or why it cannot be split. */
+export async function planPartitions(pipeline: Pipeline<any>, signal: AbortSignal): Promise<SourcePartition[]> {
+  const name = pipeline.name ?? 'pipeline';
+  if (pipeline.sink.distributedWrites === undefined) {
+    throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the ${pipeline.sink.kind} sink cannot be written by a distributed run yet (toPostgres can): run it without --distributed.`);
+  }
+  const refused = pipeline.sink.distributedWrites();
+  if (refused !== undefined) throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the ${pipeline.sink.kind} sink cannot be written by a distributed run: ${refused}.`);
+  if (pipeline.source.partitions === undefined || pipeline.source.partition === undefined) {
+    throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the ${pipeline.source.kind} source cannot be split into partitions (csv() and ndjson() over several files can): run it without --distributed.`);
+  }
+  const partitions = await pipeline.source.partitions({ signal });
+  if (partitions.length === 0) throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the source has no partitions to run.`);
+  return partitions;
+}
+
+export async function submitRun(pipeline: Pipeline<any>, options: SubmitOptions): Promise<SubmittedRun> {
+  const name = pipeline.name ?? 'pipeline';
+  const signal = options.signal ?? new AbortController().signal;
+  const partitions = await planPartitions(pipeline, signal);
+  const { place } = options;
+  const records = new DistributedRecords(place.schema);
+  const pools = createPoolRegistry();
+  const db = pools.pool(place.config as PgConnectionOptions);
+  const boss = await openBoss(place);
+  try {
+    await ensureQueues(boss, name, queueSettings(pipeline.distributed));
+    const runId = randomUUID();
+    const finalizeJob = randomUUID();
+    const jobIds = partitions.map(() => randomUUID());
+    const client = await db.connect();
+    try {
+      await records.ensure(client);
+      await client.query('begin');
+      await client.query(`insert into ${records.runs} (run_id, pipeline, file, status, partitions, finalize_job) values ($1, $2, $3, 'running', $4, $5)`, [
+        runId,
+        name,
+        resolve(options.file),
+        partitions.length,
+        finalizeJob,
+      ]);
+      await client.query(
+        `insert into ${records.partitions} (run_id, partition, label, spec, job_id, status)
+         select $1, ordinality - 1, label, spec, job_id, 'queued' from unnest($2::text[], $3::jsonb[], $4::uuid[]) with ordinality as part (label, spec, job_id)`,
+        [runId, partitions.map((part) => part.label), partitions.map((part) => JSON.stringify(part.spec)), jobIds],
+      );
+      const partitionJobs = partitions.map((part, index) => ({
+        ref: `partition-${index}`,
+        name: partitionQueue(name),
+        data: { runId, pipeline: name, partition: index, label: part.label, spec: part.spec, schema: place.schema, queueSchema: place.queueSchema, finalizeJob } satisfies PartitionJob,
+        options: { id: jobIds[index] },
+      }));
+      await boss.flow(
+        [
+          ...partitionJobs,
+          {
+            ref: 'finalize',
+            name: finalizeQueue(name),
+            data: { runId, pipeline: name, schema: place.schema } satisfies FinalizeJob,
+            options: { id: finalizeJob },
+            dependsOn: partitionJobs.map((job) => job.ref),
+          },
+        ],
+        // In the transaction of the records: the run is queued whole, or not at all.
+        { db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) } },
+      );
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+    options.onProgress?.(`run ${runId} of ${name}: ${partitions.length} partitions queued on ${place.description} (queue ${partitionQueue(name)})`);
+    if (options.detach) return { runId };
+    return await follow(pipeline, options, { db, records, runId, jobIds, finalizeJob, cancelFinalize: () => boss.cancel(finalizeQueue(name), finalizeJob) });
+  } finally {
+    await boss.stop({ graceful: false, close: true }).catch(() => {});
+    await pools.closeAll();
+  }
+}
+
+interface Followed {
+  db: pg.Pool;
+  records: DistributedRecords;
+  runId: string;
+  jobIds: string[];
+  finalizeJob: string;
+  cancelFinalize: () => Promise<unknown>;
+}
+
+/** Waits for the run's end, telling each change of a partition; ends the run as failed when a partition's job failed for good. */
+async function follow(pipeline: Pipeline<any>, options: SubmitOptions, followed: Followed): Promise<SubmittedRun> {
+  const { db, records, runId } = followed;
+  const seen = new Map<number, string>();
+  const tell = options.onProgress ?? (() => {});
+  const queueSchema = quoteIdent(options.place.queueSchema);
+  for (;;) {
+    const partitions = await records.partitionsOf(db, runId);
+    for (const row of partitions) {
+      const line = describePartition(row);
+      if (seen.get(row.partition) !== line) tell(line);
+      seen.set(row.partition, line);
+    }
+    const run = (await records.run(db, runId))!;
+    if (run.status !== 'running') return { runId, run, partitions };
+    if (options.signal?.aborted) return { runId };
+    // A job out of attempts whose worker could not say so (killed on its last attempt) fails the run here.
+    const { rows: jobs } = await db.query(`select id, name, state, output from ${queueSchema}.job where id = any($1::uuid[]) and state in ('failed', 'cancelled')`, [
+      [...followed.jobIds, followed.finalizeJob],
+    ]);
+    if (jobs.length > 0) {
+      const failed = partitions.find((row) => row.status === 'failed' || row.status === 'retrying');
+      const error = failed?.error ?? { code: 'DISTRIBUTED_RUN_FAILED', message: `a job of the run ended ${jobs[0].state}${jobs[0].output?.message ? `: ${jobs[0].output.message}` : ''}` };
+      if (await endRun(db, records, pipeline, options.file, runId, 'failed', error)) await followed.cancelFinalize().catch(() => {});
+      continue;
+    }
+    await sleep(options.pollMs ?? 500, options.signal);
+  }
+}
+
+export function describePartition(row: PartitionRow): string {
+  const where = row.worker === undefined ? '' : ` on ${row.worker}`;
+  switch (row.status) {
+    case 'queued':
+      return `partition ${row.partition} (${row.label}) queued`;
+    case 'running':
+      return `partition ${row.partition} (${row.label}) running${where}, attempt ${row.attempts}`;
+    case 'committed':
+      return `partition ${row.partition} (${row.label}) committed${where}: ${row.rowsWritten ?? 0} rows written, attempt ${row.attempts}`;
+    case 'retrying':
+      return `partition ${row.partition} (${row.label}) attempt ${row.attempts} failed${where}: [${row.error?.code}] ${row.error?.message}; to be retried`;
+    case 'failed':
+      return `partition ${row.partition} (${row.label}) failed${where} after ${row.attempts} attempts: [${row.error?.code}] ${row.error?.message}`;
+  }
+}

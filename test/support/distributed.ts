@@ -1,0 +1,84 @@
+/**
+ * Helpers for tests of distributed runs with real processes: `etl worker`s and `etl run --distributed`
+ * as children, a pipeline of sequence-numbered CSV partitions whose stage says which process reads
+ * which partition, and a look at the processes a worker started.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+export { startEtl, type EtlProcess } from './cli.ts';
+
+/** The parent pid of a process, from /proc (undefined once it is gone). */
+export function parentOf(pid: number): number | undefined {
+  try {
+    return Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `running` (or sleeping, or stopped) while a process lives; `ended` once it exited (a zombie its stopped parent has not reaped) or is gone. */
+export function processState(pid: number): 'running' | 'ended' {
+  try {
+    const state = execFileSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+    return state === '' || state.startsWith('Z') ? 'ended' : 'running';
+  } catch {
+    return 'ended';
+  }
+}
+
+export interface PartitionedInput {
+  /** The pipeline file. */
+  file: string;
+  /** Where the pipeline's stage logs `<pid> <file>` once per batch. */
+  markers: string;
+  rows: number;
+}
+
+/**
+ * `partitions` CSV files of `rowsEach` rows, numbered 1… across them (`seq`), and a pipeline over
+ * their glob into `table` (append, created) whose stage waits `batchMs` per batch of `batchRows` and
+ * logs which process read a batch of which file: a partition takes a while, and the test can tell
+ * which process is in the middle of one (its COPY begun with the first batch).
+ */
+export async function partitionedInput(
+  dir: string,
+  options: { name: string; partitions: number; rowsEach: number; batchRows: number; batchMs: number; table: string; url: string; schema: string; queueSchema: string; heartbeatSeconds?: number },
+): Promise<PartitionedInput> {
+  const markers = join(dir, `${options.name}.markers`);
+  await writeFile(markers, '');
+  for (let part = 0; part < options.partitions; part++) {
+    const first = part * options.rowsEach + 1;
+    const lines = Array.from({ length: options.rowsEach }, (_, k) => `${first + k},row ${first + k}`);
+    await writeFile(join(dir, `${options.name}-${String(part).padStart(2, '0')}.csv`), `seq,label\n${lines.join('\n')}\n`);
+  }
+  const file = join(dir, `${options.name}.ts`);
+  const distributed = { connection: options.url, schema: options.schema, queueSchema: options.queueSchema, heartbeatSeconds: options.heartbeatSeconds ?? 10, retries: 3 };
+  await writeFile(
+    file,
+    `import { appendFileSync } from 'node:fs';
+import { z } from 'zod';
+import { csv, pipeline, toPostgres } from 'sluice';
+export default pipeline({ name: ${JSON.stringify(options.name)}, batchRows: ${options.batchRows}, distributed: ${JSON.stringify(distributed)}, state: { connection: ${JSON.stringify(options.url)}, schema: ${JSON.stringify(options.schema)} } })
+  .from(csv(${JSON.stringify(join(dir, `${options.name}-*.csv`))}, { schema: z.object({ seq: z.number().int().min(1).max(2_000_000_000), label: z.string() }) }))
+  .tap(async (batch) => {
+    appendFileSync(${JSON.stringify(markers)}, \`\${process.pid} \${batch.origin.file}\\n\`);
+    await new Promise((resolve) => setTimeout(resolve, ${options.batchMs}));
+  })
+  .to(toPostgres({ table: ${JSON.stringify(options.table)}, mode: 'append', createTable: true, connection: ${JSON.stringify(options.url)} }));
+`,
+  );
+  return { file, markers, rows: options.partitions * options.rowsEach };
+}
+
+/** Batches logged so far, per process: pid → files read. */
+export async function batchesByProcess(markers: string): Promise<Map<number, string[]>> {
+  const seen = new Map<number, string[]>();
+  for (const line of (await readFile(markers, 'utf8')).split('\n').filter(Boolean)) {
+    const [pid, file] = line.split(' ');
+    const files = seen.get(Number(pid)) ?? [];
+    files.push(file);
+    seen.set(Number(pid), files);
+  }
+  return seen;
+}
