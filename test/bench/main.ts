@@ -47,6 +47,8 @@ Cases (all of them when none is named): ${available.join(', ')}
             --tight 64MB --keep            --tight (spilling) and without the join, vs DuckDB threads=1 (same join, one COPY)
   parquet   --rows 1000000 --runs 2        Sluice's Parquet sink and source vs DuckDB (1 thread) writing and reading
                                            the same orders (zstd): MB/s, file sizes and their ratios
+  distributed --size 200MB --runs 3        orders CSV → PostgreSQL in 8 partitions: etl run vs etl run --distributed on 1
+                                           and 2 local workers, psql \copy as the peer; medians of alternating rounds
   postgres  --rows 1000000                 psql \\copy and pg-query-stream baselines vs Sluice's source and sink
   sort      --rows 10000000 --runs 3       CSV → sort by (country, unit_price desc) → CSV under --memory 128MB, Sluice vs
             --memory 128MB --no-check      DuckDB (1 thread, memory_limit), each beside its plain copy; medians of runs

@@ -162,6 +162,35 @@ describe('distributed runs', { timeout: 600_000 }, () => {
     }
   });
 
+  test('a table split by key ranges, upserted per partition by 2 workers: the target is the source; etl runs --distributed shows the partitions', async () => {
+    await db.query('create table pg_source (seq int primary key, label text)');
+    await db.query(`insert into pg_source select k, 'row ' || k from generate_series(1, 6000) as k`);
+    const file = `${dir}/by-key.ts`;
+    const distributed = { connection: db.url, schema: db.schema, queueSchema, heartbeatSeconds: 10 };
+    await writeFile(
+      file,
+      `import { pipeline, postgres, toPostgres } from 'sluice';
+export default pipeline({ name: 'by-key', distributed: ${JSON.stringify(distributed)}, state: { connection: ${JSON.stringify(db.url)}, schema: ${JSON.stringify(db.schema)} } })
+  .from(postgres({ table: 'pg_source' }, { connection: ${JSON.stringify(db.url)}, partitionBy: { column: 'seq', partitions: 4 } }))
+  .to(toPostgres({ table: 'pg_target', mode: 'upsert', key: 'seq', createTable: true, connection: ${JSON.stringify(db.url)} }));
+`,
+    );
+    const pool = [startWorker(file), startWorker(file)];
+    for (const worker of pool) await ready(worker);
+    const submit = startEtl(['run', file, '--distributed'], 300_000);
+    assert.equal(await submit.exited, 0, submit.output());
+    const { rows: differences } = await db.query('(select * from pg_source except all select * from pg_target) union all (select * from pg_target except all select * from pg_source)');
+    assert.deepEqual(differences, []);
+    const shown = await runCli(['runs', file, '--distributed']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /by-key {2}succeeded .* 4\/4 partitions committed/);
+    for (const label of ['seq < 1501 or null', 'seq in [1501, 3001)', 'seq in [3001, 4501)', 'seq >= 4501']) assert.ok(shown.stdout.includes(`(${label}) committed on `), shown.stdout);
+    for (const worker of pool) {
+      worker.child.kill('SIGTERM');
+      assert.equal(await worker.exited, 0, worker.output());
+    }
+  });
+
   test('a sink that cannot commit a partition in a transaction is refused before anything is queued', async () => {
     const file = `${dir}/to-csv.ts`;
     await writeFile(`${dir}/in-1.csv`, 'a\n1\n');

@@ -76,6 +76,14 @@ export interface PostgresSourceOptions<S = unknown> extends CompileOptions {
    * @example postgres({ table: 'orders' }, { incremental: { column: 'updated_at', key: 'id' } })
    */
   incremental?: { column: string; key: string };
+  /**
+   * For a distributed run (`etl run --distributed`): split the rows into `partitions` ranges of an
+   * integer column of the result (a key such as `id`), of equal width between its lowest and highest
+   * value when the run is planned; rows with a NULL there go to the first range. Every row is in exactly
+   * one range, also rows added after planning. A plain run reads every row as one. `mode: 'cursor'` only.
+   * @example postgres({ table: 'orders' }, { partitionBy: { column: 'order_id', partitions: 16 } })
+   */
+  partitionBy?: { column: string; partitions: number };
 }
 
 export interface PostgresSinkOptions {
@@ -144,6 +152,10 @@ const SourceOptions = optionsObject({
   float32: option(z.boolean(), 'true or false'),
   dictionaryCap: option(integerFrom(1), 'an integer from 1 and up'),
   dictionaryStrings: option(z.union([z.boolean(), z.array(z.string())]), 'true, false or an array of column names'),
+  partitionBy: option(
+    optionsObject({ column: requiredOption(columnName, 'a column name'), partitions: requiredOption(integerFrom(1), 'a whole number from 1 and up') }),
+    "{ column, partitions }, e.g. { column: 'id', partitions: 8 }",
+  ),
 });
 
 const SinkOptions = optionsObject({
@@ -177,6 +189,16 @@ export interface SourceSettings {
   /** The table, parsed (table inputs only). */
   table: QualifiedName | undefined;
   params: unknown[] | undefined;
+  /** The one range of `partitionBy` this source reads (a partition of a distributed run). */
+  range?: KeyRange;
+}
+
+/** A range of `partitionBy`'s column: `[from, to)`, open below for the first (with the NULLs), open above for the last. */
+export interface KeyRange {
+  /** Decimal text of the lowest value, absent for the first range. */
+  from?: string;
+  /** Decimal text of the value past the highest, absent for the last range. */
+  to?: string;
 }
 
 /** Checks both arguments of `postgres()`. @throws SluiceError INVALID_OPTION with `details.option` */
@@ -195,6 +217,8 @@ export function checkSourceOptions(input: unknown, options: unknown): SourceSett
   }
   if (checked.copyFormat !== undefined && mode !== 'copy') throw refuse('postgres()', 'copyFormat', "`copyFormat` is only used by mode: 'copy'.");
   if (checked.incremental !== undefined && mode === 'copy') throw refuse('postgres()', 'incremental', "`incremental` reads with a cursor: remove mode: 'copy'.");
+  if (checked.partitionBy !== undefined && mode === 'copy') throw refuse('postgres()', 'partitionBy', "`partitionBy` bounds each range with parameters, which COPY cannot take: remove mode: 'copy'.");
+  if (checked.partitionBy !== undefined && checked.incremental !== undefined) throw refuse('postgres()', 'partitionBy', '`partitionBy` and `incremental` do not go together yet: a distributed run cannot advance a watermark.');
   let table: QualifiedName | undefined;
   if ('table' in checkedInput) {
     table = typeof checkedInput.table === 'string' ? parseQualifiedName(checkedInput.table) : checkedInput.table;

@@ -13,7 +13,8 @@
 import type pg from 'pg';
 import type { z } from 'zod';
 import type { AnyRow, Batch } from '../../batch/batch.ts';
-import type { DescribeContext, Source, SourceContext, SourceDescription } from '../../contracts/contracts.ts';
+import { SluiceError } from '../../core/errors.ts';
+import type { DescribeContext, Source, SourceContext, SourceDescription, SourcePartition } from '../../contracts/contracts.ts';
 import { compileSchema } from '../../schema/compile.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
@@ -23,6 +24,7 @@ import { readCursor } from './cursor-reader.ts';
 import { wrapPgError } from './errors.ts';
 import { columnPlans, describeFields, type Field } from './fields.ts';
 import { quoteIdent, quoteQualified } from './identifiers.ts';
+import { keyRangeOf, planKeyRanges, rangeSql } from './key-ranges.ts';
 import { checkSourceOptions, type PostgresInput, type PostgresSourceOptions, type SourceSettings } from './options.ts';
 import { createPoolRegistry } from './pools.ts';
 import { runQuery, sourceSql } from './query.ts';
@@ -47,13 +49,44 @@ export function postgres<S extends z.ZodObject | undefined = undefined, const K 
 class PostgresSource implements Source<AnyRow> {
   readonly kind = 'postgres';
   private readonly sql: string;
+  private readonly params: unknown[] | undefined;
   private readonly connectionOptions: PgConnectionOptions | undefined;
 
   constructor(private readonly settings: SourceSettings) {
     const { input, options, table } = settings;
     const schemaColumns = 'table' in input && input.columns === undefined && options.schema !== undefined ? compileSchema(options.schema).columns.map((plan) => plan.name) : undefined;
-    this.sql = sourceSql(input, table, schemaColumns);
+    const sql = sourceSql(input, table, schemaColumns);
+    const narrowed = settings.range === undefined || options.partitionBy === undefined ? { sql, params: settings.params } : rangeSql(sql, settings.params, options.partitionBy.column, settings.range);
+    this.sql = narrowed.sql;
+    this.params = narrowed.params;
     this.connectionOptions = withStatementTimeout(options.connection, options.statementTimeout);
+  }
+
+  async partitions(): Promise<SourcePartition[]> {
+    const { partitionBy } = this.settings.options;
+    if (partitionBy === undefined) {
+      throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `postgres() is split into partitions by \`partitionBy: { column, partitions }\` (ranges of an integer key); ${this.location} has none.`);
+    }
+    if (this.settings.options.incremental !== undefined) throw new SluiceError('DISTRIBUTED_UNSUPPORTED', 'postgres() with `incremental` cannot be split across workers yet.');
+    const pools = createPoolRegistry();
+    const connection = resolveConnection(this.connectionOptions);
+    try {
+      const client = await connect(pools.pool(this.connectionOptions), connection);
+      try {
+        const planned = await planKeyRanges(client, this.sql, this.params, partitionBy.column, partitionBy.partitions);
+        client.release();
+        return planned;
+      } catch (error) {
+        client.release(true);
+        throw error instanceof SluiceError ? error : wrapPgError(error, { operation: 'query', query: this.sql, connection });
+      }
+    } finally {
+      await pools.closeAll();
+    }
+  }
+
+  partition(spec: unknown): Source<AnyRow> {
+    return new PostgresSource({ ...this.settings, range: keyRangeOf(spec) });
   }
 
   /** Where it reads from, without the password. */
@@ -112,15 +145,16 @@ class PostgresSource implements Source<AnyRow> {
    * (the watermark is read from them). Unchanged, without a round trip, when every column is used.
    */
   private async project(client: pg.PoolClient, connection: ResolvedConnection, columns: readonly string[] | undefined): Promise<Projected> {
-    const { input, table, params, options } = this.settings;
-    const all = await describeFields(client, this.sql, params, connection);
+    const { input, table, options } = this.settings;
+    const all = await describeFields(client, this.sql, this.params, connection);
     if (columns === undefined) return { sql: this.sql, fields: all, of: all.length, all };
     const wanted = new Set([...columns, ...(options.incremental === undefined ? [] : [options.incremental.column, options.incremental.key])]);
     let fields = all.filter((field) => wanted.has(field.name));
     if (fields.length === 0) fields = all.slice(0, 1);
     if (fields.length === all.length) return { sql: this.sql, fields: all, of: all.length, all };
     const names = fields.map((field) => field.name);
-    const sql = 'table' in input ? sourceSql({ ...input, columns: names }, table, undefined) : `SELECT ${names.map(quoteIdent).join(', ')} FROM (${this.sql}) AS sluice_projected`;
+    // A table's SELECT is rebuilt with fewer columns, unless narrowed to a key range (a partition): then wrapped, as a query is.
+    const sql = 'table' in input && this.settings.range === undefined ? sourceSql({ ...input, columns: names }, table, undefined) : `SELECT ${names.map(quoteIdent).join(', ')} FROM (${this.sql}) AS sluice_projected`;
     return { sql, fields, of: all.length, all };
   }
 
@@ -142,7 +176,7 @@ class PostgresSource implements Source<AnyRow> {
         if (mode === 'copy') {
           yield* readCopy(client, connection, { source: sql, batchRows, plans, dictionaryCap: options.dictionaryCap, format: options.copyFormat ?? 'auto' }, context);
         } else {
-          const query = runQuery(sql, this.settings.params, options.incremental, context);
+          const query = runQuery(sql, this.params, options.incremental, context);
           yield* readCursor(client, connection, { ...query, source: sql, incremental: options.incremental, batchRows, plans }, context);
         }
         failed = undefined;

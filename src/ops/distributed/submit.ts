@@ -66,7 +66,7 @@ export async function planPartitions(pipeline: Pipeline<any>, signal: AbortSigna
   const refused = pipeline.sink.distributedWrites();
   if (refused !== undefined) throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the ${pipeline.sink.kind} sink cannot be written by a distributed run: ${refused}.`);
   if (pipeline.source.partitions === undefined || pipeline.source.partition === undefined) {
-    throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the ${pipeline.source.kind} source cannot be split into partitions (csv() and ndjson() over several files can): run it without --distributed.`);
+    throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the ${pipeline.source.kind} source cannot be split into partitions (csv() and ndjson() over several files can, and postgres() with partitionBy): run it without --distributed.`);
   }
   const partitions = await pipeline.source.partitions({ signal });
   if (partitions.length === 0) throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the source has no partitions to run.`);

@@ -153,7 +153,7 @@ async function inProcess(work: () => Promise<unknown>): Promise<Measure> {
 }
 
 /** psql as a child under /usr/bin/time, which reports the child's CPU seconds. */
-function psql(url: string, command: string): Promise<Measure> {
+export function psql(url: string, command: string): Promise<Measure> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn('/usr/bin/time', ['-f', 'cpu %U %S', 'psql', url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', command], { stdio: ['ignore', 'ignore', 'pipe'] });
