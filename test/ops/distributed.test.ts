@@ -162,6 +162,35 @@ describe('distributed runs', { timeout: 600_000 }, () => {
     }
   });
 
+  test("the partitions' connections terminated by the server in the middle of their COPY: those attempts fail, are retried, and every row is loaded once", async () => {
+    const input = await partitionedInput(dir, { name: 'cut', partitions: 4, rowsEach: 1000, batchRows: 100, batchMs: 200, table: 'cut_target', url: db.url, schema: db.schema, queueSchema });
+    const pool = [startWorker(input.file), startWorker(input.file)];
+    for (const worker of pool) await ready(worker);
+    const submit = startEtl(['run', input.file, '--distributed'], 300_000);
+    let terminated = 0;
+    assert.ok(
+      await until(async () => {
+        const started = [...(await batchesByProcess(input.markers)).values()].some((files) => files.length >= 2);
+        if (!started) return false;
+        const { rows } = await db.query<{ done: boolean }>(
+          `select pg_terminate_backend(pid) as done from pg_stat_activity where pid <> pg_backend_pid() and query like 'COPY "cut_target"%'`,
+        );
+        terminated = rows.filter((row) => row.done).length;
+        return terminated > 0;
+      }, 120_000),
+      `no COPY to cut:\n${submit.output()}`,
+    );
+    assert.equal(await submit.exited, 0, submit.output());
+    assert.deepEqual(await target('cut_target'), { rows: input.rows, distinct: input.rows, low: 1, high: input.rows });
+    const partitions = await partitionsOf(runIdOf(submit.output()));
+    assert.ok(partitions.filter((row) => row.attempts > 1).length >= 1, JSON.stringify(partitions));
+    assert.match(submit.output(), /attempt 1 failed on .*: \[PG_CONNECTION_LOST\]/);
+    for (const worker of pool) {
+      worker.child.kill('SIGTERM');
+      assert.equal(await worker.exited, 0, worker.output());
+    }
+  });
+
   test('a table split by key ranges, upserted per partition by 2 workers: the target is the source; etl runs --distributed shows the partitions', async () => {
     await db.query('create table pg_source (seq int primary key, label text)');
     await db.query(`insert into pg_source select k, 'row ' || k from generate_series(1, 6000) as k`);

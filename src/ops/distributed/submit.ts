@@ -7,13 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import type pg from 'pg';
-import { SluiceError } from '../../core/errors.ts';
+import { isSluiceError, SluiceError } from '../../core/errors.ts';
 import type { PgConnectionOptions } from '../../connectors/postgres/connection.ts';
 import { createPoolRegistry } from '../../connectors/postgres/pools.ts';
 import { quoteIdent } from '../../connectors/postgres/identifiers.ts';
+import { wrapPgError } from '../../connectors/postgres/errors.ts';
 import type { SourcePartition } from '../../contracts/contracts.ts';
 import type { Pipeline } from '../../runtime/pipeline.ts';
 import { sleep } from '../sleep.ts';
+import { isTransientError } from '../tracked-run.ts';
 import { endRun } from './finish.ts';
 import { ensureQueues, finalizeQueue, openBoss, partitionQueue, type QueuePlace, queueSettings } from './queue.ts';
 import { DistributedRecords, type DistributedRunRow, type PartitionRow } from './records.ts';
@@ -155,6 +157,21 @@ async function follow(pipeline: Pipeline<any>, options: SubmitOptions, followed:
   const tell = options.onProgress ?? (() => {});
   const queueSchema = quoteIdent(options.place.queueSchema);
   for (;;) {
+    try {
+      const ended = await look();
+      if (ended !== undefined) return ended;
+    } catch (error) {
+      // The queue's database restarting or failing over: the run goes on on the workers; look again.
+      const wrapped = isSluiceError(error) ? error : wrapPgError(error, { operation: 'query', connection: options.place.config as PgConnectionOptions });
+      if (!isTransientError({ code: wrapped.code, message: wrapped.message }, wrapped)) throw wrapped;
+      tell(`lost the queue's database (${wrapped.message}); looking again`);
+      await sleep(2000, options.signal);
+    }
+    if (options.signal?.aborted) return { runId };
+    await sleep(options.pollMs ?? 500, options.signal);
+  }
+
+  async function look(): Promise<SubmittedRun | undefined> {
     const partitions = await records.partitionsOf(db, runId);
     for (const row of partitions) {
       const line = describePartition(row);
@@ -172,9 +189,8 @@ async function follow(pipeline: Pipeline<any>, options: SubmitOptions, followed:
       const failed = partitions.find((row) => row.status === 'failed' || row.status === 'retrying');
       const error = failed?.error ?? { code: 'DISTRIBUTED_RUN_FAILED', message: `a job of the run ended ${jobs[0].state}${jobs[0].output?.message ? `: ${jobs[0].output.message}` : ''}` };
       if (await endRun(db, records, pipeline, options.file, runId, 'failed', error)) await followed.cancelFinalize().catch(() => {});
-      continue;
     }
-    await sleep(options.pollMs ?? 500, options.signal);
+    return undefined;
   }
 }
 

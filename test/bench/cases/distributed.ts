@@ -73,7 +73,7 @@ export default pipeline({ name: 'bench-distributed', memory: '256MB', distribute
       psql: async () => {
         await fresh();
         const ms = await timed(async () => {
-          for (const file of files) await psql(benchUrl, `\\copy orders_load from '${file}' with (format csv, header true)`);
+          for (const file of files) await psql(url, `\\copy ${SCHEMA}.orders_load from '${file}' with (format csv, header true)`);
         });
         await check('psql');
         return ms;
