@@ -1,6 +1,6 @@
 // `etl run --distributed`: queue the run's partitions for etl workers, follow it, and say how it ended.
 import type { Pipeline } from '../runtime/pipeline.ts';
-import { queuePlace } from '../ops/distributed/queue.ts';
+import { queuePlace } from '../ops/distributed/place.ts';
 import type { PartitionRow } from '../ops/distributed/records.ts';
 import { submitRun } from '../ops/distributed/submit.ts';
 import { EXIT } from './exit-codes.ts';

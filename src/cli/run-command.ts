@@ -15,7 +15,6 @@ import { describePlan } from '../schema/plan.ts';
 import { EXIT } from './exit-codes.ts';
 import { loadPipeline } from '../ops/load.ts';
 import { byteSizeFlag, type CommandIO, folderFlag, milliseconds, parseFlags, wholeNumber } from './args.ts';
-import { runDistributed } from './distributed-run.ts';
 
 export const RUN_HELP = `Usage: etl run <pipeline.ts> [options]
 
@@ -88,6 +87,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     if (refused !== undefined) {
       throw new SluiceError('INVALID_OPTION', `etl run: --${refused} does not go with --distributed yet (each worker has its own --memory). See etl run --help.`, { option: `--${refused}` });
     }
+    // Loaded only here: pg-boss and the queue code cost every other `etl run` nothing at startup.
+    const { runDistributed } = await import('./distributed-run.ts');
     return await runDistributed(pipeline, positionals[0], { connection: values.connection, detach: values.detach === true, quiet: values.quiet === true }, io);
   }
   const dryRun = values['dry-run'] === true;

@@ -4,7 +4,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { SluiceError } from '../core/errors.ts';
 import type { DistributedOptions, StateOptions } from '../runtime/pipeline.ts';
 import { distributedRuns, formatDistributedRuns } from '../ops/distributed/runs.ts';
-import { queuePlace } from '../ops/distributed/queue.ts';
+import { queuePlace } from '../ops/distributed/place.ts';
 import { formatRecords } from '../ops/history.ts';
 import { historyReportHtml } from '../ops/html-report.ts';
 import { DEFAULT_STATE_FOLDER, openStateStore } from '../ops/state.ts';

@@ -1,6 +1,5 @@
 import { SluiceError } from '../core/errors.ts';
-import { queuePlace } from '../ops/distributed/queue.ts';
-import { Worker } from '../ops/distributed/worker.ts';
+import { queuePlace } from '../ops/distributed/place.ts';
 import { loadScheduled } from '../ops/scheduler.ts';
 import { EXIT } from './exit-codes.ts';
 import { byteSizeFlag, type CommandIO, milliseconds, parseFlags, wholeNumber } from './args.ts';
@@ -52,6 +51,8 @@ export async function workerCommand(argv: string[], io: CommandIO): Promise<numb
   const entries = await loadScheduled(positionals, (line) => io.stderr.write(`etl: ${line}\n`));
   if (entries.length === 0) throw new SluiceError('INVALID_OPTION', `No pipeline in ${positionals.join(', ')}: nothing to work on.`);
   const place = queuePlace(undefined, values.connection, { queueSchema: values['queue-schema'] });
+  // Loaded only here, as `etl worker` is the one command that needs pg-boss's workers.
+  const { Worker } = await import('../ops/distributed/worker.ts');
   const worker = new Worker(entries, { place, memory, concurrency, superviseIntervalSeconds, shutdownTimeoutMs, killTimeoutMs, signal: io.signal, log: (line) => io.stdout.write(`${line}\n`) });
   await worker.run();
   return EXIT.ok;

@@ -1,9 +1,8 @@
 /** What `etl runs --distributed` shows: the distributed runs of a pipeline, running ones too, each with its partitions. */
 import type { PgConnectionOptions } from '../../connectors/postgres/connection.ts';
 import { createPoolRegistry } from '../../connectors/postgres/pools.ts';
-import type { QueuePlace } from './queue.ts';
+import type { QueuePlace } from './place.ts';
 import { DistributedRecords, type DistributedRunRow, type PartitionRow } from './records.ts';
-import { describePartition } from './submit.ts';
 
 export type DistributedRunView = DistributedRunRow & { partitionRows: PartitionRow[] };
 
@@ -32,4 +31,21 @@ export function formatDistributedRuns(runs: readonly DistributedRunView[]): stri
       return [head, ...error, ...run.partitionRows.map((row) => `  ${describePartition(row)}`)].join('\n');
     })
     .join('\n');
+}
+
+/** One line for people about a partition, as `etl run --distributed` streams them and `etl runs --distributed` lists them. */
+export function describePartition(row: PartitionRow): string {
+  const where = row.worker === undefined ? '' : ` on ${row.worker}`;
+  switch (row.status) {
+    case 'queued':
+      return `partition ${row.partition} (${row.label}) queued`;
+    case 'running':
+      return `partition ${row.partition} (${row.label}) running${where}, attempt ${row.attempts}`;
+    case 'committed':
+      return `partition ${row.partition} (${row.label}) committed${where}: ${row.rowsWritten ?? 0} rows written, attempt ${row.attempts}`;
+    case 'retrying':
+      return `partition ${row.partition} (${row.label}) attempt ${row.attempts} failed${where}: [${row.error?.code}] ${row.error?.message}; to be retried`;
+    case 'failed':
+      return `partition ${row.partition} (${row.label}) failed${where} after ${row.attempts} attempts: [${row.error?.code}] ${row.error?.message}`;
+  }
 }

@@ -17,8 +17,10 @@ import type { Pipeline } from '../../runtime/pipeline.ts';
 import { sleep } from '../sleep.ts';
 import { isTransientError } from '../tracked-run.ts';
 import { endRun } from './finish.ts';
-import { ensureQueues, finalizeQueue, openBoss, partitionQueue, type QueuePlace, queueSettings } from './queue.ts';
+import { finalizeQueue, partitionQueue, type QueuePlace } from './place.ts';
+import { ensureQueues, openBoss, queueSettings } from './queue.ts';
 import { DistributedRecords, type DistributedRunRow, type PartitionRow } from './records.ts';
+import { describePartition } from './runs.ts';
 
 /** What a partition's job carries. */
 export interface PartitionJob {
@@ -191,21 +193,5 @@ async function follow(pipeline: Pipeline<any>, options: SubmitOptions, followed:
       if (await endRun(db, records, pipeline, options.file, runId, 'failed', error)) await followed.cancelFinalize().catch(() => {});
     }
     return undefined;
-  }
-}
-
-export function describePartition(row: PartitionRow): string {
-  const where = row.worker === undefined ? '' : ` on ${row.worker}`;
-  switch (row.status) {
-    case 'queued':
-      return `partition ${row.partition} (${row.label}) queued`;
-    case 'running':
-      return `partition ${row.partition} (${row.label}) running${where}, attempt ${row.attempts}`;
-    case 'committed':
-      return `partition ${row.partition} (${row.label}) committed${where}: ${row.rowsWritten ?? 0} rows written, attempt ${row.attempts}`;
-    case 'retrying':
-      return `partition ${row.partition} (${row.label}) attempt ${row.attempts} failed${where}: [${row.error?.code}] ${row.error?.message}; to be retried`;
-    case 'failed':
-      return `partition ${row.partition} (${row.label}) failed${where} after ${row.attempts} attempts: [${row.error?.code}] ${row.error?.message}`;
   }
 }

@@ -19,7 +19,8 @@ import type { ScheduledPipeline } from '../scheduler.ts';
 import { siblingModule, startSupervisedChild, type SupervisedChild } from '../supervised-child.ts';
 import { endRun } from './finish.ts';
 import type { PartitionReport, PartitionRequest } from './partition-run.ts';
-import { ensureQueues, finalizeQueue, openBoss, partitionQueue, type QueuePlace, queueSettings } from './queue.ts';
+import { finalizeQueue, partitionQueue, type QueuePlace } from './place.ts';
+import { ensureQueues, openBoss, queueSettings } from './queue.ts';
 import { DistributedRecords } from './records.ts';
 import type { FinalizeJob, PartitionJob } from './submit.ts';
 
