@@ -25,6 +25,7 @@ optionTable(
     { option: 'rejects.path', valid: { path: 'r.ndjson', max: 0 }, invalid: { max: 3 }, message: p('rejects.path', "a file path such as 'out/rejects.ndjson'", 'nothing') },
     { option: 'stallTimeoutMs', valid: 5000, invalid: 0, message: p('stallTimeoutMs', 'a number of milliseconds above 0', '0') },
     { option: 'pushDown', valid: false, invalid: 'no', message: p('pushDown', 'true or false', '"no"') },
+    { option: 'distributed', valid: {}, invalid: 5, message: p('distributed', 'an object { connection?, schema?, queueSchema?, retries?, heartbeatSeconds? }', '5') },
     { option: 'schedule', valid: '*/5 * * * *', invalid: ' ', message: p('schedule', "a cron expression such as '0 * * * *'", '" "') },
     { option: 'timezone', valid: 'Europe/Paris', invalid: 1, message: p('timezone', "an IANA time zone such as 'UTC' or 'Europe/Paris'", '1') },
     { option: 'overlap', valid: 'queue', invalid: 'wait', message: p('overlap', "'skip' or 'queue'", '"wait"') },
