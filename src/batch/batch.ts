@@ -53,13 +53,21 @@ export class Batch<R = AnyRow> {
   declare readonly __row?: R;
   readonly names: readonly string[];
 
+  readonly columns: Readonly<Record<string, Column>>;
+  readonly length: number;
+  readonly origin: BatchOrigin;
+  readonly lines?: Int32Array;
   constructor(
-    readonly columns: Readonly<Record<string, Column>>,
-    readonly length: number,
-    readonly origin: BatchOrigin = {},
+    columns: Readonly<Record<string, Column>>,
+    length: number,
+    origin: BatchOrigin = {},
     /** 1-based source line of each row, when the source has lines (CSV, NDJSON). */
-    readonly lines?: Int32Array,
+    lines?: Int32Array,
   ) {
+    this.columns = columns;
+    this.length = length;
+    this.origin = origin;
+    this.lines = lines;
     this.names = Object.keys(columns);
   }
 

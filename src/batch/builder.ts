@@ -18,11 +18,13 @@ export class ColumnBuilder {
   /** Set when a dictionary column overflowed its cap in this batch and became plain strings. */
   overflowed = false;
 
+  readonly dictionary?: Dictionary;
   constructor(
     dtype: DType,
     capacity: number,
-    readonly dictionary?: Dictionary,
+    dictionary?: Dictionary,
   ) {
+    this.dictionary = dictionary;
     this.dtype = dtype;
     this.capacity = capacity;
     this.values = allocate(dtype, capacity, dictionary);

@@ -14,13 +14,24 @@ const MS_PER_DAY = 86_400_000;
 export class Column {
   private stringBytes = -1;
 
+  readonly dtype: DType;
+  readonly length: number;
+  readonly data: TypedArray | string[];
+  readonly validity: Uint8Array | null;
+  readonly dictionary?: Dictionary;
   constructor(
-    readonly dtype: DType,
-    readonly length: number,
-    readonly data: TypedArray | string[],
-    readonly validity: Uint8Array | null,
-    readonly dictionary?: Dictionary,
-  ) {}
+    dtype: DType,
+    length: number,
+    data: TypedArray | string[],
+    validity: Uint8Array | null,
+    dictionary?: Dictionary,
+  ) {
+    this.dtype = dtype;
+    this.length = length;
+    this.data = data;
+    this.validity = validity;
+    this.dictionary = dictionary;
+  }
 
   isNull(index: number): boolean {
     return this.validity !== null && !getBit(this.validity, index);

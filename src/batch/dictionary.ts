@@ -9,10 +9,12 @@ export class Dictionary {
   /** Bytes of the distinct strings, an estimate (see estimateStringBytes). */
   bytes = 0;
 
+  readonly cap: number;
   constructor(
-    readonly cap: number = 65536,
+    cap: number = 65536,
     initial: readonly string[] = [],
   ) {
+    this.cap = cap;
     for (const value of initial) this.add(value);
   }
 

@@ -55,10 +55,15 @@ export class Utf8Validator {
   /** The last byte checked, to tell whether a chunk starts at the start of a line. */
   private previous = 0x0a;
 
+  private readonly file: string;
+  private readonly format: Utf8Format;
   constructor(
-    private readonly file: string,
-    private readonly format: Utf8Format = 'CSV',
-  ) {}
+    file: string,
+    format: Utf8Format = 'CSV',
+  ) {
+    this.file = file;
+    this.format = format;
+  }
 
   check(chunk: Uint8Array): void {
     let data = chunk;

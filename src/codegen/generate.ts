@@ -37,10 +37,15 @@ export class GeneratedCode<Layout, Code> {
   private readonly cache = new Map<string, Code>();
 
   /** `build` makes the code for a layout; `name` is what to call it in {@link generate}. */
+  private readonly what: string;
+  private readonly build: (layout: Layout, name: string) => Code;
   constructor(
-    private readonly what: string,
-    private readonly build: (layout: Layout, name: string) => Code,
-  ) {}
+    what: string,
+    build: (layout: Layout, name: string) => Code,
+  ) {
+    this.what = what;
+    this.build = build;
+  }
 
   /**
    * The code for `layout`, or null when code generation is off or refused (the caller takes its plain

@@ -157,10 +157,14 @@ export class Scheduler {
   private readonly log: (line: string) => void;
   private readonly killTimeoutMs: number;
 
+  readonly entries: readonly ScheduledPipeline[];
+  private readonly options: SchedulerOptions;
   constructor(
-    readonly entries: readonly ScheduledPipeline[],
-    private readonly options: SchedulerOptions,
+    entries: readonly ScheduledPipeline[],
+    options: SchedulerOptions,
   ) {
+    this.entries = entries;
+    this.options = options;
     const total = parseBytes(options.memory ?? '1GB', '--memory');
     this.shares = new MemoryBudget(total);
     const scheduled = entries.filter((entry) => entry.cron !== undefined);

@@ -84,11 +84,15 @@ export class FolderStateStore implements StateStore {
   readonly kind = 'folder';
   readonly description: string;
 
+  readonly folder: string;
+  private readonly historyRotateBytes: number;
   constructor(
-    readonly folder: string,
+    folder: string,
     /** Size past which `runs.ndjson` is rotated to `runs.1.ndjson` (tests make it small). */
-    private readonly historyRotateBytes = HISTORY_ROTATE_BYTES,
+    historyRotateBytes = HISTORY_ROTATE_BYTES,
   ) {
+    this.folder = folder;
+    this.historyRotateBytes = historyRotateBytes;
     this.description = `state folder ${folder}`;
   }
 
@@ -152,11 +156,17 @@ export class PostgresStateStore implements StateStore {
   private ready: Promise<void> | undefined;
   private identity: Promise<string> | undefined;
 
+  private readonly connection: PgConnectionOptions;
+  readonly schema: string;
+  private readonly keepRuns: number;
   constructor(
-    private readonly connection: PgConnectionOptions,
-    readonly schema: string,
-    private readonly keepRuns = HISTORY_KEEP_RUNS,
+    connection: PgConnectionOptions,
+    schema: string,
+    keepRuns = HISTORY_KEEP_RUNS,
   ) {
+    this.connection = connection;
+    this.schema = schema;
+    this.keepRuns = keepRuns;
     if (!Number.isInteger(keepRuns) || keepRuns < 1) {
       throw new SluiceError('INVALID_OPTION', `Expected \`state.keepRuns\` to be a whole number from 1 and up; got ${String(keepRuns)}.`);
     }

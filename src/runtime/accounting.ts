@@ -26,12 +26,18 @@ export class RunAccounting {
   private readonly carried = new WeakMap<object, number>();
   private readonly holdings = new Map<string, Holding>();
 
+  readonly budget: MemoryBudget;
+  private readonly watch: MemoryWatch;
+  private readonly signal: AbortSignal;
   constructor(
-    readonly budget: MemoryBudget,
-    private readonly watch: MemoryWatch,
-    private readonly signal: AbortSignal,
+    budget: MemoryBudget,
+    watch: MemoryWatch,
+    signal: AbortSignal,
     holders: readonly string[],
   ) {
+    this.budget = budget;
+    this.watch = watch;
+    this.signal = signal;
     for (const holder of holders) this.holdings.set(holder, { batches: 0, state: 0 });
   }
 

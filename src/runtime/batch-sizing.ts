@@ -64,10 +64,12 @@ export class BatchSizer {
   rowsPerBatch: number;
   private readonly maxRows: number;
 
+  private readonly budget: MemoryBudget;
   constructor(
-    private readonly budget: MemoryBudget,
+    budget: MemoryBudget,
     configuredRows: number | undefined,
   ) {
+    this.budget = budget;
     this.maxRows = configuredRows ?? DEFAULT_BATCH_ROWS;
     this.rowsPerBatch = configuredRows ?? Math.min(FIRST_BATCH_ROWS, DEFAULT_BATCH_ROWS);
   }

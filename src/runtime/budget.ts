@@ -25,7 +25,10 @@ export class MemoryBudget {
   private readonly waiters: { bytes: number; kind: ReservationKind; resolve: () => void; reject: (error: unknown) => void }[] = [];
   private lastProgress = Date.now();
 
-  constructor(readonly limit: number) {}
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
+  }
 
   get available(): number {
     return this.limit - this.reserved;

@@ -53,11 +53,17 @@ export class MemoryWatch {
   private lastCollection = 0;
   private releasedSinceScavenge = 0;
 
+  private readonly limit: number;
+  private readonly onPressure: (pressure: boolean) => void;
+  private readonly intervalMs: number;
   constructor(
-    private readonly limit: number,
-    private readonly onPressure: (pressure: boolean) => void = () => {},
-    private readonly intervalMs = 20,
+    limit: number,
+    onPressure: (pressure: boolean) => void = () => {},
+    intervalMs = 20,
   ) {
+    this.limit = limit;
+    this.onPressure = onPressure;
+    this.intervalMs = intervalMs;
     const usage = process.memoryUsage();
     this.current = {
       baselineRss: usage.rss,

@@ -38,11 +38,18 @@ export interface Pipeline<R = AnyRow> extends PipelineOptions {
  *   .to(toCsv('out/orders.csv'));
  */
 export class PipelineBuilder<R> {
+  private readonly options: PipelineOptions;
+  private readonly source: Source<AnyRow>;
+  private readonly stages: readonly Stage<any, any>[];
   constructor(
-    private readonly options: PipelineOptions,
-    private readonly source: Source<AnyRow>,
-    private readonly stages: readonly Stage<any, any>[],
-  ) {}
+    options: PipelineOptions,
+    source: Source<AnyRow>,
+    stages: readonly Stage<any, any>[],
+  ) {
+    this.options = options;
+    this.source = source;
+    this.stages = stages;
+  }
 
   /** Any stage, including your own async generator function. */
   pipe<Out>(stage: Stage<R, Out>): PipelineBuilder<Out> {

@@ -16,12 +16,18 @@ export class Rejects {
   private readonly temporaryPath: string | undefined;
   private started = false;
 
+  private readonly options: RejectOptions | undefined;
+  private readonly pipeline: string;
+  private readonly dryRun: boolean;
   constructor(
-    private readonly options: RejectOptions | undefined,
-    private readonly pipeline: string,
+    options: RejectOptions | undefined,
+    pipeline: string,
     /** `--dry-run`: rows are counted (and `max` applies) but no file is written or replaced. */
-    private readonly dryRun = false,
+    dryRun = false,
   ) {
+    this.options = options;
+    this.pipeline = pipeline;
+    this.dryRun = dryRun;
     if (options !== undefined) {
       if (typeof options.path !== 'string' || options.path === '') {
         throw new SluiceError('INVALID_OPTION', 'Expected `rejects.path` to be a file path, e.g. { path: "out/rejects.ndjson" }.');

@@ -12,10 +12,15 @@ export class TempFolders {
   private readonly folders = new Map<string, Promise<string>>();
 
   /** `base`: the folder to make the run's folder in (`tempDir`); else SLUICE_TEMP_DIR, else the OS's. */
+  private readonly pipeline: string;
+  private readonly base?: string;
   constructor(
-    private readonly pipeline: string,
-    private readonly base?: string,
-  ) {}
+    pipeline: string,
+    base?: string,
+  ) {
+    this.pipeline = pipeline;
+    this.base = base;
+  }
 
   /** The stage's folder, made on first use; the same path on every call. */
   folderFor(stage: string): Promise<string> {

@@ -57,7 +57,9 @@ export class RunTimeSeries {
   private timer: NodeJS.Timeout | undefined;
   private nextAt = 0;
 
-  constructor(private readonly inputs: SeriesInputs) {
+  private readonly inputs: SeriesInputs;
+  constructor(inputs: SeriesInputs) {
+    this.inputs = inputs;
     const stages: RunSamples['stages'] = {};
     for (const stage of inputs.stages) stages[stage.name] = { held: [], rowsIn: [], rowsOut: [], spilledBytes: [] };
     stages['sink'] = { held: [], rowsIn: [], rowsOut: [], spilledBytes: [] };

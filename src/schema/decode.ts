@@ -32,7 +32,10 @@ export interface Violation {
  * once none is left, and the reader stops there, before the next row is decoded, rejected or counted.
  */
 export class RowLimit {
-  constructor(public left = Infinity) {}
+  left: number;
+  constructor(left = Infinity) {
+    this.left = left;
+  }
 }
 
 export interface DecoderOptions {
@@ -85,11 +88,17 @@ export class RowDecoder {
   private readonly limit: RowLimit;
   private readonly emptyIsNull: boolean;
 
+  readonly plans: ColumnPlan[];
+  readonly capacity: number;
+  private readonly options: DecoderOptions;
   constructor(
-    readonly plans: ColumnPlan[],
-    readonly capacity: number,
-    private readonly options: DecoderOptions = {},
+    plans: ColumnPlan[],
+    capacity: number,
+    options: DecoderOptions = {},
   ) {
+    this.plans = plans;
+    this.capacity = capacity;
+    this.options = options;
     this.scratch = new Array<Parsed>(plans.length);
     this.lines = new Int32Array(capacity);
     this.limit = options.limit ?? new RowLimit();

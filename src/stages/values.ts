@@ -23,11 +23,15 @@ export class ComputedColumn {
   private validity: Uint8Array | null = null;
   private length = 0;
 
+  readonly name: string;
+  readonly stage: string;
   constructor(
-    readonly name: string,
-    readonly stage: string,
+    name: string,
+    stage: string,
     dtype?: DType,
   ) {
+    this.name = name;
+    this.stage = stage;
     this.dtype = dtype;
   }
 

@@ -29,10 +29,12 @@ export class ArrowEncoder implements BatchEncoder {
   private schema: Schema | null = null;
   private recordBatches = 0;
 
+  private readonly path: string;
   constructor(
-    private readonly path: string,
+    path: string,
     format: 'file' | 'stream',
   ) {
+    this.path = path;
     this.writer = format === 'file' ? new RecordBatchFileWriter() : new RecordBatchStreamWriter();
   }
 

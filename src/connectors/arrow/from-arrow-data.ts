@@ -56,7 +56,10 @@ export class DictionaryMapper {
   private codes = new Int32Array(0);
   private mapped = 0;
 
-  constructor(readonly dictionary: Dictionary) {}
+  readonly dictionary: Dictionary;
+  constructor(dictionary: Dictionary) {
+    this.dictionary = dictionary;
+  }
 
   /** Our code for each index of `values`; null once the run's dictionary is full. */
   codesFor(values: Vector): Int32Array | null {

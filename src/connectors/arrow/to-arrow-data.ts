@@ -88,11 +88,18 @@ export class ArrowColumnWriter {
   /** The run's dictionary this column codes into: a column must keep one, as the file keeps one. */
   dictionary: Dictionary | undefined;
 
+  readonly name: string;
+  readonly dtype: DType;
+  readonly type: DataType;
   constructor(
-    readonly name: string,
-    readonly dtype: DType,
-    readonly type: DataType,
-  ) {}
+    name: string,
+    dtype: DType,
+    type: DataType,
+  ) {
+    this.name = name;
+    this.dtype = dtype;
+    this.type = type;
+  }
 
   data(column: Column): Data {
     const length = column.length;

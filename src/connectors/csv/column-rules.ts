@@ -108,10 +108,15 @@ export function rollBack(builder: ColumnBuilder, from: number, to: number): void
 /** The text of a field's bytes, doubled quotes collapsed when `escaped`. */
 export class FieldText {
   private scratch = new Uint8Array(4096);
+  private readonly latin1: boolean;
+  private readonly quote: number;
   constructor(
-    private readonly latin1: boolean,
-    private readonly quote: number,
-  ) {}
+    latin1: boolean,
+    quote: number,
+  ) {
+    this.latin1 = latin1;
+    this.quote = quote;
+  }
 
   of(buf: Uint8Array, start: number, end: number, escaped: boolean): string {
     let source = buf;
@@ -141,7 +146,9 @@ export class PatternShape {
    * value this flag is the layout check, without comparing its bytes.
    */
   readonly utcSeconds: boolean;
-  constructor(private readonly pattern: RegExp) {
+  private readonly pattern: RegExp;
+  constructor(pattern: RegExp) {
+    this.pattern = pattern;
     this.utcSeconds = pattern.test('2000-01-01T00:00:00Z');
   }
 

@@ -162,13 +162,23 @@ class FastReader {
   /** A row the column loops rejected, to be written by the async part of the conversion. */
   private rejected: { violation: Violation; location: ErrorLocation } | null = null;
 
+  private readonly file: string;
+  private readonly plans: ColumnPlan[];
+  private readonly options: ResolvedCsvOptions;
+  private readonly context: FileReadContext;
+  private readonly tally: FastTally;
   constructor(
-    private readonly file: string,
-    private readonly plans: ColumnPlan[],
-    private readonly options: ResolvedCsvOptions,
-    private readonly context: FileReadContext,
-    private readonly tally: FastTally,
+    file: string,
+    plans: ColumnPlan[],
+    options: ResolvedCsvOptions,
+    context: FileReadContext,
+    tally: FastTally,
   ) {
+    this.file = file;
+    this.plans = plans;
+    this.options = options;
+    this.context = context;
+    this.tally = tally;
     this.scanner = newScanner(file, options);
     this.decoder = context.decoder();
     this.quote = options.quote.charCodeAt(0);

@@ -107,15 +107,23 @@ export class FusedRecords implements RecordLoopHost {
   position = 0;
   line = 1;
 
+  private readonly plans: ColumnPlan[];
+  private readonly positions: number[];
+  private readonly text: FieldText;
+  private readonly strings: StringCache[];
   constructor(
-    private readonly plans: ColumnPlan[],
+    plans: ColumnPlan[],
     /** Field index of each planned column. */
-    private readonly positions: number[],
+    positions: number[],
     fieldCount: number,
     options: FusedOptions,
-    private readonly text: FieldText,
-    private readonly strings: StringCache[],
+    text: FieldText,
+    strings: StringCache[],
   ) {
+    this.plans = plans;
+    this.positions = positions;
+    this.text = text;
+    this.strings = strings;
     const columns = plans.length;
     this.kinds = new Uint8Array(fieldCount);
     this.columnOf = new Int32Array(fieldCount).fill(-1);

@@ -47,7 +47,9 @@ class CsvFormat implements FileFormat<CsvPlan> {
   readonly incremental: boolean | undefined;
   private readonly settings: ResolvedCsvOptions;
 
-  constructor(private readonly options: CsvOptions<unknown, string>) {
+  private readonly options: CsvOptions<unknown, string>;
+  constructor(options: CsvOptions<unknown, string>) {
+    this.options = options;
     this.settings = resolveCsvOptions(options, fastEngineAvailable);
     this.incremental = options.incremental;
   }

@@ -24,7 +24,9 @@ export class AtomicFile {
   private failure: unknown = null;
   bytesWritten = 0;
 
-  private constructor(readonly path: string) {
+  readonly path: string;
+  private constructor(path: string) {
+    this.path = path;
     this.temporaryPath = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(12).toString('hex')}.tmp`);
     this.file = createWriteStream(this.temporaryPath, { flags: 'wx', mode: 0o644, highWaterMark: 1 << 20 });
     this.gzip = path.endsWith('.gz') ? createGzip({ level: 6 }) : null;

@@ -61,7 +61,10 @@ export class RunDictionaries {
   private readonly dictionaries = new Map<string, Dictionary>();
   private readonly overflowed = new Set<string>();
 
-  constructor(private readonly cap: number = 65536) {}
+  private readonly cap: number;
+  constructor(cap: number = 65536) {
+    this.cap = cap;
+  }
 
   of(name: string): Dictionary {
     let dictionary = this.dictionaries.get(name);

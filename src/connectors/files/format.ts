@@ -41,10 +41,15 @@ export class RowTextEncoder {
    * `generated`: write with generated loops (when the host allows; else the interpreted writer). Decided
    * once per encoder, that is per sink: by default, whether code generation is on when it is made.
    */
+  private readonly style: TextStyle;
+  readonly generated: boolean;
   constructor(
-    private readonly style: TextStyle,
-    readonly generated: boolean = codeGenerationEnabled(),
-  ) {}
+    style: TextStyle,
+    generated: boolean = codeGenerationEnabled(),
+  ) {
+    this.style = style;
+    this.generated = generated;
+  }
 
   /** The rows of `batch` as chunks of text, in order, handed over to the caller. */
   encode(batch: Batch<unknown>, prefixes: readonly Uint8Array[], suffix: Uint8Array): Uint8Array[] {

@@ -61,7 +61,9 @@ class NdjsonFormat implements FileFormat {
   // JSON states its nulls: only `null` or a missing key is one, and "" is an empty string.
   readonly emptyIsNull = false;
 
-  constructor(private readonly options: NdjsonOptions<unknown, string>) {
+  private readonly options: NdjsonOptions<unknown, string>;
+  constructor(options: NdjsonOptions<unknown, string>) {
+    this.options = options;
     this.incremental = options.incremental;
   }
 

@@ -37,11 +37,18 @@ export class ColumnChunk {
   uncompressedBytes = 0;
   compressedBytes = 0;
 
+  readonly name: string;
+  readonly physical: number;
+  private readonly compression: Compression;
   constructor(
-    readonly name: string,
-    readonly physical: number,
-    private readonly compression: Compression,
-  ) {}
+    name: string,
+    physical: number,
+    compression: Compression,
+  ) {
+    this.name = name;
+    this.physical = physical;
+    this.compression = compression;
+  }
 
   /** Encodes rows `start..end` of `column` as one data page. */
   add(column: Column, start: number, end: number): void {

@@ -192,10 +192,14 @@ class Output {
   readonly dictionaryColumn: boolean;
   readonly stringColumn: boolean;
 
+  private readonly dtype: DType;
+  private readonly rows: number;
   constructor(
-    private readonly dtype: DType,
-    private readonly rows: number,
+    dtype: DType,
+    rows: number,
   ) {
+    this.dtype = dtype;
+    this.rows = rows;
     this.validity = new Uint8Array(bitmapBytes(rows)).fill(0xff);
     this.dictionaryColumn = dtype === 'dictionary';
     this.stringColumn = dtype === 'string';

@@ -101,11 +101,18 @@ class ParquetFileWriter {
   private rows = 0;
   private position = MAGIC.length;
 
+  private readonly path: string;
+  private readonly output: AtomicFile;
+  private readonly settings: { compression: Compression; rowGroupRows: number; rowGroupBytes: number };
   constructor(
-    private readonly path: string,
-    private readonly output: AtomicFile,
-    private readonly settings: { compression: Compression; rowGroupRows: number; rowGroupBytes: number },
-  ) {}
+    path: string,
+    output: AtomicFile,
+    settings: { compression: Compression; rowGroupRows: number; rowGroupBytes: number },
+  ) {
+    this.path = path;
+    this.output = output;
+    this.settings = settings;
+  }
 
   async add(batch: Batch<unknown>): Promise<void> {
     const columns = (this.columns ??= batch.names.map((name) => ({ name, dtype: batch.columns[name].dtype, chunk: new ColumnChunk(name, columnType(batch.columns[name].dtype).physical, this.settings.compression) })));

@@ -50,12 +50,16 @@ export function binaryEncodable(dtype: DType, oid: number): boolean {
 
 /** A value the table's column cannot hold: row `row` of the batch. */
 export class BinaryValueError extends Error {
+  readonly row: number;
+  readonly column: string;
   constructor(
-    readonly row: number,
-    readonly column: string,
+    row: number,
+    column: string,
     message: string,
   ) {
     super(message);
+    this.row = row;
+    this.column = column;
   }
 }
 

@@ -15,23 +15,25 @@ import { TypedCopyDecoder } from './decode-copy.ts';
 import { type Field, Kind } from './fields.ts';
 import { PG_OID } from './types.ts';
 
+// An object rather than an enum, so that Node can run this file by erasing its types.
 /** How a column's binary value is laid out on the wire. */
-export const enum Wire {
-  Bool,
-  Int2,
-  Int4,
-  Int8,
-  Float4,
-  Float8,
-  Numeric,
-  Date,
-  Timestamp,
+export const Wire = {
+  Bool: 0,
+  Int2: 1,
+  Int4: 2,
+  Int8: 3,
+  Float4: 4,
+  Float8: 5,
+  Numeric: 6,
+  Date: 7,
+  Timestamp: 8,
   /** UTF-8 bytes as they are: text, varchar, char(n), name, json. */
-  Text,
+  Text: 9,
   /** A version byte (1), then the JSON text. */
-  Jsonb,
-  Uuid,
-}
+  Jsonb: 10,
+  Uuid: 11,
+} as const;
+export type Wire = (typeof Wire)[keyof typeof Wire];
 
 const WIRE_BY_OID = new Map<number, Wire>([
   [PG_OID.bool, Wire.Bool],

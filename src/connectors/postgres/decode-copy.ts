@@ -88,11 +88,17 @@ export abstract class TypedCopyDecoder implements CopyDecoder {
   private bad: Uint8Array | null = null;
   private badValues: Map<number, string> | null = null;
 
+  protected readonly fields: Field[];
+  protected readonly texts: TextColumns;
+  protected readonly capacity: number;
   constructor(
-    protected readonly fields: Field[],
-    protected readonly texts: TextColumns,
-    protected readonly capacity: number,
+    fields: Field[],
+    texts: TextColumns,
+    capacity: number,
   ) {
+    this.fields = fields;
+    this.texts = texts;
+    this.capacity = capacity;
     this.kinds = fields.map((field, c) => texts.kindOf(field, c));
     this.builders = fields.map((field, c) =>
       this.kinds[c] === Kind.Dictionary ? new ColumnBuilder('dictionary', capacity, texts.dictionaries[c]) : new ColumnBuilder(field.dtype, capacity),
@@ -220,13 +226,19 @@ export class CopySchemaDecoder implements CopyDecoder {
   private readonly pending: { row: number; violation: Violation }[] = [];
   private taken = 0;
 
+  private readonly fields: Field[];
+  private readonly positions: number[];
+  private readonly capacity: number;
   constructor(
-    private readonly fields: Field[],
+    fields: Field[],
     plans: ColumnPlan[],
-    private readonly positions: number[],
-    private readonly capacity: number,
+    positions: number[],
+    capacity: number,
     widen: DecoderOptions,
   ) {
+    this.fields = fields;
+    this.positions = positions;
+    this.capacity = capacity;
     this.decoder = new RowDecoder(plans, capacity, widen);
     this.values = new Array(plans.length);
     this.texts = new Array(fields.length);

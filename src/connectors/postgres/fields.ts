@@ -13,17 +13,19 @@ import { wrapPgError } from './errors.ts';
 import { DESCRIBE_PREFIX, describeSql } from './query.ts';
 import { dtypeForOid, PG_OID } from './types.ts';
 
+// An object rather than an enum, so that Node can run this file by erasing its types.
 /** How a column's text becomes its stored value (fast path, types from the result's fields). */
-export const enum Kind {
-  Bool,
-  Integer,
-  Float,
-  Date,
-  Timestamp,
-  Text,
+export const Kind = {
+  Bool: 0,
+  Integer: 1,
+  Float: 2,
+  Date: 3,
+  Timestamp: 4,
+  Text: 5,
   /** Text stored as codes into a dictionary shared by the run's batches (COPY mode, see TextColumns). */
-  Dictionary,
-}
+  Dictionary: 6,
+} as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
 
 export interface Field {
   name: string;

@@ -69,7 +69,9 @@ class PostgresSink implements Sink<AnyRow> {
   private readonly keys: readonly string[];
   private readonly connectionOptions: PgConnectionOptions | undefined;
 
-  constructor(private readonly checked: SinkSettings) {
+  private readonly checked: SinkSettings;
+  constructor(checked: SinkSettings) {
+    this.checked = checked;
     this.table = checked.table;
     this.mode = checked.mode;
     this.keys = checked.keys;
@@ -170,13 +172,21 @@ class Load {
   private readonly target: string;
   private readonly settings: PostgresSink['settings'];
 
+  private readonly client: pg.PoolClient;
+  private readonly connection: ResolvedConnection;
+  private readonly context: SinkContext;
+  private readonly createShared?: (sql: string) => Promise<void>;
   constructor(
-    private readonly client: pg.PoolClient,
-    private readonly connection: ResolvedConnection,
+    client: pg.PoolClient,
+    connection: ResolvedConnection,
     sink: PostgresSink,
-    private readonly context: SinkContext,
-    private readonly createShared?: (sql: string) => Promise<void>,
+    context: SinkContext,
+    createShared?: (sql: string) => Promise<void>,
   ) {
+    this.client = client;
+    this.connection = connection;
+    this.context = context;
+    this.createShared = createShared;
     this.settings = sink.settings;
     this.target = quoteQualified(this.settings.table);
   }

@@ -52,7 +52,9 @@ class PostgresSource implements Source<AnyRow> {
   private readonly params: unknown[] | undefined;
   private readonly connectionOptions: PgConnectionOptions | undefined;
 
-  constructor(private readonly settings: SourceSettings) {
+  private readonly settings: SourceSettings;
+  constructor(settings: SourceSettings) {
+    this.settings = settings;
     const { input, options, table } = settings;
     const schemaColumns = 'table' in input && input.columns === undefined && options.schema !== undefined ? compileSchema(options.schema).columns.map((plan) => plan.name) : undefined;
     const sql = sourceSql(input, table, schemaColumns);

@@ -38,9 +38,11 @@ export class DistributedRecords {
   readonly runs: string;
   readonly partitions: string;
 
+  readonly schema: string;
   constructor(
-    readonly schema: string,
+    schema: string,
   ) {
+    this.schema = schema;
     this.runs = `${quoteIdent(schema)}.sluice_distributed_runs`;
     this.partitions = `${quoteIdent(schema)}.sluice_partitions`;
   }

@@ -51,10 +51,12 @@ export class Worker {
   private readonly name = `${hostname()}:${process.pid}`;
   private readonly log: (line: string) => void;
 
+  private readonly options: WorkerOptions;
   constructor(
     entries: readonly ScheduledPipeline[],
-    private readonly options: WorkerOptions,
+    options: WorkerOptions,
   ) {
+    this.options = options;
     for (const entry of entries) this.byName.set(entry.name, entry);
     const concurrency = options.concurrency ?? 1;
     const total = parseBytes(options.memory ?? '1GB', '--memory');

@@ -83,7 +83,10 @@ function countColumn(all: Float64Array, from: number, to: number): Column {
 class CountAccumulator implements Accumulator {
   private counts = new Float64Array(0);
   private values: Values | undefined;
-  constructor(private readonly column: string | undefined) {}
+  private readonly column: string | undefined;
+  constructor(column: string | undefined) {
+    this.column = column;
+  }
   begin(batch: Batch<any>): void {
     if (this.column !== undefined) this.values = valuesOf(batch.column(this.column));
   }
@@ -117,10 +120,15 @@ class SumAccumulator implements Accumulator {
   private sums = new Float64Array(0);
   private counts = new Float64Array(0);
   private values: Values | undefined;
+  private readonly binding: Binding;
+  private readonly mean: boolean;
   constructor(
-    private readonly binding: Binding,
-    private readonly mean: boolean,
-  ) {}
+    binding: Binding,
+    mean: boolean,
+  ) {
+    this.binding = binding;
+    this.mean = mean;
+  }
   begin(batch: Batch<any>): void {
     this.values = valuesOf(batch.column(this.binding.column));
   }
@@ -184,10 +192,14 @@ class ValueAccumulator implements Accumulator {
   /** first/last: the input row number the value came from, so merged partial states keep input order. */
   private sequence = new Float64Array(0);
   private values: Values | undefined;
+  private readonly binding: Binding;
+  private readonly kind: 'min' | 'max' | 'first' | 'last';
   constructor(
-    private readonly binding: Binding,
-    private readonly kind: 'min' | 'max' | 'first' | 'last',
+    binding: Binding,
+    kind: 'min' | 'max' | 'first' | 'last',
   ) {
+    this.binding = binding;
+    this.kind = kind;
     this.store = new ValueStore(binding.family, 0);
   }
   begin(batch: Batch<any>): void {
@@ -275,7 +287,9 @@ class DistinctAccumulator implements Accumulator {
   private pairHashes = new Int32Array(0);
   private pairs: ValueStore;
   private values: Values | undefined;
-  constructor(private readonly binding: Binding) {
+  private readonly binding: Binding;
+  constructor(binding: Binding) {
+    this.binding = binding;
     this.pairs = new ValueStore(binding.family, 0);
   }
   begin(batch: Batch<any>): void {
@@ -374,11 +388,18 @@ class ReduceAccumulator implements Accumulator {
   private held = 0;
   private view: RowView<any> | undefined;
   private column: ComputedColumn | undefined;
+  private readonly aggregation: Aggregation;
+  private readonly name: string;
+  private readonly stage: string;
   constructor(
-    private readonly aggregation: Aggregation,
-    private readonly name: string,
-    private readonly stage: string,
-  ) {}
+    aggregation: Aggregation,
+    name: string,
+    stage: string,
+  ) {
+    this.aggregation = aggregation;
+    this.name = name;
+    this.stage = stage;
+  }
   begin(batch: Batch<any>): void {
     this.view = batch.view();
   }

@@ -64,10 +64,14 @@ class HashAggregate {
   private readonly hashes = new Int32Array(CHUNK_ROWS);
   private readonly groups = new Int32Array(CHUNK_ROWS);
 
+  private readonly plan: Plan;
+  private readonly level: number;
   constructor(
-    private readonly plan: Plan,
-    private readonly level: number,
+    plan: Plan,
+    level: number,
   ) {
+    this.plan = plan;
+    this.level = level;
     this.table = this.freshTable();
     this.accumulators = this.freshAccumulators();
   }

@@ -15,10 +15,12 @@ export class ValueStore {
   /** Estimated bytes of the strings held (see estimateStringBytes); 0 for numbers. */
   stringBytes = 0;
 
+  readonly family: Family;
   constructor(
-    readonly family: Family,
+    family: Family,
     capacity: number,
   ) {
+    this.family = family;
     this.numbers = new Float64Array(family === 'number' ? capacity : 0);
     this.strings = family === 'string' ? new Array<string>(capacity) : [];
     this.nulls = new Uint8Array(capacity);
@@ -185,10 +187,12 @@ export class GroupTable {
   hashes: Int32Array;
   readonly keys: ValueStore[];
 
+  readonly families: readonly Family[];
   constructor(
-    readonly families: readonly Family[],
+    families: readonly Family[],
     capacity: number,
   ) {
+    this.families = families;
     this.capacity = capacity;
     this.slots = new Int32Array(capacity * 2);
     this.mask = capacity * 2 - 1;

@@ -38,11 +38,18 @@ export class SpillPartitions<B extends { hashes: Int32Array } = SpillBlock> {
   readonly groups = new Float64Array(PARTITIONS);
   bytesWritten = 0;
 
+  private readonly folder: string;
+  readonly name: string;
+  readonly level: number;
   constructor(
-    private readonly folder: string,
-    readonly name: string,
-    readonly level: number,
-  ) {}
+    folder: string,
+    name: string,
+    level: number,
+  ) {
+    this.folder = folder;
+    this.name = name;
+    this.level = level;
+  }
 
   private path(partition: number): string {
     return join(this.folder, `${this.name}-${partition.toString(16)}.spill`);

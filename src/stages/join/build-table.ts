@@ -29,11 +29,13 @@ export class BuildTable {
   private next = new Int32Array(0);
   private rowGroup = new Int32Array(0);
 
+  readonly withRows: boolean;
   constructor(
     keyFamilies: readonly Family[],
     payloadFamilies: readonly Family[],
-    readonly withRows: boolean,
+    withRows: boolean,
   ) {
+    this.withRows = withRows;
     this.table = new GroupTable(keyFamilies, 1);
     this.payload = withRows ? payloadFamilies.map((family) => new ValueStore(family, 0)) : [];
   }

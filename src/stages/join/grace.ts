@@ -35,10 +35,14 @@ export class GraceJoin {
   private readonly unmatched: JoinProbe;
   private readonly keysOnly: boolean;
 
+  private readonly plan: JoinPlan;
+  private readonly folder: string;
   constructor(
-    private readonly plan: JoinPlan,
-    private readonly folder: string,
+    plan: JoinPlan,
+    folder: string,
   ) {
+    this.plan = plan;
+    this.folder = folder;
     this.keysOnly = plan.options.type === 'semi' || plan.options.type === 'anti';
     this.build = this.spill('build', 0);
     this.unmatched = new JoinProbe(plan.options.type, plan.options.leftKeys, this.freshTable(), plan.added);

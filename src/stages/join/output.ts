@@ -34,12 +34,21 @@ export class JoinProbe {
   private buildRows = new Int32Array(1024);
   private count = 0;
 
+  private readonly type: JoinType;
+  private readonly leftKeys: readonly string[];
+  private readonly table: BuildTable;
+  private readonly added: readonly AddedColumn[];
   constructor(
-    private readonly type: JoinType,
-    private readonly leftKeys: readonly string[],
-    private readonly table: BuildTable,
-    private readonly added: readonly AddedColumn[],
-  ) {}
+    type: JoinType,
+    leftKeys: readonly string[],
+    table: BuildTable,
+    added: readonly AddedColumn[],
+  ) {
+    this.type = type;
+    this.leftKeys = leftKeys;
+    this.table = table;
+    this.added = added;
+  }
 
   /** The output of one left batch (`hashes`: its rows' key hashes when known, from a spill block). */
   *probe(batch: Batch, hashes?: Int32Array): Generator<Batch> {

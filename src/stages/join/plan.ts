@@ -47,7 +47,10 @@ const PRESSURE_FLOOR = 256 * 1024;
 export class Reservation {
   reserved = 0;
 
-  constructor(private readonly memory: StageMemory) {}
+  private readonly memory: StageMemory;
+  constructor(memory: StageMemory) {
+    this.memory = memory;
+  }
 
   /**
    * Reserves up to `bytes` in all, leaving `headroom` free (the next batch of the other side, which

@@ -80,10 +80,15 @@ export class RunFile {
   /** Rows of the longest block: a merge of this run writes blocks no longer. */
   blockRows = 0;
 
+  readonly path: string;
+  private readonly dictionaries: Dictionaries;
   constructor(
-    readonly path: string,
-    private readonly dictionaries: Dictionaries,
-  ) {}
+    path: string,
+    dictionaries: Dictionaries,
+  ) {
+    this.path = path;
+    this.dictionaries = dictionaries;
+  }
 
   static in(folder: string, name: string, dictionaries: Dictionaries): RunFile {
     return new RunFile(join(folder, `${name}.run`), dictionaries);

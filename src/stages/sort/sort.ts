@@ -62,13 +62,17 @@ class ExternalSort {
   private readonly dictionaries = new Dictionaries();
   private readonly plan: MergePlan;
 
+  private readonly context: StageContext;
+  private readonly figures: SortFigures;
   constructor(
     keys: readonly ResolvedKey[],
     modes: readonly KeyMode[],
     names: readonly string[],
-    private readonly context: StageContext,
-    private readonly figures: SortFigures,
+    context: StageContext,
+    figures: SortFigures,
   ) {
+    this.context = context;
+    this.figures = figures;
     this.plan = { keys, modes, names, compare: rowComparator(keys), outputRows: OUTPUT_ROWS };
   }
 
