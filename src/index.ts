@@ -48,7 +48,7 @@ export { inferColumns, type ColumnStats } from './schema/infer.ts';
 export type { ColumnPlan, SchemaPlan } from './schema/plan.ts';
 export { csv, type CsvOptions, type RowOf } from './connectors/csv/source.ts';
 export { ndjson, type NdjsonOptions } from './connectors/ndjson/source.ts';
-export { parquet, type ParquetOptions } from './connectors/parquet/source.ts';
+export { parquet, type ParquetOptions } from './connectors/parquet/parquet.ts';
 export { arrow, type ArrowOptions } from './connectors/arrow/source.ts';
 export {
   postgres,

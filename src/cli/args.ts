@@ -14,10 +14,9 @@ export interface CommandIO {
   signal: AbortSignal;
 }
 
-/** One `etl` command: a line for the main help, its own help, and the function that runs it. */
+/** One `etl` command: a line for the main help, and the function that runs it (with its own --help). */
 export interface Command {
   summary: string;
-  help: string;
   run: (argv: string[], io: CommandIO) => Promise<number>;
 }
 

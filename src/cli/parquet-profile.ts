@@ -1,7 +1,7 @@
+import { formatNumber } from '../core/format-number.ts';
 import { formatBytes } from '../core/bytes.ts';
 import type { ParquetProfile } from '../connectors/parquet/file-profile.ts';
 
-const number = new Intl.NumberFormat('en-US');
 
 /** `etl profile file.parquet` for people: schema, row groups, bytes per column. */
 export function formatParquetProfile(report: ParquetProfile): string {
@@ -13,13 +13,13 @@ export function formatParquetProfile(report: ParquetProfile): string {
   const groups = report.rowGroups;
   const rowsPerGroup = groups.map((group) => group.rows);
   return [
-    `${report.file}: parquet${report.createdBy ? ` (written by ${report.createdBy})` : ''}, ${number.format(report.rows)} rows in ${groups.length} row group${groups.length === 1 ? '' : 's'}` +
-      (groups.length > 0 ? ` of ${number.format(Math.min(...rowsPerGroup))}–${number.format(Math.max(...rowsPerGroup))} rows` : ''),
+    `${report.file}: parquet${report.createdBy ? ` (written by ${report.createdBy})` : ''}, ${formatNumber(report.rows)} rows in ${groups.length} row group${groups.length === 1 ? '' : 's'}` +
+      (groups.length > 0 ? ` of ${formatNumber(Math.min(...rowsPerGroup))}–${formatNumber(Math.max(...rowsPerGroup))} rows` : ''),
     '',
     `  ${'column'.padEnd(width)}  ${'parquet type'.padEnd(typeWidth)}  ${'reads as'.padEnd(dtypeWidth)}  ${'compressed'.padStart(10)}  ${'uncompressed'.padStart(12)}  ${'nulls'.padStart(9)}  encodings (codec)`,
     ...report.columns.map(
       (column) =>
-        `  ${column.name.padEnd(width)}  ${column.parquetType.padEnd(typeWidth)}  ${column.dtype.padEnd(dtypeWidth)}  ${formatBytes(column.compressedBytes).padStart(10)}  ${formatBytes(column.uncompressedBytes).padStart(12)}  ${(column.nullCount === undefined ? '?' : number.format(column.nullCount)).padStart(9)}  ${column.encodings.join(', ')} (${column.codec})`,
+        `  ${column.name.padEnd(width)}  ${column.parquetType.padEnd(typeWidth)}  ${column.dtype.padEnd(dtypeWidth)}  ${formatBytes(column.compressedBytes).padStart(10)}  ${formatBytes(column.uncompressedBytes).padStart(12)}  ${(column.nullCount === undefined ? '?' : formatNumber(column.nullCount)).padStart(9)}  ${column.encodings.join(', ')} (${column.codec})`,
     ),
     `  ${'total'.padEnd(width)}  ${''.padEnd(typeWidth)}  ${''.padEnd(dtypeWidth)}  ${formatBytes(compressed).padStart(10)}  ${formatBytes(uncompressed).padStart(12)}`,
   ].join('\n');

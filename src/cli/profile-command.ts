@@ -1,3 +1,4 @@
+import { formatNumber } from '../core/format-number.ts';
 import { SluiceError } from '../core/errors.ts';
 import { formatBytes } from '../core/bytes.ts';
 import { type MemoryEstimate, profile, type ProfileReport } from '../profile/profile.ts';
@@ -70,18 +71,17 @@ export async function profileCommand(argv: string[], io: CommandIO): Promise<num
   return EXIT.ok;
 }
 
-const number = new Intl.NumberFormat('en-US');
 
 export function formatProfile(report: ProfileReport): string {
   const bytes = (value: number) => value.toFixed(1).padStart(8);
   const width = Math.max(6, ...report.columns.map((column) => column.name.length));
   const lines = [
-    `${report.files.length === 1 ? report.files[0] : `${report.files[0]} (+${report.files.length - 1} more files)`}: ${report.format}, ${formatBytes(report.totalBytes)}, ${number.format(report.sampleRows)} rows sampled`,
+    `${report.files.length === 1 ? report.files[0] : `${report.files[0]} (+${report.files.length - 1} more files)`}: ${report.format}, ${formatBytes(report.totalBytes)}, ${formatNumber(report.sampleRows)} rows sampled`,
     '',
     `  ${'column'.padEnd(width)}  ${'dtype'.padEnd(10)}  ${'JS B/row'.padStart(8)}  ${'typed B/row'.padStart(11)}  ${'nulls'.padStart(6)}  cardinality`,
     ...report.columns.map(
       (column) =>
-        `  ${column.name.padEnd(width)}  ${column.dtype.padEnd(10)}  ${bytes(column.jsBytesPerRow)}  ${bytes(column.typedBytesPerRow).padStart(11)}  ${`${(column.nullRatio * 100).toFixed(1)}%`.padStart(6)}  ${number.format(column.distinct)}${column.distinctCapped ? '+' : ''}`,
+        `  ${column.name.padEnd(width)}  ${column.dtype.padEnd(10)}  ${bytes(column.jsBytesPerRow)}  ${bytes(column.typedBytesPerRow).padStart(11)}  ${`${(column.nullRatio * 100).toFixed(1)}%`.padStart(6)}  ${formatNumber(column.distinct)}${column.distinctCapped ? '+' : ''}`,
     ),
     `  ${'(row)'.padEnd(width)}  ${''.padEnd(10)}  ${bytes(report.objectOverheadPerRow)}  ${bytes(4).padStart(11)}          object overhead / line number`,
     `  ${'total'.padEnd(width)}  ${''.padEnd(10)}  ${bytes(report.jsBytesPerRow)}  ${bytes(report.typedBytesPerRow).padStart(11)}          ${(report.jsBytesPerRow / report.typedBytesPerRow).toFixed(1)}× smaller as typed columns`,
@@ -92,9 +92,9 @@ export function formatProfile(report: ProfileReport): string {
   if (report.naiveBytesForInput !== undefined) {
     lines.push(`Read whole as JS objects (fs.readFile + csv-parse/sync), this input would take about ${formatBytes(report.naiveBytesForInput)}.`);
   }
-  lines.push(`Estimated run at ${number.format(report.estimate.batchRows)} rows per batch:`, ...formatEstimate(report.estimate));
+  lines.push(`Estimated run at ${formatNumber(report.estimate.batchRows)} rows per batch:`, ...formatEstimate(report.estimate));
   if (report.estimate.batchRows !== report.suggestion.batchRows) {
-    lines.push(`With --memory ${formatBytes(report.memory)} a run picks ${number.format(report.suggestion.batchRows)} rows per batch:`, ...formatEstimate(report.suggestion.estimate));
+    lines.push(`With --memory ${formatBytes(report.memory)} a run picks ${formatNumber(report.suggestion.batchRows)} rows per batch:`, ...formatEstimate(report.suggestion.estimate));
   } else {
     lines.push(`This is the batch size a run picks for --memory ${formatBytes(report.memory)}.`);
   }

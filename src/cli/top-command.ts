@@ -1,3 +1,4 @@
+import { formatNumber } from '../core/format-number.ts';
 import { SluiceError } from '../core/errors.ts';
 import { liveStatusFolder, type LiveStatus, readLiveStatuses } from '../ops/live-status.ts';
 import { type CommandIO, milliseconds, parseFlags } from './args.ts';
@@ -31,7 +32,7 @@ function elapsed(ms: number): string {
 }
 
 function count(value: number): string {
-  return Math.round(value).toLocaleString('en-US');
+  return formatNumber(Math.round(value));
 }
 
 /** One frame: a header, then each run and its stages. */

@@ -5,6 +5,7 @@
  * each stage held, stacked), rows per second per stage, the summary's tables, and its warnings and
  * error with their locations. The history's page: duration, rows and peak RSS per run.
  */
+import { formatNumber } from '../core/format-number.ts';
 import { formatLocation } from '../core/errors.ts';
 import type { RunSummary } from '../runtime/summary.ts';
 import type { RunSamples } from '../runtime/time-series.ts';
@@ -24,7 +25,7 @@ function megabytes(bytes: number): string {
 }
 
 function count(value: number): string {
-  return Math.round(value).toLocaleString('en-US');
+  return formatNumber(Math.round(value));
 }
 
 function seconds(ms: number): string {

@@ -3,14 +3,14 @@
 // written in TypeScript, wherever they are. Plain JavaScript, because it must run before TypeScript
 // can be loaded.
 //
-// It runs from one of two trees, and the tree decides how TypeScript is loaded:
-// - dist/ (the installed package, compiled JavaScript): Node strips the types of a pipeline file itself
-//   (Node >= 22.6; on by default from 22.18), which costs next to nothing at startup. A file with syntax
-//   stripping refuses (an enum, a parameter property, a namespace) is handed to tsx by
-//   import-pipeline.ts, only then.
-// - src/ (a checkout of the repository, TypeScript sources): Sluice's own sources need a compiler
-//   (they use parameter properties), so tsx compiles them and the pipeline files, on the fly.
-import { existsSync } from 'node:fs';
+// Node strips the types of a TypeScript file itself (Node >= 22.6; on by default from 22.18), which
+// costs next to nothing at startup. That serves a user's pipeline file and, in a checkout of the
+// repository, Sluice's own sources too: they are written as erasable TypeScript (tsconfig.json sets
+// erasableSyntaxOnly), so src/ runs as it is, with no compiler and no build. A pipeline file with
+// syntax stripping refuses (an enum, a parameter property, a namespace) is handed to tsx by
+// import-pipeline.ts, only then.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import module from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -20,11 +20,14 @@ import { fileURLToPath } from 'node:url';
 // cannot be written, there is just no cache.
 module.enableCompileCache?.(fileURLToPath(new URL('../../node_modules/.cache/sluice-compile', import.meta.url)));
 
+// Node strips types with a WebAssembly build of swc that it loads on the first TypeScript file: about
+// 15 MB of RSS and, for Sluice's own sources in a checkout, most of a second of CPU at every start. So
+// the stripped JavaScript is kept on disk, beside the compile cache, under a hash of Node's version and
+// the file's bytes: a file loads as plain JavaScript until it changes. Stripping only blanks the types
+// out (every line and column stays where it was), so stack traces and error locations are unchanged.
+const STRIPPED = fileURLToPath(new URL('../../node_modules/.cache/sluice-stripped/', import.meta.url));
+
 const fromSources = existsSync(new URL('./load.ts', import.meta.url));
-if (fromSources) {
-  const { register } = await import('tsx/esm/api');
-  register();
-}
 
 // A pipeline file may live anywhere (a scratch folder, another repository). When a bare import such
 // as 'sluice' or 'zod' cannot be found from the pipeline's own folder, it is resolved from Sluice's
@@ -50,15 +53,49 @@ module.registerHooks({
     }
     // Pipeline files are ES modules, wherever they are: outside a package that says "type": "module"
     // a .ts file would otherwise load as CommonJS and could not import Sluice's ES modules. Node's
-    // loader and tsx both take the format from here ('module-typescript': to be stripped; tsx reads it
-    // as 'module' and compiles).
+    // loader and tsx both take the format from here ('module-typescript': to be stripped, or compiled
+    // by tsx when import-pipeline.ts has registered it).
     if (isPipelineTypeScript(resolved.url) && resolved.format !== 'module' && resolved.format !== 'module-typescript') {
-      return { ...resolved, format: fromSources ? 'module' : 'module-typescript' };
+      return { ...resolved, format: 'module-typescript' };
     }
     return resolved;
+  },
+  load(url, context, nextLoad) {
+    // `?compiled` is import-pipeline.ts's retry through tsx, for syntax that stripping refuses.
+    if (context.format !== 'module-typescript' || !url.startsWith('file:') || url.includes('?compiled')) return nextLoad(url, context);
+    const source = readFileSync(fileURLToPath(url));
+    const cached = `${STRIPPED}${createHash('sha256').update(process.version).update(source).digest('hex').slice(0, 40)}.js`;
+    try {
+      return { format: 'module', source: readFileSync(cached), shortCircuit: true };
+    } catch {
+      // not stripped yet (or the cache cannot be read): strip it now
+    }
+    const stripped = stripTypes(source.toString('utf8'));
+    try {
+      mkdirSync(STRIPPED, { recursive: true, mode: 0o700 });
+      const temporary = `${cached}.${process.pid}.tmp`;
+      writeFileSync(temporary, stripped);
+      renameSync(temporary, cached);
+    } catch {
+      // best effort, as for the compile cache
+    }
+    return { format: 'module', source: stripped, shortCircuit: true };
   },
 });
 
 function isPipelineTypeScript(url) {
   return /\.m?ts$/.test(new URL(url).pathname) && !url.includes('/node_modules/');
+}
+
+// What Node's loader does to a .ts file, called by hand. Node marks the function experimental and
+// warns on its first call (the loader's own stripping, the same code, does not), so that one warning
+// is held back: it would land in every `etl run`'s stderr, and the output is what the loader makes.
+function stripTypes(code) {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = () => {};
+  try {
+    return module.stripTypeScriptTypes(code, { mode: 'strip' });
+  } finally {
+    process.emitWarning = emitWarning;
+  }
 }

@@ -1,8 +1,8 @@
+import { formatNumber } from '../core/format-number.ts';
 import { formatBytes } from '../core/bytes.ts';
 import type { RunWarning } from '../core/warnings.ts';
 import type { RunSummary } from './summary.ts';
 
-const number = new Intl.NumberFormat('en-US');
 
 function duration(ms: number): string {
   if (ms < 1000) return `${ms} ms`;
@@ -21,7 +21,7 @@ export function formatWarning(warning: RunWarning): string {
 
 /** `read 2 of 10 (country, quantity)`: what the projection push-down left the source to decode. */
 export function columnsLine(read: readonly string[], of: number): string {
-  return `read ${number.format(read.length)} of ${number.format(of)} (${read.join(', ')}): no stage or sink uses the others`;
+  return `read ${formatNumber(read.length)} of ${formatNumber(of)} (${read.join(', ')}): no stage or sink uses the others`;
 }
 
 /** The summary a person reads at the end of `etl run`. */
@@ -30,26 +30,26 @@ export function formatSummary(summary: RunSummary): string {
   const status = summary.status === 'succeeded' ? (summary.dryRun ? 'dry run finished' : 'succeeded') : 'FAILED';
   lines.push(`${summary.pipeline}: ${status} in ${duration(summary.elapsedMs)}`);
   const { read, written, dropped, rejected } = summary.rows;
-  const inFlight = summary.rows.inFlight ? `, in flight when it stopped ${number.format(summary.rows.inFlight)}` : '';
-  lines.push(`  rows       read ${number.format(read)}, written ${number.format(written)}, dropped ${number.format(dropped)}, rejected ${number.format(rejected)}${inFlight}`);
+  const inFlight = summary.rows.inFlight ? `, in flight when it stopped ${formatNumber(summary.rows.inFlight)}` : '';
+  lines.push(`  rows       read ${formatNumber(read)}, written ${formatNumber(written)}, dropped ${formatNumber(dropped)}, rejected ${formatNumber(rejected)}${inFlight}`);
   const { engine, engineDetail } = summary.source;
   lines.push(`  source     ${summary.source.kind} ${summary.source.location}${engine ? ` [${engine}${engineDetail ? `: ${engineDetail}` : ''}]` : ''}`);
   const columns = summary.source.columns;
   if (columns !== undefined && columns.read.length < columns.of) lines.push(`  columns    ${columnsLine(columns.read, columns.of)}`);
   for (const stage of summary.stages) {
-    const groups = stage.peakGroups === undefined ? (stage.peakRows === undefined ? '' : `, rows held ${number.format(stage.peakRows)}`) : `, groups held ${number.format(stage.peakGroups)}`;
+    const groups = stage.peakGroups === undefined ? (stage.peakRows === undefined ? '' : `, rows held ${formatNumber(stage.peakRows)}`) : `, groups held ${formatNumber(stage.peakGroups)}`;
     const side = stage.sideSource;
     const build =
       side === undefined
         ? ''
-        : `, build ${number.format(stage.buildRows ?? side.rowsRead)} rows of ${number.format(side.rowsRead)} read from ${side.kind} ${side.location}${side.rejected > 0 ? ` (${number.format(side.rejected)} rejected)` : ''}`;
-    const pieces = stage.spilledRuns === undefined ? `${number.format(stage.spilledPartitions ?? 0)} partitions` : `${number.format(stage.spilledRuns)} runs`;
+        : `, build ${formatNumber(stage.buildRows ?? side.rowsRead)} rows of ${formatNumber(side.rowsRead)} read from ${side.kind} ${side.location}${side.rejected > 0 ? ` (${formatNumber(side.rejected)} rejected)` : ''}`;
+    const pieces = stage.spilledRuns === undefined ? `${formatNumber(stage.spilledPartitions ?? 0)} partitions` : `${formatNumber(stage.spilledRuns)} runs`;
     const spilled = stage.spilledBytes ? `, spilled ${formatBytes(stage.spilledBytes)} in ${pieces} (${duration(Math.round(stage.spillMs ?? 0))})` : '';
-    lines.push(`  stage      ${stage.name.padEnd(12)} in ${number.format(stage.rowsIn)}, out ${number.format(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}${stage.peakStateBytes > 0 ? `, peak state ${formatBytes(stage.peakStateBytes)}` : ''}${groups}${build}${spilled}`);
+    lines.push(`  stage      ${stage.name.padEnd(12)} in ${formatNumber(stage.rowsIn)}, out ${formatNumber(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}${stage.peakStateBytes > 0 ? `, peak state ${formatBytes(stage.peakStateBytes)}` : ''}${groups}${build}${spilled}`);
   }
   lines.push(`  sink       ${summary.sink.kind} ${summary.sink.location}${summary.sink.engine ? ` [${summary.sink.engine}]` : ''}`);
   lines.push(
-    `  speed      ${number.format(summary.rowsPerSecond)} rows/s, ${summary.megabytesPerSecond} MB/s (${formatBytes(summary.input.bytesRead)} read)`,
+    `  speed      ${formatNumber(summary.rowsPerSecond)} rows/s, ${summary.megabytesPerSecond} MB/s (${formatBytes(summary.input.bytesRead)} read)`,
   );
   const memory = summary.memory;
   lines.push(
@@ -63,7 +63,7 @@ export function formatSummary(summary: RunSummary): string {
   const batches = summary.batches;
   if (batches.count > 0 && batches.columnarBytes > 0) {
     lines.push(
-      `  batches    ${number.format(batches.count)} × ~${number.format(batches.meanRows)} rows (size ${number.format(batches.rowsPerBatch)}): ${formatBytes(batches.columnarBytes)} as typed columns vs ` +
+      `  batches    ${formatNumber(batches.count)} × ~${formatNumber(batches.meanRows)} rows (size ${formatNumber(batches.rowsPerBatch)}): ${formatBytes(batches.columnarBytes)} as typed columns vs ` +
         `${formatBytes(batches.objectBytes)} as JS objects (${batches.savingRatio}× smaller)`,
     );
   }

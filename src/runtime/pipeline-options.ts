@@ -4,7 +4,8 @@
  * expression and time zone included, so a wrong schedule fails when the file loads, not at the first
  * tick; ops/ fills in their defaults for the scheduler.
  */
-import { Cron } from 'croner';
+import { createRequire } from 'node:module';
+import type { Cron } from 'croner';
 import { z } from 'zod';
 import type { PgConnectionOptions } from '../connectors/postgres/connection.ts';
 import { byteSize, checkOptions, filePath, integerFrom, millisecondsFrom, option, optionsObject, requiredOption } from '../core/options.ts';
@@ -195,6 +196,8 @@ export const PIPELINE_OPTIONS = optionsObject({
 
 /** Cron of a schedule, to compute run times only (the scheduler keeps its own timers). */
 export function cronOf(schedule: string, timezone?: string): Cron {
+  // Loaded with the first schedule, not with every run's start (croner ships CommonJS for require).
+  const { Cron } = createRequire(import.meta.url)('croner') as typeof import('croner');
   return new Cron(schedule, { paused: true, timezone, mode: 'auto' });
 }
 

@@ -1,7 +1,7 @@
+import { formatNumber } from '../core/format-number.ts';
 import { formatBytes } from '../core/bytes.ts';
 import type { ProgressEvent } from './run.ts';
 
-const number = new Intl.NumberFormat('en-US');
 
 /**
  * Progress of a run: a bar redrawn in place on a terminal (bytes read of total, rows/s, ETA), plain
@@ -28,13 +28,13 @@ export function createProgress(stream: NodeJS.WriteStream, interactive = stream.
         const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
         const percent = fraction === undefined ? '' : ` ${(fraction * 100).toFixed(0).padStart(3)}%`;
         stream.write(
-          `\r${bar}${percent} ${formatBytes(event.bytesRead)}${total ? ` / ${formatBytes(total)}` : ''}  ${number.format(rate)} rows/s${etaText}\u001b[K`,
+          `\r${bar}${percent} ${formatBytes(event.bytesRead)}${total ? ` / ${formatBytes(total)}` : ''}  ${formatNumber(rate)} rows/s${etaText}\u001b[K`,
         );
         drawn = true;
       } else {
         const percent = fraction === undefined ? '' : ` (${(fraction * 100).toFixed(1)}%)`;
         stream.write(
-          `${new Date().toISOString()} ${event.pipeline}: ${number.format(event.rowsRead)} rows, ${formatBytes(event.bytesRead)} read${percent}, ${number.format(rate)} rows/s${etaText}\n`,
+          `${new Date().toISOString()} ${event.pipeline}: ${formatNumber(event.rowsRead)} rows, ${formatBytes(event.bytesRead)} read${percent}, ${formatNumber(rate)} rows/s${etaText}\n`,
         );
       }
     },

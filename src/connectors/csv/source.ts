@@ -13,7 +13,6 @@ import { SOURCE_PATH_EXPECTED, sourcePath } from '../files/source-options.ts';
 import { fastEngineAvailable, type FastTally, findStructuralError, readFastBatches } from './fast-engine.ts';
 import { type CsvOptions, resolveCsvOptions, type ResolvedCsvOptions } from './options.ts';
 import { fieldCountError, namePositions, positionsOf } from './header.ts';
-import { parseRecords } from './parse-engine.ts';
 
 export type { CsvOptions } from './options.ts';
 
@@ -61,7 +60,7 @@ class CsvFormat implements FileFormat<CsvPlan> {
     const sample: string[][] = [];
     let wanted = header === undefined ? rows : sampleRowsFor(rows, header.length);
     try {
-      for await (const records of parseRecords(file, options, signal)) {
+      for await (const records of (await parseEngine()).parseRecords(file, options, signal)) {
         for (const record of records) {
           if (header === undefined) {
             header = record.fields;
@@ -151,7 +150,7 @@ async function* readParsedBatches(file: string, plans: ColumnPlan[], options: Re
   let decoder = context.decoder();
   const values: unknown[] = new Array(plans.length);
   try {
-    for await (const records of parseRecords(file, options, context.signal, context.progress)) {
+    for await (const records of (await parseEngine()).parseRecords(file, options, context.signal, context.progress)) {
       for (const record of records) {
         const fields = record.fields;
         if (header === undefined) {
@@ -193,4 +192,9 @@ async function relocate(file: string, options: ResolvedCsvOptions, signal: Abort
     options.comment === undefined && !options.relaxQuotes && (options.escape === undefined || options.escape === options.quote) && options.delimiter.charCodeAt(0) < 128;
   if (!compatible) return error;
   return (await findStructuralError(file, options, signal)) ?? error;
+}
+
+/** The csv-parse engine (parse-engine.ts), loaded when a file needs it: most take the byte scanner. */
+function parseEngine(): Promise<typeof import('./parse-engine.ts')> {
+  return import('./parse-engine.ts');
 }

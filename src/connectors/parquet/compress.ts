@@ -7,9 +7,8 @@ import { createRequire } from 'node:module';
 import { constants, gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import type { Compression } from './format.ts';
 
-const snappy = createRequire(import.meta.url)('snappyjs') as {
-  compress(input: Uint8Array): Uint8Array;
-};
+// Loaded with the first snappy page, not with Sluice.
+let snappy: { compress(input: Uint8Array): Uint8Array } | undefined;
 
 /** zstd level 3 (zstd's own default, DuckDB's too): most of the size gain at a fraction of the time. */
 const ZSTD_LEVEL = 3;
@@ -23,6 +22,7 @@ export function compress(codec: Compression, body: Uint8Array): Uint8Array {
     case 'gzip':
       return gzipSync(body, { level: 6 });
     case 'snappy':
+      snappy ??= createRequire(import.meta.url)('snappyjs') as { compress(input: Uint8Array): Uint8Array };
       return snappy.compress(body);
   }
 }

@@ -5,6 +5,9 @@
  */
 import type { DType } from '../../batch/dtype.ts';
 
+/** How the summary names the Parquet reader. */
+export const PARQUET_ENGINE = 'parquet pages (hyparquet past the fast path)';
+
 export const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]); // "PAR1"
 
 export const Physical = { BOOLEAN: 0, INT32: 1, INT64: 2, FLOAT: 4, DOUBLE: 5, BYTE_ARRAY: 6 } as const;

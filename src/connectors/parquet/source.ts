@@ -7,33 +7,20 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { parquetMetadataAsync, parquetScan, type FileMetaData } from 'hyparquet';
-import type { z } from 'zod';
 import { columnRecord, Batch as BatchClass } from '../../batch/batch.ts';
 import type { Column } from '../../batch/column.ts';
 import type { DType } from '../../batch/dtype.ts';
 import { SluiceError } from '../../core/errors.ts';
-import { checkOptions } from '../../core/options.ts';
-import type { RunContext, Source } from '../../contracts/contracts.ts';
+import type { RunContext } from '../../contracts/contracts.ts';
 import { columnWidened } from '../../schema/decode.ts';
-import type { RowOf } from '../../schema/row-type.ts';
 import { decompressors } from './compress.ts';
 import { fastPathFits, readFastChunk, Unsupported } from './fast-chunk.ts';
-import { COLUMNAR_OPTIONS, type ColumnarOptions, type RunDictionaries, sliceColumn } from '../files/columnar.ts';
+import { type RunDictionaries, sliceColumn } from '../files/columnar.ts';
 import { openForReading } from '../files/inputs.ts';
-import { type ColumnarFile, type ColumnarFormat, columnarSource } from '../files/columnar-source.ts';
+import type { ColumnarFile, ColumnarFormat } from '../files/columnar-source.ts';
+import { PARQUET_ENGINE as ENGINE } from './format.ts';
 import { dtypeFor, isNested, type ParquetField, PARSERS, toColumn } from './read-types.ts';
 import { DTYPES_KEY } from './sink.ts';
-
-export type ParquetOptions<S = unknown, K extends string = string> = ColumnarOptions<S, K>;
-
-/** Reads Parquet files (a path, glob or list), one row group at a time. */
-export function parquet<S extends z.ZodObject | undefined = undefined, const K extends string = string>(
-  path: string | readonly string[],
-  options: ParquetOptions<S, K> = {},
-): Source<RowOf<S, K>> {
-  const checked = checkOptions('parquet()', COLUMNAR_OPTIONS, options) as ParquetOptions<unknown, string>;
-  return columnarSource<RowOf<S, K>>(path, checked, () => new ParquetFormat());
-}
 
 interface OpenedFile {
   file: string;
@@ -48,10 +35,9 @@ interface FileColumn {
   field: ParquetField;
 }
 
-const ENGINE = 'parquet pages (hyparquet past the fast path)';
 
 /** One read's Parquet reader: it counts the column chunks that took the fast path. */
-class ParquetFormat implements ColumnarFormat {
+export class ParquetFormat implements ColumnarFormat {
   readonly kind = 'parquet';
   readonly engine = ENGINE;
   private fastChunks = 0;
