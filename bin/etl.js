@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `etl` command. It runs one of two trees of the same code:
 // - dist/, compiled JavaScript: the installed package (which ships dist/ and bin/, no src/);
-// - src/, the TypeScript sources, compiled on the fly by tsx: a checkout of the repository, where the
+// - src/, the TypeScript sources, their types stripped by Node: a checkout of the repository, where the
 //   tests run `etl` against the code as it is, with no build step (a dist/ left by an earlier build may
 //   be stale). SLUICE_FROM=dist runs the build from a checkout (`npm run build` first).
 // Either way, pipeline files may be TypeScript (see src/ops/register-typescript.js).

@@ -1,3 +1,4 @@
+import type { RunTelemetry } from './telemetry.ts';
 import type { Batch } from '../batch/batch.ts';
 import { type ErrorLocation, SluiceError } from '../core/errors.ts';
 import { closestName } from '../core/options.ts';
@@ -44,6 +45,7 @@ export interface SourceRun {
   columns?: readonly string[];
   /** The stage that reads a column, by its summary name (for the error when the input lacks it). */
   readerOf?: (name: string) => string | undefined;
+  telemetry?: RunTelemetry;
 }
 
 export function emptySourceStats(): SourceStats {
@@ -118,6 +120,7 @@ export async function* meterSource(source: Source<any>, run: SourceRun, stats: S
       stats.batchCount++;
       stats.columnarBytes += bytes;
       stats.objectBytes += batch.objectBytes();
+      run.telemetry?.batch('source', 'out', batch.length);
       yield batch;
     }
   }

@@ -7,6 +7,7 @@ import type { RunAccounting } from './accounting.ts';
 import type { Rejects } from './rejects.ts';
 import { readSideSource } from './side-source.ts';
 import type { StageSummary } from './summary.ts';
+import type { RunTelemetry } from './telemetry.ts';
 import type { TempFolders } from './temp-folders.ts';
 
 /** Names for the summary: the stage's own, numbered when two stages share one (filter, filter#2). */
@@ -44,6 +45,7 @@ export async function* meterStage(
   accounting: RunAccounting,
   temp: TempFolders,
   rejects: Rejects,
+  telemetry?: RunTelemetry,
 ): AsyncGenerator<Batch> {
   const name = stats.name;
   const holding = accounting.holding(name);
@@ -92,6 +94,7 @@ export async function* meterStage(
       accounting.notePeak();
       stats.rowsIn += batch.length;
       pendingRows += batch.length;
+      telemetry?.batch(name, 'in', batch.length);
       yield batch;
       // The stage asks for its next input: what it took and neither passed on nor kept, it dropped.
       if (taken.length > 0) dropTaken(true);
@@ -101,6 +104,7 @@ export async function* meterStage(
     for await (const output of stage(intake(), stageContext)) {
       stats.rowsOut += output.length;
       pendingRows = 0;
+      telemetry?.batch(name, 'out', output.length);
       // By default an output carries every reservation the stage holds. When the stage says which
       // input it was made from (mapBatches), or passes an input on as is, it carries that input's and
       // those of older inputs (dropped, since a later one made it out), and the rest stay held.
@@ -130,6 +134,7 @@ export async function* meterStage(
     stats.rowsInFlight = pendingRows;
     dropTaken(false);
     memory.release(memory.held);
+    telemetry?.stageEnded(stats);
   }
 }
 
@@ -142,6 +147,7 @@ export async function* meterSink(
   input: AsyncIterable<Batch>,
   accounting: RunAccounting,
   written?: (state: Readonly<Record<string, unknown>>) => void,
+  telemetry?: RunTelemetry,
 ): AsyncGenerator<Batch> {
   const holding = accounting.holding('sink');
   for await (const batch of input) {
@@ -150,6 +156,7 @@ export async function* meterSink(
     const bytes = accounting.detach(batch);
     holding.batches = bytes;
     accounting.rowsToSink += batch.length;
+    telemetry?.batch('sink', 'in', batch.length);
     try {
       yield batch;
     } finally {

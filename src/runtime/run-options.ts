@@ -20,6 +20,7 @@ export const RUN_OPTIONS = optionsObject({
   budget: option(z.instanceof(MemoryBudget), 'a MemoryBudget'),
   state: option(STATE_STORE, 'a state store { committed, saveIn, save }'),
   onSample: option(functionValue, 'a function'),
+  openTelemetry: option(z.boolean(), 'true or false'),
 });
 
 /** @throws SluiceError INVALID_OPTION with `details.option`. */

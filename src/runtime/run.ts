@@ -17,6 +17,7 @@ import type { RunSummary, StageSummary } from './summary.ts';
 import { checkRunOptions } from './run-options.ts';
 import { TempFolders } from './temp-folders.ts';
 import { type LiveSample, RunTimeSeries } from './time-series.ts';
+import { startRunTelemetry } from './telemetry.ts';
 import { watchForStall } from './watchdog.ts';
 import { type Pipeline, pipelineColumns } from './pipeline.ts';
 import { firstReader } from '../contracts/columns.ts';
@@ -46,6 +47,12 @@ export interface RunOptions {
   state?: RunStateStore;
   /** Each run's figures about every second (memory, rows/s per stage), for a live view: `etl top` publishes them. */
   onSample?: (sample: LiveSample) => void;
+  /**
+   * Spans and per-batch counters through `@opentelemetry/api` when the application has registered an
+   * OpenTelemetry SDK (runtime/telemetry.ts); without one nothing is loaded. `false` turns them off.
+   * @default true
+   */
+  openTelemetry?: boolean;
 }
 
 const DEFAULT_MEMORY = 256 * 1024 * 1024;
@@ -156,9 +163,10 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     const reader = firstReader(pipeline.stages, column);
     return reader === undefined ? undefined : stageNames[reader];
   };
-  let stream: AsyncIterable<Batch> = meterSource(pipeline.source, { base, limit: options.limit, rejects, sizer, accounting, startedAt, onProgress: options.onProgress, columns, readerOf }, source);
+  const telemetry = await startRunTelemetry(name, stages, options.openTelemetry);
+  let stream: AsyncIterable<Batch> = meterSource(pipeline.source, { base, limit: options.limit, rejects, sizer, accounting, startedAt, onProgress: options.onProgress, columns, readerOf, telemetry }, source);
   pipeline.stages.forEach((stage, k) => {
-    stream = meterStage(stage, stream, base, stages[k], accounting, temp, rejects);
+    stream = meterStage(stage, stream, base, stages[k], accounting, temp, rejects, telemetry);
   });
   const series = new RunTimeSeries({ startedAt, accounting, peaks: () => watch.peaks(), source, stages, sinkRows: () => accounting.rowsToSink, pipeline: name, onSample: options.onSample }).start();
   const sinkContext: SinkContext = { ...base, dryRun: options.dryRun === true };
@@ -170,7 +178,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   let location = pipeline.sink.describe().location;
   let sinkEngine: string | undefined;
   try {
-    const result = await pipeline.sink.write(meterSink(stream, accounting, incremental?.written), sinkContext);
+    const result = await pipeline.sink.write(meterSink(stream, accounting, incremental?.written, telemetry), sinkContext);
     written = result.rowsWritten;
     location = result.location;
     sinkEngine = result.engine;
@@ -202,7 +210,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
 
   const peaks = watch.peaks();
   const samples = series.stop(peaks);
-  return buildSummary({
+  const summary = buildSummary({
     pipeline,
     name,
     startedAt,
@@ -222,4 +230,6 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     warnings,
     dryRun: options.dryRun === true,
   });
+  telemetry?.end(summary);
+  return summary;
 }

@@ -86,6 +86,7 @@ optionTable(
     { option: 'onProgress', valid: () => {}, invalid: 'log', message: r('onProgress', 'a function', '"log"') },
     { option: 'onWarning', valid: () => {}, invalid: 1, message: r('onWarning', 'a function', '1') },
     { option: 'onSample', valid: () => {}, invalid: true, message: r('onSample', 'a function', 'true') },
+    { option: 'openTelemetry', valid: false, invalid: 'no', message: r('openTelemetry', 'true or false', '"no"') },
     { option: 'tempDir', valid: 'scratch', invalid: 5, message: r('tempDir', "a folder such as '/mnt/scratch'", '5') },
     { option: 'budget', valid: new MemoryBudget(64 << 20), invalid: 64 << 20, message: r('budget', 'a MemoryBudget', String(64 << 20)) },
     { option: 'state.saveIn', valid: { committed: {}, saveIn: async () => false, save: async () => {} }, invalid: { committed: {}, save: () => {} }, message: r('state.saveIn', 'a function', 'nothing') },
