@@ -1,12 +1,13 @@
 /**
- * One column's part of the row group being gathered: its pages, encoded and compressed as batches
- * arrive (the batches themselves are not kept), the dictionary they index, and the chunk's statistics.
+ * One column's part of the row group being gathered: its pages, encoded as batches arrive and
+ * compressed as each fills (the batches themselves are not kept), the dictionary they index, and the
+ * chunk's statistics.
  * `finish()` hands over the bytes in file order (dictionary page first) and the chunk's metadata.
  */
 import type { Column } from '../../batch/column.ts';
 import type { Dictionary } from '../../batch/dictionary.ts';
 import { compress } from './compress.ts';
-import { encodePage } from './encode.ts';
+import { PageBuilder } from './encode.ts';
 import { Codec, type Compression, Encoding, PageType } from './format.ts';
 import { ChunkStatistics } from './statistics.ts';
 import { ThriftType, ThriftWriter } from './thrift.ts';
@@ -27,14 +28,23 @@ export interface ChunkMetadata {
   max?: Uint8Array;
 }
 
+/**
+ * A page is cut at about a megabyte before compression (Parquet's and arrow-rs's usual size): big
+ * enough that zstd's per-call set-up is a small part of its time, small enough to hold 8 at once.
+ */
+const PAGE_BYTES = 1 << 20;
+/** And at this many rows, so that a page of narrow values (booleans, small codes) stays a page. */
+const PAGE_ROWS = 1 << 18;
+
 export class ColumnChunk {
   private pages: Uint8Array[] = [];
   private statistics = new ChunkStatistics();
   private dictionary: Dictionary | null = null;
   private encodings = new Set<number>([Encoding.RLE]);
   private numValues = 0;
-  /** Page bytes before compression, headers included (what a reader holds once it has decompressed). */
-  uncompressedBytes = 0;
+  private readonly page = new PageBuilder();
+  private pagesUncompressed = 0;
+  /** Compressed bytes of the pages cut so far, headers included. */
   compressedBytes = 0;
 
   readonly name: string;
@@ -50,15 +60,31 @@ export class ColumnChunk {
     this.compression = compression;
   }
 
-  /** Encodes rows `start..end` of `column` as one data page. */
+  /** Page bytes before compression, headers included (what a reader holds once it has decompressed), and the page being built. */
+  get uncompressedBytes(): number {
+    return this.pagesUncompressed + this.page.bytes;
+  }
+
+  /** Adds rows `start..end` of `column` to the page being built, cutting pages as they fill. */
   add(column: Column, start: number, end: number): void {
-    let dictionary: Dictionary | null = null;
+    let codes = false;
     if (column.dtype === 'dictionary') {
       // A chunk has one dictionary page: a batch with another dictionary is written as plain strings.
       this.dictionary ??= column.dictionary!;
-      if (column.dictionary === this.dictionary) dictionary = this.dictionary;
+      codes = column.dictionary === this.dictionary;
     }
-    const page = encodePage(column, start, end, this.statistics, dictionary);
+    // A page has one encoding: a switch between codes and plain strings starts a new one.
+    if (this.page.rows > 0 && this.page.dictionaryCodes !== codes) this.cutPage();
+    while (start < end) {
+      const until = Math.min(end, start + PAGE_ROWS - this.page.rows);
+      this.page.append(column, start, until, this.statistics, codes);
+      start = until;
+      if (this.page.rows >= PAGE_ROWS || this.page.bytes >= PAGE_BYTES) this.cutPage();
+    }
+  }
+
+  private cutPage(): void {
+    const page = this.page.cut(this.dictionary?.size ?? 0);
     this.encodings.add(page.encoding);
     const compressed = compress(this.compression, page.body);
     const header = new ThriftWriter()
@@ -72,16 +98,15 @@ export class ColumnChunk {
       .i32(4, Encoding.RLE)
       .end()
       .finish();
-    this.push(header, compressed, page.body.length);
+    // Uncompressed, the body is the builder's buffer, which the next page overwrites: copied (a
+    // Buffer's own slice() would be a view).
+    this.push(header, compressed === page.body ? Uint8Array.prototype.slice.call(page.body) : compressed, page.body.length);
     this.numValues += page.numValues;
-  }
-
-  get empty(): boolean {
-    return this.pages.length === 0;
   }
 
   /** The chunk's bytes in file order, and its metadata; the chunk is empty again afterwards. */
   finish(): { bytes: Uint8Array[]; metadata: ChunkMetadata } {
+    if (this.page.rows > 0) this.cutPage();
     let dictionaryPage: Uint8Array[] = [];
     let dictionaryBytes = 0;
     let dictionaryUncompressed = 0;
@@ -109,7 +134,7 @@ export class ColumnChunk {
       codec: Codec[this.compression],
       encodings: [...this.encodings].sort((a, b) => a - b),
       numValues: this.numValues,
-      uncompressedBytes: this.uncompressedBytes + dictionaryUncompressed,
+      uncompressedBytes: this.pagesUncompressed + dictionaryUncompressed,
       compressedBytes: this.compressedBytes + dictionaryBytes,
       dataPageOffset: dictionaryBytes,
       dictionaryPageOffset: this.dictionary === null ? undefined : 0,
@@ -124,7 +149,7 @@ export class ColumnChunk {
     this.dictionary = null;
     this.encodings = new Set([Encoding.RLE]);
     this.numValues = 0;
-    this.uncompressedBytes = 0;
+    this.pagesUncompressed = 0;
     this.compressedBytes = 0;
     return { bytes, metadata };
   }
@@ -132,7 +157,7 @@ export class ColumnChunk {
   private push(header: Uint8Array, compressed: Uint8Array, bodyLength: number): void {
     // The header comes from a growing buffer: copied, so the page does not pin the buffer's spare room.
     this.pages.push(header.slice(), compressed);
-    this.uncompressedBytes += header.length + bodyLength;
+    this.pagesUncompressed += header.length + bodyLength;
     this.compressedBytes += header.length + compressed.length;
   }
 }

@@ -1,23 +1,127 @@
 /**
- * Encodes a range of rows of one column into a Parquet data page body (version 1: definition levels,
- * then values), straight from the column's typed arrays: no JS value per row, no BigInt per timestamp.
+ * Builds one column's data page (version 1: definition levels, then values) as row ranges arrive, in
+ * buffers reused from page to page, straight from the column's typed arrays: no JS value per row, no
+ * BigInt per timestamp, no allocation per page once the buffers have grown. A page spans batches, so
+ * zstd gets a megabyte at a time rather than a batch's worth (fewer calls, better ratios).
  * - nulls: definition levels of bit width 1 in the RLE/bit-packed hybrid. A validity bitmap already is
- *   that bit-packed run (LSB first), so it is copied as it is; a column without nulls is one RLE run.
+ *   that bit-packed run (LSB first), so its bits are appended as they are; a page without nulls is
+ *   one RLE run and keeps no bits.
  * - values: PLAIN, non-null values only; dictionary columns as RLE_DICTIONARY indices (our codes,
- *   bit-packed), the dictionary page being the run's dictionary.
- * Each page also folds its min, max and null count into the column chunk's statistics.
+ *   bit-packed at the width the dictionary needs when the page is cut).
+ * Each range also folds its min, max and null count into the column chunk's statistics.
  */
 import type { Column } from '../../batch/column.ts';
-import type { Dictionary } from '../../batch/dictionary.ts';
 import type { TypedArray } from '../../batch/dtype.ts';
 import { Encoding } from './format.ts';
-import { ChunkStatistics } from './statistics.ts';
+import { GrowableBytes } from './growable-bytes.ts';
+import type { ChunkStatistics } from './statistics.ts';
 
 export interface EncodedPage {
+  /** Levels and values, in a buffer the builder reuses: compress or copy it before the next `append`. */
   body: Uint8Array;
   /** Rows, null or not (a flat column has one value slot per row). */
   numValues: number;
   encoding: number;
+}
+
+export class PageBuilder {
+  /** Rows in the page, null or not. */
+  rows = 0;
+  /** Whether the page holds dictionary codes (else PLAIN values); set by its first range. */
+  dictionaryCodes = false;
+  private nulls = 0;
+  /** Validity bits of the page's rows, kept from the first null on (until then every row is valid). */
+  private readonly levels = new GrowableBytes();
+  private hasLevels = false;
+  /** PLAIN values, or dictionary codes as 4-byte integers. */
+  private readonly values = new GrowableBytes();
+  /** Booleans written so far (their bits are packed in `values`). */
+  private booleans = 0;
+  private readonly body = new GrowableBytes();
+
+  /** Bytes the page will have before compression, about. */
+  get bytes(): number {
+    return this.levels.length + (this.dictionaryCodes ? this.values.length >>> 2 : this.values.length);
+  }
+
+  /** The memory the builder holds, used or not. */
+  get capacity(): number {
+    return this.levels.capacity + this.values.capacity + this.body.capacity;
+  }
+
+  /** Rows `start..end` of `column`; `codes` says they go in as dictionary codes. */
+  append(column: Column, start: number, end: number, statistics: ChunkStatistics, codes: boolean): void {
+    if (this.rows === 0) this.dictionaryCodes = codes;
+    const count = end - start;
+    const validity = column.validity;
+    let nulls = 0;
+    if (validity !== null) {
+      nulls = count - countBits(validity, start, count);
+      if (nulls > 0 && !this.hasLevels) {
+        // The first null: every row so far was valid.
+        this.hasLevels = true;
+        this.levels.clear();
+        appendOnes(this.levels, 0, this.rows);
+      }
+    }
+    if (this.hasLevels) {
+      if (validity === null) appendOnes(this.levels, this.rows, count);
+      else appendBits(this.levels, this.rows, validity, start, count);
+    }
+    this.rows += count;
+    this.nulls += nulls;
+    statistics.nulls += nulls;
+    const rowsValidity = nulls === 0 ? null : validity;
+    if (codes) appendCodes(this.values, column, start, end, rowsValidity, count - nulls, statistics);
+    else this.booleans = appendPlain(this.values, column, start, end, rowsValidity, count - nulls, statistics, this.booleans);
+  }
+
+  /** The page so far, which the builder then forgets; `dictionarySize` sets the codes' bit width. */
+  cut(dictionarySize: number): EncodedPage {
+    const body = this.body;
+    body.clear();
+    body.uint32(0); // the levels' length, filled in below
+    if (!this.hasLevels || this.nulls === 0) {
+      // One RLE run of `rows` ones.
+      body.varint(this.rows * 2);
+      body.byte(1);
+    } else {
+      const groups = (this.rows + 7) >>> 3;
+      body.varint(groups * 2 + 1);
+      body.append(this.levels.bytes.subarray(0, groups));
+    }
+    body.bytes.writeUInt32LE(body.length - 4, 0);
+    if (this.dictionaryCodes) packCodes(body, this.values.int32View(), dictionarySize);
+    else body.append(this.values.view());
+    const page = { body: body.view(), numValues: this.rows, encoding: this.dictionaryCodes ? Encoding.RLE_DICTIONARY : Encoding.PLAIN };
+    this.rows = 0;
+    this.nulls = 0;
+    this.hasLevels = false;
+    this.levels.clear();
+    this.values.clear();
+    this.booleans = 0;
+    return page;
+  }
+}
+
+/** The set bits among `count` bits of `bits` from bit `start`. */
+function countBits(bits: Uint8Array, start: number, count: number): number {
+  let set = 0;
+  let i = start;
+  const end = start + count;
+  while (i < end && (i & 7) !== 0) {
+    set += (bits[i >>> 3] >>> (i & 7)) & 1;
+    i++;
+  }
+  while (i + 8 <= end) {
+    set += POPCOUNT[bits[i >>> 3]];
+    i += 8;
+  }
+  while (i < end) {
+    set += (bits[i >>> 3] >>> (i & 7)) & 1;
+    i++;
+  }
+  return set;
 }
 
 const POPCOUNT = new Uint8Array(256).map((_, byte) => {
@@ -26,139 +130,113 @@ const POPCOUNT = new Uint8Array(256).map((_, byte) => {
   return bits;
 });
 
-/** Rows `start..end` of `column`; `dictionary` is set when the page holds indices into it. */
-export function encodePage(column: Column, start: number, end: number, statistics: ChunkStatistics, dictionary: Dictionary | null): EncodedPage {
-  const count = end - start;
-  const validity = column.validity === null ? null : bitRange(column.validity, start, count);
-  const nulls = validity === null ? 0 : count - popcount(validity, count);
-  statistics.nulls += nulls;
-  const levels = definitionLevels(validity, count, nulls);
-  const values = dictionary !== null ? dictionaryIndices(column, start, end, validity, nulls, dictionary, statistics) : plainValues(column, start, end, validity, nulls, statistics);
-  const body = new Uint8Array(levels.length + values.length);
-  body.set(levels, 0);
-  body.set(values, levels.length);
-  return { body, numValues: count, encoding: dictionary !== null ? Encoding.RLE_DICTIONARY : Encoding.PLAIN };
+/** Makes room for bits up to `endBit` in a bitmap buffer whose `length` is its whole bytes so far. */
+function growBits(target: GrowableBytes, endBit: number): void {
+  const bytes = (endBit + 7) >>> 3;
+  if (bytes > target.length) {
+    target.zeroAhead(bytes - target.length);
+    target.length = bytes;
+  }
 }
 
-/** The bits `start..start+count` of a bitmap as a bitmap of their own (a view when byte-aligned). */
-function bitRange(bits: Uint8Array, start: number, count: number): Uint8Array {
-  const bytes = (count + 7) >>> 3;
-  if ((start & 7) === 0) return bits.subarray(start >>> 3, (start >>> 3) + bytes);
-  const out = new Uint8Array(bytes);
-  for (let i = 0; i < count; i++) {
-    const from = start + i;
-    if ((bits[from >>> 3] & (1 << (from & 7))) !== 0) out[i >>> 3] |= 1 << (i & 7);
+function appendOnes(target: GrowableBytes, at: number, count: number): void {
+  growBits(target, at + count);
+  const bits = target.bytes;
+  let i = at;
+  const end = at + count;
+  while (i < end && (i & 7) !== 0) bits[i >>> 3] |= 1 << (i++ & 7);
+  if (i + 8 <= end) {
+    const whole = (end - i) >>> 3;
+    bits.fill(0xff, i >>> 3, (i >>> 3) + whole);
+    i += whole * 8;
   }
-  return out;
+  while (i < end) bits[i >>> 3] |= 1 << (i++ & 7);
 }
 
-function popcount(bits: Uint8Array, count: number): number {
-  let set = 0;
-  const whole = count >>> 3;
-  for (let i = 0; i < whole; i++) set += POPCOUNT[bits[i]];
-  const rest = count & 7;
-  if (rest !== 0) set += POPCOUNT[bits[whole] & ((1 << rest) - 1)];
-  return set;
-}
-
-/** Definition levels with their 4-byte length prefix (data page v1). */
-function definitionLevels(validity: Uint8Array | null, count: number, nulls: number): Uint8Array {
-  if (validity === null || nulls === 0) {
-    // One RLE run of `count` ones.
-    const run = varint(count * 2);
-    return withLengthPrefix([run, Uint8Array.of(1)]);
+/** Appends `count` bits of `source` from bit `from` at bit `at`, eight at a time. */
+function appendBits(target: GrowableBytes, at: number, source: Uint8Array, from: number, count: number): void {
+  growBits(target, at + count);
+  const bits = target.bytes;
+  if (((at | from) & 7) === 0) {
+    const whole = count >>> 3;
+    bits.set(source.subarray(from >>> 3, (from >>> 3) + whole), at >>> 3);
+    const rest = count & 7;
+    if (rest !== 0) bits[(at >>> 3) + whole] = source[(from >>> 3) + whole] & ((1 << rest) - 1);
+    return;
   }
-  const groups = (count + 7) >>> 3;
-  const bits = validity.subarray(0, groups);
-  if ((count & 7) !== 0) {
-    // The last group's padding bits belong to rows past the page: clear them for a tidy file.
-    const copy = bits.slice();
-    copy[groups - 1] &= (1 << (count & 7)) - 1;
-    return withLengthPrefix([varint(groups * 2 + 1), copy]);
+  for (let i = 0; i < count; i += 8) {
+    const take = Math.min(8, count - i);
+    const s = from + i;
+    // Source bytes past the bitmap's end read as undefined, which `|` takes as 0.
+    const byte = ((source[s >>> 3] | (source[(s >>> 3) + 1] << 8)) >>> (s & 7)) & ((1 << take) - 1);
+    const d = at + i;
+    const shift = d & 7;
+    bits[d >>> 3] |= byte << shift;
+    if (shift + take > 8) bits[(d >>> 3) + 1] |= byte >>> (8 - shift);
   }
-  return withLengthPrefix([varint(groups * 2 + 1), bits]);
-}
-
-function withLengthPrefix(parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(4 + length);
-  new DataView(out.buffer).setUint32(0, length, true);
-  let at = 4;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-export function varint(value: number): Uint8Array {
-  const bytes: number[] = [];
-  while (value >= 0x80) {
-    bytes.push((value % 0x80) | 0x80);
-    value = Math.floor(value / 0x80);
-  }
-  bytes.push(value);
-  return Uint8Array.from(bytes);
 }
 
 function isValid(validity: Uint8Array | null, i: number): boolean {
   return validity === null || (validity[i >>> 3] & (1 << (i & 7))) !== 0;
 }
 
-function bytesOf(array: TypedArray): Uint8Array {
-  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-}
-
-/** PLAIN values of the non-null rows. */
-function plainValues(column: Column, start: number, end: number, validity: Uint8Array | null, nulls: number, statistics: ChunkStatistics): Uint8Array {
-  const count = end - start;
-  const present = count - nulls;
+/** PLAIN values of the non-null rows; returns the page's boolean count (for bool columns). */
+function appendPlain(values: GrowableBytes, column: Column, start: number, end: number, validity: Uint8Array | null, present: number, statistics: ChunkStatistics, booleans: number): number {
   switch (column.dtype) {
     case 'bool':
-      return plainBooleans(column.data as Uint8Array, start, count, validity, present, statistics);
+      return appendBooleans(values, column.data as Uint8Array, start, end, validity, present, statistics, booleans);
     case 'string':
-      return plainStrings(column.data as string[], start, count, validity, statistics);
+      appendStrings(values, column.data as string[], start, end, validity, statistics);
+      return booleans;
     case 'dictionary': {
       // A dictionary column that cannot use the chunk's dictionary page (another dictionary): its values.
-      const values = column.dictionary!.values;
+      const dictionary = column.dictionary!.values;
       const codes = column.data as TypedArray;
-      const strings = new Array<string>(count);
-      for (let i = 0; i < count; i++) if (isValid(validity, i)) strings[i] = values[codes[start + i]];
-      return plainStrings(strings, 0, count, validity, statistics);
+      const strings = new Array<string>(end - start);
+      for (let i = start; i < end; i++) if (isValid(validity, i)) strings[i - start] = dictionary[codes[i]];
+      appendStrings(values, strings, 0, end - start, validity === null ? null : shifted(validity, start, end - start), statistics);
+      return booleans;
     }
     case 'timestamp':
+      appendInt64(values, column.data as Float64Array, start, end, validity, present, statistics, true);
+      return booleans;
     case 'uint32':
-      return plainInt64(column.data as TypedArray, start, count, validity, present, statistics);
+      appendInt64(values, column.data as Uint32Array, start, end, validity, present, statistics, false);
+      return booleans;
     default: {
-      // INT32, FLOAT and DOUBLE: the typed array's own bytes when no value is null and the type matches.
+      // INT32 (every narrower integer and date), FLOAT and DOUBLE: `set` converts natively when no value is null.
       const data = column.data as TypedArray;
-      const Out = column.dtype === 'float32' ? Float32Array : column.dtype === 'float64' ? Float64Array : Int32Array;
-      let out: TypedArray;
-      if (nulls === 0 && data instanceof Out) out = data.subarray(start, end);
+      const out = column.dtype === 'float32' ? values.float32(present) : column.dtype === 'float64' ? values.float64(present) : values.int32(present);
+      if (validity === null) out.set(data.subarray(start, end));
       else {
-        out = new Out(present);
         let k = 0;
-        for (let i = 0; i < count; i++) if (isValid(validity, i)) out[k++] = data[start + i];
+        for (let i = start; i < end; i++) if ((validity[i >>> 3] & (1 << (i & 7))) !== 0) out[k++] = data[i];
       }
       statistics.numbers(out);
-      return bytesOf(out);
+      return booleans;
     }
   }
 }
 
+/** The bits `start..start+count` of a bitmap as a bitmap of their own. */
+function shifted(bits: Uint8Array, start: number, count: number): Uint8Array {
+  const out = new Uint8Array((count + 7) >>> 3);
+  for (let i = 0; i < count; i++) if ((bits[(start + i) >>> 3] & (1 << ((start + i) & 7))) !== 0) out[i >>> 3] |= 1 << (i & 7);
+  return out;
+}
+
 /**
- * INT64 from float64 milliseconds (timestamps) or uint32: two 32-bit words per value, low word first,
- * computed with float arithmetic (exact below 2^53) instead of a BigInt per value.
+ * INT64 from float64 milliseconds (timestamps, floored) or uint32: two 32-bit words per value, low word
+ * first, computed with float arithmetic (exact below 2^53) instead of a BigInt per value.
  */
-function plainInt64(data: TypedArray, start: number, count: number, validity: Uint8Array | null, present: number, statistics: ChunkStatistics): Uint8Array {
-  const words = new Int32Array(present * 2);
+function appendInt64(values: GrowableBytes, data: Float64Array | Uint32Array, start: number, end: number, validity: Uint8Array | null, present: number, statistics: ChunkStatistics, floor: boolean): void {
+  const words = values.int32(present * 2);
   let k = 0;
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < count; i++) {
-    if (!isValid(validity, i)) continue;
-    const value = Math.floor(data[start + i]);
+  for (let i = start; i < end; i++) {
+    if (validity !== null && (validity[i >>> 3] & (1 << (i & 7))) === 0) continue;
+    const value = floor ? Math.floor(data[i]) : data[i];
     if (value < min) min = value;
     if (value > max) max = value;
     const high = Math.floor(value / 4294967296);
@@ -166,16 +244,15 @@ function plainInt64(data: TypedArray, start: number, count: number, validity: Ui
     words[k++] = high;
   }
   if (present > 0) statistics.range(min, max);
-  return bytesOf(words);
 }
 
-function plainBooleans(bits: Uint8Array, start: number, count: number, validity: Uint8Array | null, present: number, statistics: ChunkStatistics): Uint8Array {
-  const out = new Uint8Array((present + 7) >>> 3);
-  let k = 0;
+function appendBooleans(values: GrowableBytes, bits: Uint8Array, start: number, end: number, validity: Uint8Array | null, present: number, statistics: ChunkStatistics, booleans: number): number {
+  growBits(values, booleans + present);
+  const out = values.bytes;
+  let k = booleans;
   let trues = 0;
-  for (let i = 0; i < count; i++) {
-    if (!isValid(validity, i)) continue;
-    const row = start + i;
+  for (let row = start; row < end; row++) {
+    if (!isValid(validity, row)) continue;
     if ((bits[row >>> 3] & (1 << (row & 7))) !== 0) {
       out[k >>> 3] |= 1 << (k & 7);
       trues++;
@@ -183,59 +260,102 @@ function plainBooleans(bits: Uint8Array, start: number, count: number, validity:
     k++;
   }
   if (present > 0) statistics.range(trues < present ? 0 : 1, trues > 0 ? 1 : 0);
-  return out;
+  return k;
 }
 
-/** Each value as a 4-byte length and its UTF-8 bytes. */
-function plainStrings(strings: string[], start: number, count: number, validity: Uint8Array | null, statistics: ChunkStatistics): Uint8Array {
+/** Each value as a 4-byte length and its UTF-8 bytes, written in place. */
+function appendStrings(values: GrowableBytes, strings: string[], start: number, end: number, validity: Uint8Array | null, statistics: ChunkStatistics): void {
   let chars = 0;
-  for (let i = 0; i < count; i++) if (isValid(validity, i)) chars += strings[start + i].length;
-  // UTF-8 takes at most 3 bytes per UTF-16 unit; most text is ASCII, so start at 1 and grow on demand.
-  let out = Buffer.allocUnsafe(4 * count + chars + 64);
-  let at = 0;
-  for (let i = 0; i < count; i++) {
+  for (let i = start; i < end; i++) if (isValid(validity, i)) chars += strings[i].length;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit; most text is ASCII, so reserve 1 and grow on demand.
+  values.reserve(4 * (end - start) + chars);
+  let out = values.bytes;
+  let at = values.length;
+  let min = statistics.minString;
+  let max = statistics.maxString;
+  for (let i = start; i < end; i++) {
     if (!isValid(validity, i)) continue;
-    const value = strings[start + i];
+    const value = strings[i];
     if (out.length - at < 4 + value.length * 3) {
-      const grown = Buffer.allocUnsafe(Math.max(out.length * 2, at + 4 + value.length * 3));
-      out.copy(grown, 0, 0, at);
-      out = grown;
+      values.length = at;
+      values.reserve(4 + value.length * 3);
+      out = values.bytes;
     }
-    const written = out.write(value, at + 4, out.length - at - 4, 'utf8');
+    const written = out.write(value, at + 4, 'utf8');
     out.writeUInt32LE(written, at);
     at += 4 + written;
-    statistics.string(value);
-  }
-  return out.subarray(0, at);
-}
-
-/** Bit width, then the non-null codes as one bit-packed run of the hybrid encoding. */
-function dictionaryIndices(column: Column, start: number, end: number, validity: Uint8Array | null, nulls: number, dictionary: Dictionary, statistics: ChunkStatistics): Uint8Array {
-  const codes = column.data as TypedArray;
-  const count = end - start;
-  const present = count - nulls;
-  const width = Math.max(1, 32 - Math.clz32(Math.max(0, dictionary.size - 1)));
-  const groups = (present + 7) >>> 3;
-  const head = varint(groups * 2 + 1);
-  const out = new Uint8Array(1 + head.length + groups * width);
-  out[0] = width;
-  out.set(head, 1);
-  let at = 1 + head.length;
-  let buffer = 0;
-  let bits = 0;
-  for (let i = 0; i < count; i++) {
-    if (!isValid(validity, i)) continue;
-    const code = codes[start + i];
-    statistics.code(code);
-    // Bits go out least significant first; `buffer` never holds more than 7 + 32 bits, kept exact in a float.
-    buffer += code * 2 ** bits;
-    bits += width;
-    while (bits >= 8) {
-      out[at++] = buffer % 256;
-      buffer = Math.floor(buffer / 256);
-      bits -= 8;
+    // A string of ASCII only (as many bytes as units) compares the same in UTF-16 and code point
+    // order, so JS's own comparison is exact for it; other strings go through the slower one.
+    if (written === value.length) {
+      if (min === undefined || value < min) min = value;
+      if (max === undefined || value > max) max = value;
+    } else {
+      statistics.minString = min;
+      statistics.maxString = max;
+      statistics.string(value);
+      min = statistics.minString;
+      max = statistics.maxString;
     }
   }
-  if (bits > 0) out[at++] = buffer;
-  return out;
+  values.length = at;
+  statistics.minString = min;
+  statistics.maxString = max;
+}
+
+/** The non-null codes, 4 bytes each, for `packCodes` at the page's cut; the codes used go to the statistics. */
+function appendCodes(values: GrowableBytes, column: Column, start: number, end: number, validity: Uint8Array | null, present: number, statistics: ChunkStatistics): void {
+  const codes = column.data as TypedArray;
+  const out = values.int32(present);
+  const used = statistics.usedCodesFor(column.dictionary!.size);
+  if (validity === null) {
+    out.set(codes.subarray(start, end));
+    for (let i = 0; i < present; i++) used[out[i]] = 1;
+    return;
+  }
+  let k = 0;
+  for (let i = start; i < end; i++) {
+    if ((validity[i >>> 3] & (1 << (i & 7))) === 0) continue;
+    const code = codes[i];
+    used[code] = 1;
+    out[k++] = code;
+  }
+}
+
+/** Bit width, then the codes as one bit-packed run of the hybrid encoding (groups of 8, zero-padded). */
+function packCodes(body: GrowableBytes, codes: Int32Array, dictionarySize: number): void {
+  const width = Math.max(1, 32 - Math.clz32(Math.max(0, dictionarySize - 1)));
+  const groups = (codes.length + 7) >>> 3;
+  body.byte(width);
+  body.varint(groups * 2 + 1);
+  const bytes = groups * width;
+  body.zeroAhead(bytes);
+  const out = body.bytes;
+  let at = body.length;
+  let buffer = 0;
+  let bits = 0;
+  if (width <= 24) {
+    // Fewer than 8 bits wait in `buffer`, so a code of up to 24 bits fits beside them in 32.
+    for (let i = 0; i < codes.length; i++) {
+      buffer |= codes[i] << bits;
+      bits += width;
+      while (bits >= 8) {
+        out[at++] = buffer;
+        buffer >>>= 8;
+        bits -= 8;
+      }
+    }
+  } else {
+    // Wider codes: the buffer is kept exact in a float (at most 7 + 32 bits).
+    for (let i = 0; i < codes.length; i++) {
+      buffer += codes[i] * 2 ** bits;
+      bits += width;
+      while (bits >= 8) {
+        out[at++] = buffer % 256;
+        buffer = Math.floor(buffer / 256);
+        bits -= 8;
+      }
+    }
+  }
+  if (bits > 0) out[at] = buffer;
+  body.length += bytes;
 }

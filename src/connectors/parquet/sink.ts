@@ -1,7 +1,7 @@
 /**
- * `toParquet(path, options)`: batches gathered into row groups, each column's pages encoded and
- * compressed as the batch arrives, so what the sink holds is the row group's compressed pages, never
- * the batches; a row group is written out once it reaches `rowGroupRows` or `rowGroupBytes`, and the
+ * `toParquet(path, options)`: batches gathered into row groups, each column's values encoded into its
+ * page as the batch arrives and the page compressed once it fills (about 1 MB), so what the sink holds
+ * is the row group's compressed pages and one page being built per column, never the batches; a row group is written out once it reaches `rowGroupRows` or `rowGroupBytes`, and the
  * footer at the end. The file is written under a temporary name and renamed into place on success.
  *
  * Memory: the sink has no way to reserve bytes from the run's budget (sinks have no memory API yet),

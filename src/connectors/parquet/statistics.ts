@@ -14,8 +14,9 @@ export class ChunkStatistics {
   nulls = 0;
   private min = Infinity;
   private max = -Infinity;
-  private minString: string | undefined;
-  private maxString: string | undefined;
+  /** Kept public so that a page of ASCII strings folds its range in with JS's own comparison. */
+  minString: string | undefined;
+  maxString: string | undefined;
   private usedCodes = new Uint8Array(0);
 
   /** NaN never lands in the range: `<` and `>` are false for it. */
@@ -41,13 +42,14 @@ export class ChunkStatistics {
     if (this.maxString === undefined || compareCodePoints(value, this.maxString) > 0) this.maxString = value;
   }
 
-  code(code: number): void {
-    if (code >= this.usedCodes.length) {
-      const grown = new Uint8Array(Math.max(code + 1, this.usedCodes.length * 2, 64));
+  /** A flag per code of a dictionary of `size` values, set by the caller for each code it writes. */
+  usedCodesFor(size: number): Uint8Array {
+    if (size > this.usedCodes.length) {
+      const grown = new Uint8Array(Math.max(size, this.usedCodes.length * 2, 64));
       grown.set(this.usedCodes);
       this.usedCodes = grown;
     }
-    this.usedCodes[code] = 1;
+    return this.usedCodes;
   }
 
   /** Folds the codes seen into string min/max, once per chunk rather than once per row. */
