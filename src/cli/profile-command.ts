@@ -13,7 +13,9 @@ Reads a sample of a CSV or NDJSON file (by extension; .gz is gunzipped) and prin
 inferred dtype, bytes per row as JS values and as typed columns, null ratio and cardinality; the
 inferred schema as zod code; and an estimate of a run's peak memory with the batch size for --memory.
 A .parquet file is described from its footer: its schema (and the dtype each column reads as), its
-row groups, and per column the compressed and uncompressed bytes, encodings and null count.
+row groups, and per column the compressed and uncompressed bytes, encodings and null count. An Arrow
+IPC file or stream (.arrow, .arrows, .feather) likewise: its schema, its record batches, and per
+column the bytes of its buffers, its null count and its dictionary.
 
 Options:
   --memory <size>     Budget to suggest a batch size for (default 256MB).
@@ -53,6 +55,12 @@ export async function profileCommand(argv: string[], io: CommandIO): Promise<num
   if (/\.parquet$/i.test(positionals[0])) {
     const report = await profileParquet(positionals[0]);
     io.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${formatParquetProfile(report)}\n`);
+    return EXIT.ok;
+  }
+  if (/\.(arrow|arrows|feather)$/i.test(positionals[0])) {
+    // apache-arrow is loaded only for this, as arrow() does.
+    const report = await (await import('../connectors/arrow/file-profile.ts')).profileArrow(positionals[0]);
+    io.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${(await import('./arrow-profile.ts')).formatArrowProfile(report)}\n`);
     return EXIT.ok;
   }
   const report = await profile(positionals[0], {

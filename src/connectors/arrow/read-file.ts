@@ -58,9 +58,9 @@ export async function openFile(file: string, wanted: (all: readonly string[]) =>
   }
 }
 
-type Reader = Awaited<ReturnType<typeof RecordBatchReader.from<any>>>;
+export type Reader = Awaited<ReturnType<typeof RecordBatchReader.from<any>>>;
 
-async function openArrow(file: string): Promise<{ handle: FileHandle; reader: Reader }> {
+export async function openArrow(file: string): Promise<{ handle: FileHandle; reader: Reader }> {
   const handle = await openForReading(file);
   try {
     const reader = await RecordBatchReader.from(handle);
@@ -74,7 +74,7 @@ async function openArrow(file: string): Promise<{ handle: FileHandle; reader: Re
 }
 
 /** The reader's record batches, its failures named by file and record batch. */
-async function* readBatches(reader: Reader, file: string): AsyncGenerator<RecordBatch> {
+export async function* readBatches(reader: Reader, file: string): AsyncGenerator<RecordBatch> {
   let index = 0;
   const batches = reader[Symbol.asyncIterator]();
   try {
