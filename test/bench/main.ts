@@ -45,8 +45,8 @@ Cases (all of them when none is named): ${available.join(', ')}
                                            the same orders (zstd), taking turns: median MB/s, CPU times, file sizes, ratios
   join      --size 200MB --runs 3          the csv case's orders joined with 500,000 customers (CSV to CSV): in memory, under
             --tight 64MB --keep            --tight (spilling) and without the join, vs DuckDB threads=1 (same join, one COPY)
-  parquet   --rows 1000000 --runs 2        Sluice's Parquet sink and source vs DuckDB (1 thread) writing and reading
-                                           the same orders (zstd): MB/s, file sizes and their ratios
+  parquet-memory --rows 1000000,10000000  peak RSS of etl run CSV → Parquet (zstd) under --memory 128MB on each row count,
+            --memory 128MB --repeat 1      and the largest's peak over the smallest's (acceptance: within 10%)
   distributed --size 200MB --runs 3        orders CSV → PostgreSQL in 8 partitions: etl run vs etl run --distributed on 1
                                            and 2 local workers, psql \copy as the peer; medians of alternating rounds
   postgres  --rows 1000000                 psql \\copy and pg-query-stream baselines vs Sluice's source and sink
