@@ -140,12 +140,13 @@ export async function readFastChunk(
     const present = levels === null ? count : presentCount(levels, count);
     if (encoding === 'PLAIN') {
       if (field.type === 'BYTE_ARRAY' && out.stringColumn) out.putStrings(page, at, levels, count, present);
+      else if (field.type === 'INT64' && levels === null && out.float64Column) out.putInt64(page, at, count, dtype, scale, where);
       else out.put(field.type === 'BYTE_ARRAY' ? plainStrings(page, at, present) : field.type === 'BOOLEAN' ? plainBooleans(page, at, present) : plainNumbers(page, at, present, field.type!, dtype, scale, where), levels, count);
     } else if (encoding === 'RLE_DICTIONARY' || encoding === 'PLAIN_DICTIONARY') {
       if (dictionaryValues === null) throw new Unsupported('dictionary indices without a dictionary page');
       const width = page[at];
-      const indices = new Int32Array(present);
-      if (present > 0) readRleBitPackedHybrid({ view: new DataView(page.buffer, page.byteOffset + at + 1, page.byteLength - at - 1), offset: 0 }, width, indices, page.byteLength - at - 1);
+      const indices = scratchIndices(present);
+      if (present > 0) decodeHybrid(page, at + 1, page.byteLength, width, indices);
       if (codes !== null && out.dictionaryColumn) out.putCodes(indices, codes, levels, count);
       else {
         const values = dictionaryValues;
@@ -176,6 +177,76 @@ function allDefined(bytes: Uint8Array, at: number, length: number, count: number
   return false;
 }
 
+let indexScratch = new Int32Array(1 << 16);
+
+/** An Int32Array of `count` for one page's dictionary indices, reused from page to page (they are mapped to codes at once). */
+function scratchIndices(count: number): Int32Array {
+  if (indexScratch.length < count) indexScratch = new Int32Array(Math.max(count, indexScratch.length * 2));
+  return indexScratch.subarray(0, count);
+}
+
+/**
+ * The RLE/bit-packed hybrid (dictionary indices) of `width` bits from `bytes[at..end)` into `out`,
+ * filled whole: hyparquet's reader goes through a DataView a byte at a time; this reads runs of
+ * repeats with one fill and unpacks bits with 32-bit integer arithmetic.
+ */
+function decodeHybrid(bytes: Uint8Array, at: number, end: number, width: number, out: Int32Array): void {
+  const count = out.length;
+  const valueBytes = (width + 7) >>> 3;
+  const mask = width >= 32 ? -1 : (1 << width) - 1;
+  let k = 0;
+  while (k < count) {
+    if (at >= end) throw new Error(`dictionary indices end after ${k} of ${count} values`);
+    let header = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = bytes[at++];
+      header += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while ((byte & 0x80) !== 0 && at < end);
+    const run = Math.floor(header / 2);
+    if ((header & 1) === 0) {
+      let value = 0;
+      for (let b = 0; b < valueBytes; b++) value += bytes[at++] * 2 ** (8 * b);
+      const until = Math.min(count, k + run);
+      out.fill(value, k, until);
+      k = until;
+      continue;
+    }
+    const next = at + run * width; // `run` groups of 8 values, `width` bytes each
+    const until = Math.min(count, k + run * 8);
+    if (width <= 24) {
+      // Fewer than `width` bits wait in `buffer`, so a byte more fits beside them in 32.
+      let buffer = 0;
+      let bits = 0;
+      while (k < until) {
+        while (bits < width) {
+          buffer |= bytes[at++] << bits;
+          bits += 8;
+        }
+        out[k++] = buffer & mask;
+        buffer >>>= width;
+        bits -= width;
+      }
+    } else {
+      let buffer = 0;
+      let bits = 0;
+      while (k < until) {
+        while (bits < width) {
+          buffer += bytes[at++] * 2 ** bits;
+          bits += 8;
+        }
+        const value = buffer % 2 ** width;
+        out[k++] = value;
+        buffer = (buffer - value) / 2 ** width;
+        bits -= width;
+      }
+    }
+    at = next;
+  }
+}
+
 function gatherNumbers(values: TypedArray, indices: Int32Array): TypedArray {
   const Constructor = values.constructor as { new (length: number): TypedArray };
   const out = new Constructor(indices.length);
@@ -191,6 +262,8 @@ class Output {
   private nulls = 0;
   readonly dictionaryColumn: boolean;
   readonly stringColumn: boolean;
+  /** Float64Array storage (float64, timestamp): INT64 pages decode into it directly. */
+  readonly float64Column: boolean;
 
   private readonly dtype: DType;
   private readonly rows: number;
@@ -203,6 +276,7 @@ class Output {
     this.validity = new Uint8Array(bitmapBytes(rows)).fill(0xff);
     this.dictionaryColumn = dtype === 'dictionary';
     this.stringColumn = dtype === 'string';
+    this.float64Column = dtype === 'float64' || dtype === 'timestamp';
     if (dtype === 'bool') this.data = new Uint8Array(bitmapBytes(rows));
     else if (dtype === 'string') this.data = new Array<string>(rows);
     else if (dtype === 'dictionary') this.data = new Int32Array(rows);
@@ -240,6 +314,12 @@ class Output {
     }
   }
 
+  /** A PLAIN page of INT64 without nulls, decoded straight into the column's float64 rows (no array of the page's values in between). */
+  putInt64(page: Uint8Array, at: number, count: number, dtype: DType, scale: number, where: Where): void {
+    int64Into(page, at, count, dtype, scale, where, this.data as Float64Array, this.filled);
+    this.filled += count;
+  }
+
   /** A PLAIN page of strings decoded straight into the column's rows (no array of the page's values in between). */
   putStrings(page: Uint8Array, at: number, levels: Uint8Array | null, count: number, present: number): void {
     const row0 = this.filled;
@@ -251,9 +331,14 @@ class Output {
   putCodes(indices: Int32Array, codes: Int32Array, levels: Uint8Array | null, count: number): void {
     const data = this.data as Int32Array;
     const row0 = this.filled;
+    if (levels === null) {
+      for (let i = 0; i < count; i++) data[row0 + i] = codes[indices[i]];
+      this.filled += count;
+      return;
+    }
     let k = 0;
     for (let i = 0; i < count; i++) {
-      if (levels !== null && levels[i] === 0) {
+      if (levels[i] === 0) {
         this.markNull(row0 + i);
         continue;
       }
@@ -328,6 +413,28 @@ function plainBooleans(page: Uint8Array, at: number, count: number): boolean[] {
 }
 
 /**
+ * `count` PLAIN INT64 values from `page[at..]` into `out` from `row0` on, as two 32-bit words each (no
+ * BigInt), divided by `scale` for timestamps; past 2^53 an integer is refused (float64 would change it).
+ */
+function int64Into(page: Uint8Array, at: number, count: number, dtype: DType, scale: number, where: Where, out: Float64Array, row0: number): void {
+  const offset = page.byteOffset + at;
+  const words = offset % 4 === 0 ? new Int32Array(page.buffer, offset, count * 2) : new Int32Array(page.slice(at, at + count * 8).buffer, 0, count * 2);
+  const timestamp = dtype === 'timestamp';
+  for (let i = 0; i < count; i++) {
+    const high = words[2 * i + 1];
+    const value = high * TWO_32 + (words[2 * i] >>> 0);
+    if (!timestamp && (high >= 0x200000 || high < -0x200000)) {
+      throw new SluiceError(
+        'SCHEMA_UNSUPPORTED',
+        `${where.file}: row group ${where.rowGroup}, column ${JSON.stringify(where.column)}: a 64-bit integer beyond 2^53, where float64 (Sluice's widest number) would change it.`,
+        { file: where.file, rowGroup: where.rowGroup, column: where.column },
+      );
+    }
+    out[row0 + i] = scale === 1 ? value : Math.floor(value / scale);
+  }
+}
+
+/**
  * PLAIN numbers as a typed array: a view on the page where its offset is aligned for one (a page
  * without definition levels), else a copy. The caller copies them into the column either way.
  */
@@ -344,20 +451,8 @@ function plainNumbers(page: Uint8Array, at: number, count: number, type: string,
     case 'DOUBLE':
       return typed(Float64Array, 8);
     case 'INT64': {
-      const words = typed(Int32Array, 8);
       const out = new Float64Array(count);
-      for (let i = 0; i < count; i++) {
-        const high = words[2 * i + 1];
-        const value = high * TWO_32 + (words[2 * i] >>> 0);
-        if (dtype !== 'timestamp' && (high >= 0x200000 || high < -0x200000)) {
-          throw new SluiceError(
-            'SCHEMA_UNSUPPORTED',
-            `${where.file}: row group ${where.rowGroup}, column ${JSON.stringify(where.column)}: a 64-bit integer beyond 2^53, where float64 (Sluice's widest number) would change it.`,
-            { file: where.file, rowGroup: where.rowGroup, column: where.column },
-          );
-        }
-        out[i] = scale === 1 ? value : Math.floor(value / scale);
-      }
+      int64Into(page, at, count, dtype, scale, where, out, 0);
       return out;
     }
     default:
