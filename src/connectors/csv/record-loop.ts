@@ -194,31 +194,46 @@ function valueCode(field: FieldLayout): string {
   }
 }
 
-/** Code for a quoted field at `i` (`b` is the quote); leaves `i` after the closing quote, its byte in `b`. */
-function quotedCode(field: FieldLayout, f: number, layout: RecordLayout, empty: string): string {
-  const c = field.column;
-  if (field.kind !== STRING) {
-    return `i = host.quotedField(buf, i, limit, ${f}, index, builders);
-      if (i < 0) break fields;
-      line += host.quotedLines;
-      ${field.kind === SKIP ? '' : `values${c}[index] = host.quotedValue;`}
-      b = buf[i];`;
-  }
-  // Strings are the fields most often quoted: found in line. Line breaks inside count. As in the column
-  // loops, `""` is an empty field: null (the row path makes it "" where nulls are not allowed).
-  const quote = literal(layout.quote);
-  return `const start = ++i;
-      let escaped = false;
-      for (;;) {
+/**
+ * Code that moves `i` from the first byte inside a quoted field to its closing quote: `""` pairs
+ * inside are passed (running `onEscape`), line breaks counted; `break fields` when the buffer ends first.
+ */
+function closingQuoteCode(quote: string, onEscape: string): string {
+  return `for (;;) {
         while (i < limit && (b = buf[i]) !== ${quote}) {
           if (b === 0x0a || (b === 0x0d && buf[i + 1] !== 0x0a)) line++;
           i++;
         }
         if (i >= limit) break fields;
         if (buf[i + 1] !== ${quote}) break;
-        escaped = true;
+        ${onEscape}
         i += 2;
-      }
+      }`;
+}
+
+/** Code for a quoted field at `i` (`b` is the quote); leaves `i` after the closing quote, its byte in `b`. */
+function quotedCode(field: FieldLayout, f: number, layout: RecordLayout, empty: string): string {
+  const c = field.column;
+  const quote = literal(layout.quote);
+  if (field.kind === SKIP) {
+    // A skipped field (projection) is passed over in line, as a string is found. A call to the host per
+    // quoted skipped field cost 9% of a group-by reading 4 of the orders file's 10 columns (its quoted notes).
+    return `i++;
+      ${closingQuoteCode(quote, '')}
+      b = buf[++i];`;
+  }
+  if (field.kind !== STRING) {
+    return `i = host.quotedField(buf, i, limit, ${f}, index, builders);
+      if (i < 0) break fields;
+      line += host.quotedLines;
+      values${c}[index] = host.quotedValue;
+      b = buf[i];`;
+  }
+  // Strings are the fields most often quoted: found in line. Line breaks inside count. As in the column
+  // loops, `""` is an empty field: null (the row path makes it "" where nulls are not allowed).
+  return `const start = ++i;
+      let escaped = false;
+      ${closingQuoteCode(quote, 'escaped = true;')}
       const end = i++;
       if (start === end) { ${empty} }
       else if (!host.string(buf, start, end, escaped, ${c}, builder${c}, index)) break fields;

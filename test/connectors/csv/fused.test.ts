@@ -139,6 +139,22 @@ describe('fused record loop', () => {
     assert.deepEqual([0, 1, 2, 3].map((row) => value(taken, 'note', row)), [null, 'say "hi"', 'two\nlines', 'plain']);
   });
 
+  test('passes over quoted fields of columns it does not read (projection): doubled quotes and line breaks inside, the lines still counted', () => {
+    const fields = ['skipped', ...HEADER];
+    const text =
+      '"say ""hi"", twice",1,9.99,2025-01-01T10:00:00Z,paid,true,a\n' +
+      '"two\nlines, and\r\nthree",2,0.5,2025-01-02T00:00:00Z,shipped,false,b\n' +
+      '"",3,12,2025-01-03T00:00:00Z,paid,0,c\n' +
+      '"a"b,4,1,2025-01-04T00:00:00Z,paid,0,d\n';
+    const taken = take(text, { fields });
+    assert.equal(taken.rows, 3, 'text after the closing quote of a skipped field is left to the scanner');
+    assert.equal(taken.stoppedAt, text.indexOf('"a"b'));
+    assert.deepEqual([...taken.lines.subarray(0, 3)], [2, 3, 6]);
+    assert.equal(taken.line, 7);
+    assert.deepEqual([0, 1, 2].map((row) => value(taken, 'id', row)), [1, 2, 3]);
+    assert.deepEqual([0, 1, 2].map((row) => value(taken, 'note', row)), ['a', 'b', 'c']);
+  });
+
   test('takes files that quote every field, with the values of the unquoted form', () => {
     const quoted = '"7","12.5","2025-01-02T03:04:05Z","shipped","false","n"\n"8","0.25","2025-01-02T03:04:05.250Z","paid","1",""\n';
     const taken = take(quoted);
