@@ -45,10 +45,11 @@ export interface Accumulator {
   finish(from: number, to: number): Column;
 }
 
-function grown(array: Float64Array<ArrayBuffer>, capacity: number): Float64Array<ArrayBuffer> {
+function grown(array: Float64Array<ArrayBuffer>, capacity: number, fill = 0): Float64Array<ArrayBuffer> {
   if (array.length >= capacity) return array;
   const next = new Float64Array(capacity);
   next.set(array);
+  if (fill !== 0 || Object.is(fill, -0)) next.fill(fill, array.length);
   return next;
 }
 
@@ -98,7 +99,12 @@ class CountAccumulator implements Accumulator {
   }
   update(groups: Int32Array, from: number, to: number): void {
     const values = this.values;
-    for (let i = from; i < to; i++) if (values === undefined || !values.isNull(i)) this.counts[groups[i - from]]++;
+    const counts = this.counts;
+    if (values === undefined || values.validity === null) {
+      for (let i = 0; i < to - from; i++) counts[groups[i]]++;
+      return;
+    }
+    for (let i = from; i < to; i++) if (!values.isNull(i)) counts[groups[i - from]]++;
   }
   split(members: readonly Int32Array[]): unknown[] {
     return members.map((list) => gatherNumbers(this.counts, list));
@@ -136,17 +142,27 @@ class SumAccumulator implements Accumulator {
     return groups * 16;
   }
   ensure(groups: number): void {
-    this.sums = grown(this.sums, groups);
+    // Sums start at -0, the identity of +: -0 + x is x for every x, -0 included (0 + -0 is 0, and the
+    // sum of a single -0 is -0), so adding needs no "first value" branch.
+    this.sums = grown(this.sums, groups, -0);
     this.counts = grown(this.counts, groups);
   }
   update(groups: Int32Array, from: number, to: number): void {
     const values = this.values!;
     const { sums, counts } = this;
+    const numbers = values.numbers;
+    if (numbers !== undefined && values.validity === null) {
+      for (let i = from; i < to; i++) {
+        const g = groups[i - from];
+        sums[g] += numbers[i];
+        counts[g]++;
+      }
+      return;
+    }
     for (let i = from; i < to; i++) {
       if (values.isNull(i)) continue;
       const g = groups[i - from];
-      // The first value is the sum, not 0 + it: the sum of a single -0 is -0.
-      sums[g] = counts[g] === 0 ? values.number(i) : sums[g] + values.number(i);
+      sums[g] += values.number(i);
       counts[g]++;
     }
   }
@@ -161,7 +177,7 @@ class SumAccumulator implements Accumulator {
     for (let j = 0; j < groups.length; j++) {
       if (counts[j] === 0) continue;
       const g = groups[j];
-      this.sums[g] = this.counts[g] === 0 ? sums[j] : this.sums[g] + sums[j];
+      this.sums[g] += sums[j];
       this.counts[g] += counts[j];
     }
   }

@@ -6,6 +6,7 @@ import type { Stage, StageContext } from '../../contracts/contracts.ts';
 import { READS_ALL, replacesRows } from '../../contracts/columns.ts';
 import { accumulatorFor, type Accumulator, type Binding } from './accumulators.ts';
 import type { Aggregation, Aggregations, Grouped } from './aggregations.ts';
+import { DirectGroups } from './direct-groups.ts';
 import { GroupTable, hashRows, storedColumn, storedValues } from './group-table.ts';
 import { MAX_LEVEL, PARTITIONS, partitionOf, SpillPartitions, type SpillBlock } from './spill.ts';
 import { familyOf, type Values, valuesOf, widerDType } from './values.ts';
@@ -63,6 +64,9 @@ class HashAggregate {
   private spill: SpillPartitions | undefined;
   private readonly hashes = new Int32Array(CHUNK_ROWS);
   private readonly groups = new Int32Array(CHUNK_ROWS);
+  private readonly combinations = new Int32Array(CHUNK_ROWS);
+  /** Small-domain keys (dictionaries, bools) find their group without hashing. */
+  private readonly direct = new DirectGroups();
 
   private readonly plan: Plan;
   private readonly level: number;
@@ -89,7 +93,7 @@ class HashAggregate {
   }
 
   private bytesFor(capacity: number, incoming: readonly number[] | number): number {
-    let bytes = capacity * GroupTable.bytesPerGroup(this.table.families) + this.table.stringBytes;
+    let bytes = capacity * GroupTable.bytesPerGroup(this.table.families) + this.table.stringBytes + this.direct.bytes;
     this.accumulators.forEach((accumulator, a) => {
       bytes += accumulator.bytesFor(capacity, typeof incoming === 'number' ? incoming : incoming[a]);
     });
@@ -155,6 +159,9 @@ class HashAggregate {
 
   async addBatch(batch: Batch<any>, sequence: number): Promise<void> {
     const keys: Values[] = this.plan.keys.map((key) => valuesOf(batch.column(key)));
+    // One number key without nulls: probed by value, without a Values call per row.
+    const single = keys.length === 1 && keys[0].validity === null ? keys[0].numbers : undefined;
+    const { hashes, groups, combinations, direct } = this;
     let from = 0;
     while (from < batch.length) {
       const to = Math.min(batch.length, from + CHUNK_ROWS);
@@ -162,14 +169,24 @@ class HashAggregate {
       // itself grows when it is full, so a few groups do not reserve for a chunk's worth.
       await this.room(0, to - from);
       for (const accumulator of this.accumulators) accumulator.begin(batch);
-      hashRows(keys, from, to, this.hashes);
       const table = this.table;
+      const mapped = direct.prepare(keys);
+      if (mapped) direct.combine(keys, from, to, combinations);
+      else hashRows(keys, from, to, hashes);
       let end = from;
-      for (; end < to; end++) {
+      while (end < to) {
+        if (mapped) {
+          end = direct.fill(combinations, from, end, to, groups);
+          if (end === to) break;
+          hashRows(keys, end, end + 1, hashes.subarray(end - from));
+        }
         if (table.size === table.capacity && !this.makeRoom(1, to - from)) break;
-        this.groups[end - from] = table.groupOf(this.hashes[end - from], keys, end);
+        const j = end - from;
+        groups[j] = single !== undefined ? table.groupOfNumber(hashes[j], single[end]) : table.groupOf(hashes[j], keys, end);
+        if (mapped) direct.set(combinations[j], groups[j]);
+        end++;
       }
-      for (const accumulator of this.accumulators) accumulator.update(this.groups, from, end, sequence);
+      for (const accumulator of this.accumulators) accumulator.update(groups, from, end, sequence);
       if (table.size > this.plan.figures.peakGroups) this.plan.figures.peakGroups = table.size;
       // Refused while rows were left: spill (or wait), then go on from the first row not taken.
       if (end < to) await this.room(1, to - end);
@@ -240,6 +257,7 @@ class HashAggregate {
     plan.figures.spilledPartitions += this.spill.written.length - before;
     plan.figures.spilledBytes += this.spill.bytesWritten - bytesBefore;
     this.table = this.freshTable();
+    this.direct.clear();
     this.accumulators = this.freshAccumulators();
     plan.context.memory.release(this.reserved);
     this.reserved = 0;

@@ -103,6 +103,8 @@ export function storedValues(stored: StoredValues, dtype: DType): Values {
     isNull: (index) => nulls[index] === 1,
     number: numbers === undefined ? () => NaN : (index) => numbers[index],
     string: strings === undefined ? () => '' : (index) => strings[index],
+    // Nulls are in `nulls`, not a bitmap; without `numbers` no fast path reads this as "no nulls".
+    validity: null,
   };
 }
 
@@ -155,7 +157,22 @@ function hashesOfDictionary(values: readonly string[]): Int32Array {
 
 /** Hashes of rows [from, to) of the key columns into `out[0..to-from)`. */
 export function hashRows(keys: readonly Values[], from: number, to: number, out: Int32Array): void {
-  out.fill(0, 0, to - from);
+  const count = to - from;
+  // One key without nulls, from its typed array: the group-by's and the join's common case, without a
+  // call per row (mix(hashNumber(v)) is what the loop below gives one key).
+  if (keys.length === 1 && keys[0].validity === null && (keys[0].numbers !== undefined || keys[0].codes !== undefined)) {
+    const only = keys[0];
+    if (only.numbers !== undefined) {
+      const numbers = only.numbers;
+      for (let i = 0; i < count; i++) out[i] = mix(hashNumber(numbers[from + i]));
+    } else {
+      const codes = only.codes!;
+      const byCode = hashesOfDictionary(only.dictionary!);
+      for (let i = 0; i < count; i++) out[i] = mix(byCode[codes[from + i]]);
+    }
+    return;
+  }
+  out.fill(0, 0, count);
   for (const values of keys) {
     const codes = values.codes;
     const byCode = codes === undefined ? undefined : hashesOfDictionary(values.dictionary!);
@@ -170,7 +187,7 @@ export function hashRows(keys: readonly Values[], from: number, to: number, out:
       out[i - from] = Math.imul(out[i - from], 0x9e3779b1) ^ h;
     }
   }
-  for (let i = 0; i < to - from; i++) out[i] = mix(out[i]);
+  for (let i = 0; i < count; i++) out[i] = mix(out[i]);
 }
 
 /**
@@ -241,15 +258,38 @@ export class GroupTable {
       if (this.hashes[group] === hash && this.sameKeys(group, values, index)) return group;
       slot = (slot + 1) & mask;
     }
-    const group = this.size++;
-    slots[slot] = group + 1;
-    this.hashes[group] = hash;
+    const group = this.added(slot, hash);
     for (let k = 0; k < values.length; k++) {
       const key = this.keys[k];
       key.set(group, values[k], index);
       // -0 and 0 are one key; it reads 0 whichever came first, spilled or not.
       if (key.family === 'number' && key.numbers[group] === 0) key.numbers[group] = 0;
     }
+    return group;
+  }
+
+  /** {@link groupOf} for a table of one number key and a value that is not null (a group-by's hot loop). */
+  groupOfNumber(hash: number, value: number): number {
+    const slots = this.slots;
+    const mask = this.mask;
+    const key = this.keys[0];
+    const numbers = key.numbers;
+    let slot = hash & mask;
+    for (let entry = slots[slot]; entry !== 0; entry = slots[(slot = (slot + 1) & mask)]) {
+      if (this.hashes[entry - 1] === hash && sameNumber(numbers[entry - 1], value) && key.nulls[entry - 1] === 0) return entry - 1;
+    }
+    const group = this.added(slot, hash);
+    // -0 and 0 are one key, stored as 0 (as groupOf does).
+    numbers[group] = value === 0 ? 0 : value;
+    key.nulls[group] = 0;
+    return group;
+  }
+
+  /** A new group at empty slot `slot`, its keys still to set. */
+  private added(slot: number, hash: number): number {
+    const group = this.size++;
+    this.slots[slot] = group + 1;
+    this.hashes[group] = hash;
     return group;
   }
 

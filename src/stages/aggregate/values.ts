@@ -27,6 +27,12 @@ export interface Values {
   /** Dictionary columns: codes and the dictionary's values, so keys hash once per code. */
   readonly codes?: TypedArray;
   readonly dictionary?: readonly string[];
+  /**
+   * Numeric, timestamp and date columns: the values themselves, and the column's validity bitmap (null
+   * when no row is null), so hot loops read the typed array rather than call `number(i)` per row.
+   */
+  readonly numbers?: TypedArray;
+  readonly validity: Uint8Array | null;
 }
 
 export function valuesOf(column: Column): Values {
@@ -36,18 +42,18 @@ export function valuesOf(column: Column): Values {
   if (column.dtype === 'dictionary') {
     const codes = column.data as TypedArray;
     const dictionary = column.dictionary!.values;
-    return { family, dtype: column.dtype, isNull, number: () => NaN, string: (index) => dictionary[codes[index]], codes, dictionary };
+    return { family, dtype: column.dtype, isNull, number: () => NaN, string: (index) => dictionary[codes[index]], codes, dictionary, validity };
   }
   if (column.dtype === 'string') {
     const strings = column.data as string[];
-    return { family, dtype: column.dtype, isNull, number: () => NaN, string: (index) => strings[index] };
+    return { family, dtype: column.dtype, isNull, number: () => NaN, string: (index) => strings[index], validity };
   }
   if (column.dtype === 'bool') {
     const bits = column.data as Uint8Array;
-    return { family, dtype: column.dtype, isNull, number: (index) => (getBit(bits, index) ? 1 : 0), string: () => '' };
+    return { family, dtype: column.dtype, isNull, number: (index) => (getBit(bits, index) ? 1 : 0), string: () => '', validity };
   }
   const numbers = column.data as TypedArray;
-  return { family, dtype: column.dtype, isNull, number: (index) => numbers[index], string: () => '' };
+  return { family, dtype: column.dtype, isNull, number: (index) => numbers[index], string: () => '', numbers, validity };
 }
 
 /** The dtype of values that were seen as `a`, then `b`: the same, or one that holds both. */
