@@ -28,6 +28,8 @@ export interface Accumulator {
   bytesFor(groups: number, incoming: number): number;
   /** Makes that room. */
   ensure(groups: number, incoming: number): void;
+  /** Forgets every group's state and keeps the arrays (the table spilled and goes on empty). */
+  reset(): void;
   /** Rows [from, to) of the batch, row i in group `groups[i - from]`; `sequence` numbers the batch's row 0 in the whole input. */
   update(groups: Int32Array, from: number, to: number, sequence: number): void;
   /** The states of `members[p]` for each partition p; `local[g]` is group g's index in its partition. */
@@ -97,6 +99,9 @@ class CountAccumulator implements Accumulator {
   ensure(groups: number): void {
     this.counts = grown(this.counts, groups);
   }
+  reset(): void {
+    this.counts.fill(0);
+  }
   update(groups: Int32Array, from: number, to: number): void {
     const values = this.values;
     const counts = this.counts;
@@ -146,6 +151,10 @@ class SumAccumulator implements Accumulator {
     // sum of a single -0 is -0), so adding needs no "first value" branch.
     this.sums = grown(this.sums, groups, -0);
     this.counts = grown(this.counts, groups);
+  }
+  reset(): void {
+    this.sums.fill(-0);
+    this.counts.fill(0);
   }
   update(groups: Int32Array, from: number, to: number): void {
     const values = this.values!;
@@ -229,6 +238,10 @@ class ValueAccumulator implements Accumulator {
     this.store.grow(groups);
     this.seen = grownBytes(this.seen, groups);
     if (this.kind === 'first' || this.kind === 'last') this.sequence = grown(this.sequence, groups);
+  }
+  reset(): void {
+    this.store.clear();
+    this.seen.fill(0);
   }
   /** Takes row `index` of `values` (at input row `at`) into group `g` if it is the one to keep. */
   private offer(g: number, values: Values, index: number, at: number): void {
@@ -339,6 +352,12 @@ class DistinctAccumulator implements Accumulator {
       this.slots[slot] = p + 1;
     }
   }
+  reset(): void {
+    this.counts.fill(0);
+    this.slots.fill(0);
+    this.size = 0;
+    this.pairs.clear();
+  }
   private add(g: number, values: Values, index: number): void {
     const family = this.pairs.family;
     const number = family === 'number' ? values.number(index) : 0;
@@ -425,6 +444,11 @@ class ReduceAccumulator implements Accumulator {
   }
   ensure(groups: number): void {
     this.seen = grownBytes(this.seen, groups);
+  }
+  reset(): void {
+    this.states = [];
+    this.seen.fill(0);
+    this.held = 0;
   }
   update(groups: Int32Array, from: number, to: number): void {
     const reducer = this.aggregation.reducer!;

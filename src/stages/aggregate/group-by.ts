@@ -70,14 +70,26 @@ class HashAggregate {
 
   private readonly plan: Plan;
   private readonly level: number;
-  constructor(
-    plan: Plan,
-    level: number,
-  ) {
+  /** The aggregate whose spilled partition this one finishes: it lends its table, and takes it back. */
+  private readonly parent: HashAggregate | undefined;
+  constructor(plan: Plan, level: number, parent?: HashAggregate) {
     this.plan = plan;
     this.level = level;
-    this.table = this.freshTable();
-    this.accumulators = this.freshAccumulators();
+    this.parent = parent;
+    if (parent === undefined) {
+      this.table = this.freshTable();
+      this.accumulators = this.freshAccumulators();
+      return;
+    }
+    // Partitions are finished one after another in the spilled table's arrays (empty by then) with its
+    // reservation: a table made per partition would leave the one before it in the process, uncounted,
+    // until the garbage collector runs, and the level-0 table would sit beside them reserved and unused.
+    this.table = parent.table;
+    this.accumulators = parent.accumulators;
+    this.reserved = parent.reserved;
+    parent.reserved = 0;
+    this.table.clear();
+    for (const accumulator of this.accumulators) accumulator.reset();
   }
 
   private freshTable(): GroupTable {
@@ -146,7 +158,8 @@ class HashAggregate {
   /** Refused: whether spilling the table helps (see `room`). */
   private worthSpilling(): boolean {
     const underPressure = !this.plan.context.memory.tryReserve(0);
-    return !underPressure || this.bytesFor(this.table.capacity, 0) >= Math.max(this.plan.largestGrant / 2, PRESSURE_FLOOR);
+    // What the groups held take, not the table's capacity: a table reused after a spill keeps its arrays.
+    return !underPressure || this.bytesFor(this.table.size, 0) >= Math.max(this.plan.largestGrant / 2, PRESSURE_FLOOR);
   }
 
   /** Strings and custom states grow as values come in: reserve what they took, or spill them. */
@@ -200,12 +213,14 @@ class HashAggregate {
     const memory = this.plan.context.memory;
     // The block read back is held while it merges: reserved if the budget has room (it is in memory
     // either way), else the table makes room for it by spilling, as in `room`.
+    // Twice its size on disk: the bytes read and the arrays deserialized from them.
+    const size = 2 * bytes;
     let held = 0;
-    while (held === 0 && !memory.tryReserve(bytes)) {
+    while (held === 0 && !memory.tryReserve(size)) {
       if (this.table.size > 0 && this.level <= MAX_LEVEL && this.worthSpilling()) await this.flush();
       else held = -1;
     }
-    if (held === 0) held = bytes;
+    if (held === 0) held = size;
     try {
       const count = block.hashes.length;
       const incoming = this.accumulators.map((accumulator, a) => accumulator.incoming(block.states[a], count));
@@ -256,11 +271,16 @@ class HashAggregate {
     }
     plan.figures.spilledPartitions += this.spill.written.length - before;
     plan.figures.spilledBytes += this.spill.bytesWritten - bytesBefore;
-    this.table = this.freshTable();
+    // The table and the states go on empty in the same arrays: what they hold stays reserved, and
+    // only what the strings and distinct values took is given back.
+    table.clear();
     this.direct.clear();
-    this.accumulators = this.freshAccumulators();
-    plan.context.memory.release(this.reserved);
-    this.reserved = 0;
+    for (const accumulator of this.accumulators) accumulator.reset();
+    const kept = this.bytesFor(table.capacity, 0);
+    if (this.reserved > kept) {
+      plan.context.memory.release(this.reserved - kept);
+      this.reserved = kept;
+    }
     plan.figures.spillMs += performance.now() - started;
   }
 
@@ -275,14 +295,18 @@ class HashAggregate {
       const spill = this.spill;
       await spill.close();
       for (const partition of spill.written) {
-        const next = new HashAggregate(this.plan, this.level + 1);
+        const next = new HashAggregate(this.plan, this.level + 1, this);
         for await (const { block, bytes } of spill.blocks(partition)) await next.addBlock(block, bytes);
         await spill.remove(partition);
         yield* next.finish();
       }
       await spill.remove();
     } finally {
-      this.plan.context.memory.release(this.reserved);
+      if (this.parent !== undefined) {
+        this.parent.table = this.table;
+        this.parent.accumulators = this.accumulators;
+        this.parent.reserved += this.reserved;
+      } else this.plan.context.memory.release(this.reserved);
       this.reserved = 0;
     }
   }

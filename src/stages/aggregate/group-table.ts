@@ -44,6 +44,12 @@ export class ValueStore {
     this.nulls = nulls;
   }
 
+  /** Forgets every group's value, keeping the arrays (a table reused after a spill). */
+  clear(): void {
+    if (this.family === 'string') this.strings.fill(undefined as unknown as string);
+    this.stringBytes = 0;
+  }
+
   /** Sets group `group` to row `index` of `values`. */
   set(group: number, values: Values, index: number): void {
     if (values.isNull(index)) {
@@ -226,6 +232,16 @@ export class GroupTable {
     let bytes = 0;
     for (const key of this.keys) bytes += key.stringBytes;
     return bytes;
+  }
+
+  /**
+   * Empties the table and keeps its arrays: a table that spilled is reused rather than made anew, since
+   * the arrays of one thrown away stay in the process (uncounted) until the garbage collector runs.
+   */
+  clear(): void {
+    this.slots.fill(0);
+    this.size = 0;
+    for (const key of this.keys) key.clear();
   }
 
   grow(capacity: number): void {
