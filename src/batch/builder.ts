@@ -101,6 +101,12 @@ export class ColumnBuilder {
   }
 }
 
+/** Marks row `index` of a builder null, for loops that store by index rather than append. */
+export function setNull(builder: ColumnBuilder, index: number): void {
+  if (builder.validity === null) builder.validity = new Uint8Array(bitmapBytes(builder.capacity)).fill(0xff);
+  builder.validity[index >>> 3] &= ~(1 << (index & 7));
+}
+
 function allocate(dtype: DType, capacity: number, dictionary?: Dictionary): TypedArray {
   switch (dtype) {
     case 'string':

@@ -3,7 +3,6 @@
  * fused.ts) share about a column: which values they may settle from bytes, and the per-run state they
  * keep for it (byte dictionaries, accepted timestamp layouts), and how a field's bytes become text.
  */
-import { bitmapBytes } from '../../batch/bitmap.ts';
 import type { ColumnBuilder } from '../../batch/builder.ts';
 import type { Dictionary } from '../../batch/dictionary.ts';
 import { INTEGER_RANGE, isIntegerDType } from '../../batch/dtype.ts';
@@ -92,10 +91,7 @@ function computeRange(plan: ColumnPlan): NumericRange {
   return { integer: bounds?.integer === true || isIntegerDType(dtype), lo, hi, loStrict, hiStrict };
 }
 
-export function setNull(builder: ColumnBuilder, index: number): void {
-  if (builder.validity === null) builder.validity = new Uint8Array(bitmapBytes(builder.capacity)).fill(0xff);
-  builder.validity[index >>> 3] &= ~(1 << (index & 7));
-}
+export { setNull } from '../../batch/builder.ts';
 
 /** Undo what a byte loop wrote past the committed rows: the row path appends there next. */
 export function rollBack(builder: ColumnBuilder, from: number, to: number): void {

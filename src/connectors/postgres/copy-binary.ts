@@ -9,10 +9,12 @@
  * The format: https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
  */
 import { parseFloat64 } from '../../codec/byte-numbers.ts';
+import type { ByteDictionary } from '../../codec/byte-dictionary.ts';
 import { decodeLatin1, decodeUtf8 } from '../../codec/byte-text.ts';
 import { SluiceError } from '../../core/errors.ts';
 import { TypedCopyDecoder } from './decode-copy.ts';
 import { type Field, Kind } from './fields.ts';
+import { spellUuid, type TupleLoop, tupleLoopFor, type TupleLoopHost } from './tuple-loop.ts';
 import { PG_OID } from './types.ts';
 
 // An object rather than an enum, so that Node can run this file by erasing its types.
@@ -94,13 +96,26 @@ function readInt16(buffer: Uint8Array, position: number): number {
   return ((buffer[position] << 24) | (buffer[position + 1] << 16)) >> 16;
 }
 
-/** COPY binary tuples → typed columns by the fields' types. */
-export class CopyBinaryDecoder extends TypedCopyDecoder {
+/**
+ * COPY binary tuples (or DataRows of the binary result format, laid out alike) → typed columns by the
+ * fields' types: through the loop generated for the columns' layout (tuple-loop.ts), or field by field
+ * when code generation is off.
+ */
+export class CopyBinaryDecoder extends TypedCopyDecoder implements TupleLoopHost {
   /** The stream's trailer (a field count of -1) has been read: no more rows. */
   ended = false;
+  rows = 0;
+  relayout = false;
   private readonly wires: Wire[];
   /** Room to spell a uuid or a numeric in ASCII, the text path's form of it (grown for a long numeric). */
   private scratch = Buffer.allocUnsafe(256);
+  readonly uuidScratch = Buffer.allocUnsafe(36);
+  /** The generated loops for the columns' current layout, unframed and framed; undefined until first needed, null when code generation is off. */
+  private loop: TupleLoop | null | undefined;
+  private framedLoop: TupleLoop | null | undefined;
+  private framedType = 0;
+  private viewOf: Buffer | undefined;
+  private view: DataView | undefined;
 
   constructor(fields: Field[], texts: ConstructorParameters<typeof TypedCopyDecoder>[1], capacity: number) {
     super(fields, texts, capacity);
@@ -111,11 +126,71 @@ export class CopyBinaryDecoder extends TypedCopyDecoder {
     });
   }
 
+  get keys(): readonly (ByteDictionary | undefined)[] {
+    return this.texts.keys;
+  }
+
   /**
    * Decodes the whole tuples of `buffer[position, end)`, as many as the batch holds; returns the position
    * of the first byte not decoded (the start of a tuple not yet whole, or `end`).
    */
   fill(buffer: Buffer, position: number, end: number): number {
+    if (this.loop === undefined) this.loop = this.makeLoop(0);
+    if (this.loop === null) return this.fillPlain(buffer, position, end);
+    return this.runLoop(buffer, position, end, 0);
+  }
+
+  /**
+   * Decodes the protocol messages of type `frame` at `buffer[position, end)` that hold exactly one whole
+   * tuple each, in place, as many as the batch holds; returns the position of the first message not
+   * decoded (any other message, or one not whole). Without generated code, decodes none: the caller's
+   * general path reads every message.
+   */
+  fillFramed(buffer: Buffer, position: number, end: number, frame: number): number {
+    if (this.framedLoop === undefined || this.framedType !== frame) {
+      this.framedType = frame;
+      this.framedLoop = this.makeLoop(frame);
+    }
+    if (this.framedLoop === null) return position;
+    return this.runLoop(buffer, position, end, frame);
+  }
+
+  private runLoop(buffer: Buffer, position: number, end: number, frame: number): number {
+    // One view per socket chunk, not per call: the framed path comes here for every chunk, the general path for single messages.
+    if (this.viewOf !== buffer) {
+      this.viewOf = buffer;
+      this.view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    }
+    for (;;) {
+      const loop = frame === 0 ? this.loop! : this.framedLoop!;
+      position = loop(this, buffer, this.view!, position, end, this.length, this.capacity, this.builders);
+      this.length = this.rows;
+      for (const builder of this.builders) builder.length = this.rows;
+      if (!this.relayout) return position;
+      // A text column outgrew its dictionary and stopped the loop: go on with the loops for its strings.
+      this.relayout = false;
+      this.loop = this.makeLoop(0);
+      if (this.framedLoop !== undefined) this.framedLoop = this.makeLoop(this.framedType);
+    }
+  }
+
+  private makeLoop(frame: number): TupleLoop | null {
+    const columns = this.wires.map((wire, c) => ({ wire, dictionary: this.kinds[c] === Kind.Dictionary, array: this.builders[c].values.constructor.name }));
+    return tupleLoopFor({ columns, frame });
+  }
+
+  /** For the loop: a value new to its column's dictionary (see {@link TupleLoopHost.addText}). */
+  addTextAt(column: number, bytes: Uint8Array, start: number, end: number, row: number): number {
+    this.builders[column].length = row;
+    return this.addText(column, bytes, start, end);
+  }
+
+  badCount(count: number, row: number): never {
+    throw new SluiceError('PG_COPY', `A binary COPY row has ${count} fields where the query has ${this.wires.length} columns.`, { row: row + 1 });
+  }
+
+  /** {@link fill} field by field, without generated code. */
+  private fillPlain(buffer: Buffer, position: number, end: number): number {
     const columns = this.wires.length;
     const capacity = this.capacity;
     let row = this.length;
@@ -126,9 +201,7 @@ export class CopyBinaryDecoder extends TypedCopyDecoder {
         position += 2;
         break;
       }
-      if (count !== columns) {
-        throw new SluiceError('PG_COPY', `A binary COPY row has ${count} fields where the query has ${columns} columns.`, { row: row + 1 });
-      }
+      if (count !== columns) this.badCount(count, row);
       // Only a whole tuple is decoded: a row is never half appended.
       let scan = position + 2;
       for (let c = 0; c < columns && scan <= end; c++) {
@@ -219,7 +292,7 @@ export class CopyBinaryDecoder extends TypedCopyDecoder {
    * A numeric as float64: spelled in ASCII as the server's text output spells it (all `dscale` digits
    * after the point) and read by the text path's parser, so both paths give the same double.
    */
-  private numeric(buffer: Buffer, at: number): number {
+  numeric(buffer: Buffer, at: number): number {
     const digits = readInt16(buffer, at);
     const weight = readInt16(buffer, at + 2);
     const sign = (buffer[at + 4] << 8) | buffer[at + 5];
@@ -264,20 +337,6 @@ function writeGroup(out: Buffer, n: number, group: number, padded: boolean): num
       out[n++] = 0x30 + digit;
       started = true;
     }
-  }
-  return n;
-}
-
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
-
-/** Spells 16 uuid bytes as PostgreSQL's text form (8-4-4-4-12 lowercase hex) into `out`; returns its length. */
-function spellUuid(buffer: Buffer, at: number, out: Buffer): number {
-  let n = 0;
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) out[n++] = 0x2d;
-    const byte = buffer[at + i];
-    out[n++] = HEX[byte >> 4];
-    out[n++] = HEX[byte & 15];
   }
   return n;
 }

@@ -1,7 +1,8 @@
 /**
  * The COPY reader: `COPY (query) TO STDOUT`, network chunks handed to a decoder row by row. In the
  * binary format (copy-binary.ts) when every column has a binary decoder and no schema reads the text,
- * else in the text format, where a row split across two chunks is joined from its two pieces only.
+ * its messages read from the socket below pg (socket-tap.ts); else in the text format through
+ * pg-copy-streams, where a row split across two chunks is joined from its two pieces only.
  * Stopping early (take, limit, abort) destroys the stream, and the caller then ends the connection:
  * COPY cannot be cancelled in place.
  */
@@ -11,14 +12,16 @@ import type { SourceContext } from '../../contracts/contracts.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { ResolvedConnection } from './connection.ts';
 import { SluiceError } from '../../core/errors.ts';
-import { binaryHeaderLength, binaryWireOf, CopyBinaryDecoder } from './copy-binary.ts';
+import { binaryWireOf, CopyBinaryDecoder } from './copy-binary.ts';
 import { type CopyDecoder, CopySchemaDecoder, CopyTextDecoder, TextColumns } from './decode-copy.ts';
 import { pgCopyStreams } from './driver.ts';
 import { wrapPgError } from './errors.ts';
 import { describeFields, type Field, positionsOf } from './fields.ts';
 import { limitedSql } from './query.ts';
+import { FramedReader, type PgConnectionStream, TappedQuery } from './socket-tap.ts';
 
 const NEWLINE = 0x0a;
+const COPY_DATA = 0x64; // d
 
 export interface CopyRead {
   /** The user's statement. */
@@ -55,7 +58,6 @@ export async function* readCopy(client: pg.PoolClient, connection: ResolvedConne
   const binary = copyFormatFor(fields, plans !== undefined, read.format, read.source) === 'binary';
   const copySql = `COPY (${sql}) TO STDOUT${binary ? ' (FORMAT binary)' : ''}`;
   context.engine('postgres copy', binary ? 'binary format' : 'text format');
-  const stream = client.query(pgCopyStreams().to(copySql));
   let rowNumber = 1;
   let bytesRead = 0;
   const wrap = (error: unknown) => wrapPgError(error, { operation: 'cursor', query: copySql, row: rowNumber, connection });
@@ -76,6 +78,11 @@ export async function* readCopy(client: pg.PoolClient, connection: ResolvedConne
     if (!last) decoder = makeDecoder();
     return batch.length > 0 ? batch : undefined;
   };
+  if (binary) {
+    yield* readBinary(client, copySql, () => decoder as CopyBinaryDecoder, take, (bytes) => context.progress((bytesRead += bytes)), wrap, context.signal);
+    return;
+  }
+  const stream = client.query(pgCopyStreams().to(copySql));
   let carry: Buffer | undefined;
   const iterator = stream[Symbol.asyncIterator]();
   const onAbort = () => stream.destroy(context.signal.reason instanceof Error ? context.signal.reason : new Error('aborted'));
@@ -93,38 +100,6 @@ export async function* readCopy(client: pg.PoolClient, connection: ResolvedConne
     return next.value;
   };
   try {
-    if (binary) {
-      // Tuples carry their lengths, not a terminator: the decoder takes the whole ones of each chunk,
-      // and the rest (a tuple not yet whole) starts the next.
-      let header = true;
-      for (let chunk = await nextChunk(); chunk !== undefined; chunk = await nextChunk()) {
-        const buffer = carry === undefined ? chunk : Buffer.concat([carry, chunk]);
-        carry = undefined;
-        let position = 0;
-        if (header) {
-          position = binaryHeaderLength(buffer, copySql);
-          if (position < 0) {
-            carry = buffer;
-            continue;
-          }
-          header = false;
-        }
-        for (;;) {
-          position = decoder.fill(buffer, position, buffer.length);
-          if (!decoder.full) break;
-          const batch = await take();
-          if (batch !== undefined) yield batch;
-        }
-        if (position < buffer.length) carry = buffer.subarray(position);
-        context.progress(bytesRead);
-      }
-      if (carry !== undefined && carry.length > 0) throw wrap(new Error('the binary COPY stream ended inside a row'));
-      if (decoder.length > 0) {
-        const batch = await take(true);
-        if (batch !== undefined) yield batch;
-      }
-      return;
-    }
     for (let chunk = await nextChunk(); chunk !== undefined; chunk = await nextChunk()) {
       let position = 0;
       if (carry !== undefined) {
@@ -166,5 +141,67 @@ export async function* readCopy(client: pg.PoolClient, connection: ResolvedConne
   } finally {
     context.signal.removeEventListener('abort', onAbort);
     if (!stream.readableEnded) stream.destroy();
+  }
+}
+
+/**
+ * `COPY … TO STDOUT (FORMAT binary)` read from the socket below pg (socket-tap.ts): CopyData messages
+ * go to the tuple decoder where they lie, the rest to pg, which runs the query and reports its errors.
+ */
+class CopyOutQuery extends TappedQuery {
+  readonly text: string;
+  constructor(text: string) {
+    super();
+    this.text = text;
+  }
+
+  submit(connection: PgConnectionStream & { query(text: string): void }): void {
+    this.tap.attach(connection);
+    connection.query(this.text);
+  }
+}
+
+async function* readBinary(
+  client: pg.PoolClient,
+  copySql: string,
+  current: () => CopyBinaryDecoder,
+  take: (last?: boolean) => Promise<Batch | undefined>,
+  progress: (bytes: number) => void,
+  wrap: (error: unknown) => Error,
+  signal: AbortSignal,
+): AsyncGenerator<Batch> {
+  const query = new CopyOutQuery(copySql);
+  client.query(query as unknown as pg.QueryConfig);
+  const reader = new FramedReader(query.tap, COPY_DATA, true, () => {}, copySql);
+  const onAbort = () => query.tap.stop();
+  signal.addEventListener('abort', onAbort, { once: true });
+  let decoder = current();
+  let trailer = false;
+  try {
+    for (;;) {
+      while (reader.run(decoder)) {
+        trailer ||= decoder.ended;
+        const batch = await take();
+        decoder = current();
+        if (batch !== undefined) yield batch;
+      }
+      trailer ||= decoder.ended;
+      if (reader.done) break;
+      const chunk = await query.tap.next();
+      if (chunk === undefined) break;
+      progress(chunk.length);
+      reader.push(chunk);
+    }
+    if (signal.aborted) throw signal.reason;
+    if (query.error !== undefined) throw wrap(query.error);
+    if (!reader.done) throw wrap(new Error('the connection ended before the binary COPY did'));
+    if (!trailer || reader.unfinished) throw wrap(new Error('the binary COPY stream ended inside a row'));
+    if (decoder.length > 0) {
+      const batch = await take(true);
+      if (batch !== undefined) yield batch;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    if (!reader.done) query.tap.abandon();
   }
 }

@@ -133,7 +133,7 @@ export abstract class TypedCopyDecoder implements CopyDecoder {
   }
 
   /** Remembers the row's first value that does not fit, to reject the row at flush; the stored placeholder is 0. */
-  protected markBad(row: number, column: number, value: string): number {
+  markBad(row: number, column: number, value: string): number {
     this.bad ??= new Uint8Array(this.capacity);
     this.badValues ??= new Map();
     if (this.bad[row] === 0) {

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { z } from 'zod';
 import { pipeline, postgres, run, type Batch } from '../../../src/index.ts';
 import { collect } from '../../support/fakes.ts';
+import { CODE_GENERATION_MODES, withCodeGeneration } from '../../support/codegen.ts';
 import { testSchema } from '../../support/db.ts';
 
 const db = await testSchema('pg_copy_binary');
@@ -130,4 +131,34 @@ test('binary COPY rows split across network chunks and batches are whole: wide t
   assert.equal(binary.summary.rows.written, 20000);
   assert.ok(binary.sink.batches.length >= 20);
   assert.deepEqual(plain(binary.sink.rows), plain(text.sink.rows));
+});
+
+test('the generated tuple loop and the plain decoder give the same batches: every type, and text columns outgrowing their dictionary mid-batch', async () => {
+  for (const query of ['select * from every_type order by id', "select id, 'v' || (id % 40) as few, md5(id::text) as many, label from every_type order by id"]) {
+    const results: Awaited<ReturnType<typeof read>>[] = [];
+    for (const mode of CODE_GENERATION_MODES) results.push(await withCodeGeneration(mode.enabled, () => read(query, { copyFormat: 'binary', dictionaryCap: 30 })));
+    const [withLoop, without] = results;
+    assert.equal(withLoop.summary.status, 'succeeded', withLoop.summary.error?.message);
+    assert.equal(without.summary.status, 'succeeded', without.summary.error?.message);
+    assert.equal(withLoop.summary.rows.read, 5004);
+    assert.equal(withLoop.summary.rows.rejected, without.summary.rows.rejected);
+    assert.deepEqual(withLoop.rejected, without.rejected);
+    const dtypes = (batches: readonly Batch[]) => batches.map((batch) => batch.names.map((name) => `${name}:${batch.columns[name].dtype}`).join(','));
+    assert.deepEqual(dtypes(withLoop.sink.batches), dtypes(without.sink.batches));
+    // The cap is passed inside the first batch: a dictionary column turned into plain strings there.
+    assert.ok(withLoop.sink.batches[0].names.some((name) => withLoop.sink.batches[0].columns[name].dtype === 'string'));
+    assert.deepEqual(plain(withLoop.sink.rows), plain(without.sink.rows));
+  }
+});
+
+test('a server error in the middle of a binary COPY fails the run with it, after the rows before it, and the next read works', async () => {
+  const query = 'select i, 1 / (i - 30000) as x, md5(i::text) as h from generate_series(1, 40000) i';
+  const failed = await read(query, { copyFormat: 'binary', batchRows: 1000 });
+  assert.equal(failed.summary.status, 'failed');
+  assert.equal(failed.summary.error?.code, 'PG_QUERY');
+  assert.match(failed.summary.error!.message, /division by zero \(SQLSTATE 22012\)/);
+  // Rows before the error were decoded (the server streams them first), none after it.
+  assert.ok(failed.summary.rows.read > 0 && failed.summary.rows.read < 30000, `read ${failed.summary.rows.read}`);
+  const again = await read('select i from generate_series(1, 3) i', { copyFormat: 'binary' });
+  assert.deepEqual(again.sink.rows, [{ i: 1 }, { i: 2 }, { i: 3 }]);
 });
