@@ -1,7 +1,8 @@
 /**
  * The cursor reader: the query's rows through pg-cursor, a page (≤ one batch) per round trip, the next
  * page requested while this one is decoded. pg-cursor is used directly, through its public API: `read`'s
- * callback hands over the result, whose fields describe the columns.
+ * callback hands over the result, whose fields describe the columns. Where the rows can come in the
+ * binary format (cursorFormatFor), a portal of binary rows is read below pg instead (cursor-binary.ts).
  */
 import type pg from 'pg';
 import { type Batch, traceRows } from '../../batch/batch.ts';
@@ -11,7 +12,10 @@ import type { ResolvedConnection } from './connection.ts';
 import { pageDecoder, type PageDecoder } from './decode-cursor.ts';
 import { type PgCursor, pgCursor, type TextRow } from './driver.ts';
 import { wrapPgError } from './errors.ts';
-import { type Field, fieldsOf, IDENTITY_TYPES, STRING_BATCH_ROWS } from './fields.ts';
+import { SluiceError } from '../../core/errors.ts';
+import { binaryWireOf } from './copy-binary.ts';
+import { readBinaryCursor } from './cursor-binary.ts';
+import { describeFields, type Field, fieldsOf, IDENTITY_TYPES, STRING_BATCH_ROWS } from './fields.ts';
 import { WATERMARK_STATE_KEY, type Watermark } from './query.ts';
 
 const CLOSE_TIMEOUT_MS = 5000;
@@ -27,6 +31,25 @@ export interface CursorRead {
   batchRows: () => number;
   /** The plans of a schema, from the result's fields, or undefined to decode by the fields' types. */
   plans: (fields: Field[]) => ColumnPlan[] | undefined;
+  /** `auto`: binary rows where {@link cursorFormatFor} allows it. */
+  format: 'auto' | 'binary' | 'text';
+  dictionaryCap: number | undefined;
+}
+
+/**
+ * Whether a cursor read takes binary rows (cursor-binary.ts): no schema reads the values as text, no
+ * watermark is kept, every column's type has a binary decoder; `format: 'binary'` refuses a read that
+ * cannot be binary, naming why.
+ */
+export function cursorFormatFor(fields: readonly Field[], schema: boolean, incremental: boolean, format: CursorRead['format'], sql: string): 'binary' | 'text' {
+  if (format === 'text') return 'text';
+  const other = fields.find((field) => binaryWireOf(field.oid) === undefined);
+  if (format === 'auto') return schema || incremental || other !== undefined ? 'text' : 'binary';
+  if (schema) throw new SluiceError('INVALID_OPTION', "postgres(): cursorFormat: 'binary' reads by the columns' types, without a schema: remove `schema` or use cursorFormat: 'auto'.", { option: 'cursorFormat', query: sql });
+  if (other !== undefined) {
+    throw new SluiceError('INVALID_OPTION', `postgres(): cursorFormat: 'binary' cannot read column ${JSON.stringify(other.name)} (type oid ${other.oid}): the binary rows are those copyFormat: 'binary' reads. Cast it (::text) or use cursorFormat: 'auto'.`, { option: 'cursorFormat', query: sql, column: other.name });
+  }
+  return 'binary';
 }
 
 interface Page {
@@ -41,6 +64,15 @@ function readPage(cursor: PgCursor, rows: number): Promise<Page> {
 }
 
 export async function* readCursor(client: pg.PoolClient, connection: ResolvedConnection, read: CursorRead, context: SourceContext): AsyncGenerator<Batch> {
+  if (read.format !== 'text') {
+    const fields = await describeFields(client, read.sql, read.params, connection);
+    if (cursorFormatFor(fields, read.plans(fields) !== undefined, read.incremental !== undefined, read.format, read.source) === 'binary') {
+      context.engine('postgres cursor', 'binary rows');
+      const wrap = (error: unknown, row: number) => wrapPgError(error, { operation: 'cursor', query: read.source, row, connection });
+      yield* readBinaryCursor(client, { sql: read.sql, params: read.params, source: read.source, fields, batchRows: read.batchRows, dictionaryCap: read.dictionaryCap }, context, wrap);
+      return;
+    }
+  }
   const cursor = client.query(new (pgCursor())(read.sql, read.params, { rowMode: 'array', types: IDENTITY_TYPES }));
   let remaining = context.limit ?? Infinity;
   let rowNumber = 1;

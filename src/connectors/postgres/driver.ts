@@ -44,3 +44,11 @@ export function pgCopyStreams(): typeof copyStreamsModule {
 export function pgCursor(): PgCursorClass {
   return (cursor ??= require('pg-cursor') as PgCursorClass);
 }
+
+let prepareValue: ((value: unknown) => unknown) | undefined;
+
+/** pg's conversion of a query parameter to what it sends (Date, Buffer, arrays, objects as JSON), as pg-cursor uses it. */
+export function pgPrepareValue(value: unknown): unknown {
+  prepareValue ??= (require('pg/lib/utils.js') as { prepareValue: (value: unknown) => unknown }).prepareValue;
+  return prepareValue(value);
+}

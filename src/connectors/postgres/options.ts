@@ -61,6 +61,14 @@ export interface PostgresSourceOptions<S = unknown> extends CompileOptions {
    * @default 'auto'
    */
   copyFormat?: 'auto' | 'binary' | 'text';
+  /**
+   * The result format of `mode: 'cursor'`. `auto`: binary rows, read from the socket straight into
+   * typed columns (text columns dictionary-encoded, as in copy mode), when there is no `schema`, no
+   * `incremental`, and every column is of a type `copyFormat` reads in binary; else text, through
+   * pg's rows of strings. Both give the same values. `binary` refuses a read that cannot be binary.
+   * @default 'auto'
+   */
+  cursorFormat?: 'auto' | 'binary' | 'text';
   /** Server-side `statement_timeout` in ms for the query (0: none). @default the server's */
   statementTimeout?: number;
   /**
@@ -144,6 +152,7 @@ const SourceOptions = optionsObject({
   batchRows: option(integerFrom(1), 'an integer from 1 and up'),
   mode: option(z.enum(['cursor', 'copy']), "'cursor' or 'copy'"),
   copyFormat: option(z.enum(['auto', 'binary', 'text']), "'auto', 'binary' or 'text'"),
+  cursorFormat: option(z.enum(['auto', 'binary', 'text']), "'auto', 'binary' or 'text'"),
   statementTimeout,
   incremental: option(
     optionsObject({ column: requiredOption(columnName, 'a column name'), key: requiredOption(columnName, 'a column name') }),
@@ -216,6 +225,10 @@ export function checkSourceOptions(input: unknown, options: unknown): SourceSett
     throw refuse('postgres()', 'mode', "mode: 'copy' cannot take `params` (COPY has no parameters, and Sluice never splices values into SQL): use mode: 'cursor'.");
   }
   if (checked.copyFormat !== undefined && mode !== 'copy') throw refuse('postgres()', 'copyFormat', "`copyFormat` is only used by mode: 'copy'.");
+  if (checked.cursorFormat !== undefined && mode !== 'cursor') throw refuse('postgres()', 'cursorFormat', "`cursorFormat` is only used by mode: 'cursor'.");
+  if (checked.cursorFormat === 'binary' && checked.incremental !== undefined) {
+    throw refuse('postgres()', 'cursorFormat', "cursorFormat: 'binary' cannot keep a watermark (its value is the server's text): remove `incremental` or use cursorFormat: 'auto'.");
+  }
   if (checked.incremental !== undefined && mode === 'copy') throw refuse('postgres()', 'incremental', "`incremental` reads with a cursor: remove mode: 'copy'.");
   if (checked.partitionBy !== undefined && mode === 'copy') throw refuse('postgres()', 'partitionBy', "`partitionBy` bounds each range with parameters, which COPY cannot take: remove mode: 'copy'.");
   if (checked.partitionBy !== undefined && checked.incremental !== undefined) throw refuse('postgres()', 'partitionBy', '`partitionBy` and `incremental` do not go together yet: a distributed run cannot advance a watermark.');

@@ -179,7 +179,8 @@ class PostgresSource implements Source<AnyRow> {
           yield* readCopy(client, connection, { source: sql, batchRows, plans, dictionaryCap: options.dictionaryCap, format: options.copyFormat ?? 'auto' }, context);
         } else {
           const query = runQuery(sql, this.params, options.incremental, context);
-          yield* readCursor(client, connection, { ...query, source: sql, incremental: options.incremental, batchRows, plans }, context);
+          const format = options.cursorFormat ?? 'auto';
+          yield* readCursor(client, connection, { ...query, source: sql, incremental: options.incremental, batchRows, plans, format, dictionaryCap: options.dictionaryCap }, context);
         }
         failed = undefined;
       } catch (error) {

@@ -162,3 +162,74 @@ test('a server error in the middle of a binary COPY fails the run with it, after
   const again = await read('select i from generate_series(1, 3) i', { copyFormat: 'binary' });
   assert.deepEqual(again.sink.rows, [{ i: 1 }, { i: 2 }, { i: 3 }]);
 });
+
+test('cursor mode reads binary rows below pg: the same values as its text rows and as binary COPY for every type, the same rejects', async () => {
+  const query = 'select * from every_type order by id';
+  const text = await read(query, { mode: 'cursor', cursorFormat: 'text' });
+  const binary = await read(query, { mode: 'cursor' });
+  const copy = await read(query, { copyFormat: 'binary' });
+  for (const result of [text, binary, copy]) assert.equal(result.summary.status, 'succeeded', result.summary.error?.message);
+  assert.equal(binary.summary.source.engineDetail, 'binary rows');
+  assert.equal(text.summary.source.engineDetail, undefined);
+  assert.equal(binary.summary.rows.read, 5004);
+  assert.equal(binary.summary.rows.read, binary.summary.rows.written + binary.summary.rows.rejected);
+  assert.equal(binary.summary.rows.rejected, text.summary.rows.rejected);
+  assert.deepEqual(binary.rejected, copy.rejected);
+  assert.deepEqual(plain(binary.sink.rows), plain(text.sink.rows));
+  assert.deepEqual(plain(binary.sink.rows), plain(copy.sink.rows));
+  // Binary rows are binary COPY's batches: text dictionary-encoded, the rest typed alike.
+  const dtypes = (batches: readonly Batch[]) => batches[0].names.map((name) => `${name}:${batches[0].columns[name].dtype}`);
+  assert.deepEqual(dtypes(binary.sink.batches), dtypes(copy.sink.batches));
+  assert.deepEqual(
+    dtypes(binary.sink.batches).map((entry) => entry.replace(':dictionary', ':string')),
+    dtypes(text.sink.batches),
+  );
+});
+
+test('binary cursor rows: pages and read-ahead, --limit, params, a result shorter than a page, an empty one', async () => {
+  const paged = await read('select i, md5(i::text) as h from generate_series(1, 20000) i', { mode: 'cursor', batchRows: 999 });
+  assert.equal(paged.summary.rows.written, 20000);
+  assert.ok(paged.sink.batches.length >= 20 && paged.sink.batches.every((batch) => batch.length <= 999));
+  assert.deepEqual(
+    paged.sink.rows.map((row) => row.i),
+    Array.from({ length: 20000 }, (_, i) => i + 1),
+  );
+  const sink = collect();
+  const limited = await run(pipeline({ name: 'binary-limit' }).from(postgres({ query: 'select i from generate_series(1, 100000) i' }, { connection: db.url, batchRows: 1000 })).to(sink), { limit: 2500 });
+  assert.equal(limited.rows.read, 2500);
+  assert.equal(limited.source.engineDetail, 'binary rows');
+  const withParams = collect();
+  await run(pipeline({ name: 'binary-params' }).from(postgres({ query: 'select i, $1::text as tag from generate_series(1, $2::int) i', params: ['x', 3] }, { connection: db.url })).to(withParams));
+  assert.deepEqual(withParams.rows, [{ i: 1, tag: 'x' }, { i: 2, tag: 'x' }, { i: 3, tag: 'x' }]);
+  const short = await read('select i from generate_series(1, 5) i', { mode: 'cursor' });
+  assert.deepEqual(short.sink.rows.map((row) => row.i), [1, 2, 3, 4, 5]);
+  const empty = await read('select i from generate_series(1, 0) i', { mode: 'cursor' });
+  assert.equal(empty.summary.status, 'succeeded', empty.summary.error?.message);
+  assert.equal(empty.summary.rows.read, 0);
+});
+
+test('a server error in the middle of binary cursor rows fails the run with it, and the next read works', async () => {
+  const failed = await read('select i, 1 / (i - 30000) as x from generate_series(1, 40000) i', { mode: 'cursor', batchRows: 1000 });
+  assert.equal(failed.summary.status, 'failed');
+  assert.equal(failed.summary.error?.code, 'PG_QUERY');
+  assert.match(failed.summary.error!.message, /division by zero \(SQLSTATE 22012\)/);
+  assert.ok(failed.summary.rows.read < 30000);
+  const again = await read('select i from generate_series(1, 3) i', { mode: 'cursor' });
+  assert.deepEqual(again.sink.rows, [{ i: 1 }, { i: 2 }, { i: 3 }]);
+});
+
+test("cursorFormat: auto reads text rows for a type without a binary decoder, a schema or a watermark; 'binary' refuses them", async () => {
+  const interval = await read("select id, interval '1 day' as span from every_type where id > 0", { mode: 'cursor' });
+  assert.equal(interval.summary.source.engineDetail, undefined);
+  assert.equal(interval.sink.rows[0].span, '1 day');
+  const schema = await read('select id from every_type where id > 0', { mode: 'cursor', schema: z.object({ id: z.number().int() }) });
+  assert.equal(schema.summary.source.engineDetail, undefined);
+  const refused = await read("select 1 as id, interval '1 day' as span", { mode: 'cursor', cursorFormat: 'binary' });
+  assert.equal(refused.summary.error?.code, 'INVALID_OPTION');
+  assert.match(refused.summary.error!.message, /cursorFormat: 'binary' cannot read column "span" \(type oid 1186\)/);
+  assert.throws(() => postgres({ query: 'select 1' }, { connection: db.url, mode: 'copy', cursorFormat: 'binary' }), /`cursorFormat` is only used by mode: 'cursor'/);
+  assert.throws(
+    () => postgres({ query: 'select 1 as id' }, { connection: db.url, cursorFormat: 'binary', incremental: { column: 'id', key: 'id' } }),
+    /cursorFormat: 'binary' cannot keep a watermark/,
+  );
+});
