@@ -149,3 +149,18 @@ test('binary replace and upsert load through their staging tables', async () => 
 test('copyFormat on toPostgres is validated at the door', () => {
   assert.throws(() => toPostgres({ table: 't', copyFormat: 'bin' as 'binary' }), /copyFormat.*'auto', 'binary' or 'text'/s);
 });
+
+test('dictionary text in binary COPY: values new in later batches, short and long (over 32 bytes), multi-byte, stored as read', async () => {
+  const query = "select i as id, repeat('é𝄞', i % 40) || (i % 300) as label from generate_series(1, 3000) i";
+  await db.query(`drop table if exists long_labels; create table long_labels (id int4, label text); drop table if exists long_labels_source; create table long_labels_source as ${query}`);
+  const summary = await run(
+    pipeline({ name: 'long-labels' })
+      .from(postgres({ query }, { connection: db.url, mode: 'copy', batchRows: 250 }))
+      .to(toPostgres({ table: 'long_labels', connection: db.url, copyFormat: 'binary' })),
+  );
+  assert.equal(summary.status, 'succeeded', summary.error?.message);
+  assert.equal(summary.rows.written, 3000);
+  assert.equal(await differences('long_labels', 'long_labels_source'), 0);
+  const { rows } = await db.query<{ n: number }>("select count(*)::int as n from long_labels where octet_length(label) > 32");
+  assert.ok(rows[0].n > 1000);
+});
