@@ -80,20 +80,6 @@ const EPOCH_DAYS = 10957;
 const EPOCH_MS = 946684800000;
 const TWO_32 = 4294967296;
 
-function putInt32(buffer: Uint8Array, at: number, value: number): void {
-  buffer[at] = value >>> 24;
-  buffer[at + 1] = value >>> 16;
-  buffer[at + 2] = value >>> 8;
-  buffer[at + 3] = value;
-}
-
-/** An int64 (any safe integer) at `at`. */
-function putInt64(buffer: Uint8Array, at: number, value: number): void {
-  const high = Math.floor(value / TWO_32);
-  putInt32(buffer, at, high);
-  putInt32(buffer, at + 4, value - high * TWO_32);
-}
-
 /** The UTF-8 bytes of a dictionary's values, one after another: value `code` is `arena[starts[code], starts[code + 1])`. */
 interface EncodedValues {
   starts: Int32Array;
@@ -136,144 +122,214 @@ function encodedValues(dictionary: Dictionary): EncodedValues {
   return encoded;
 }
 
-/**
- * Writes row `i` of a column in binary for a table column of type `oid`; chosen once per column per
- * batch, so the row loop does no dispatch. Each fixed-width field reserves its length word and value in
- * one go (`reserve`, fill, `advance`).
- */
-function binaryColumnEncoder(name: string, column: Column, oid: number, writer: ByteWriter): (i: number) => void {
-  const data = column.data;
-  let encode: (i: number) => void;
-  switch (column.dtype) {
+/** Bytes of a field of each fixed-width dtype written to a table column of type `oid`, its length word included. */
+function fixedWidth(dtype: DType, oid: number): number {
+  switch (dtype) {
     case 'bool':
-      encode = (i) => {
-        const buffer = writer.reserve(5);
-        const at = writer.length;
-        putInt32(buffer, at, 1);
-        buffer[at + 4] = getBit(data as Uint8Array, i) ? 1 : 0;
-        writer.advance(5);
-      };
-      break;
-    case 'string': {
-      const strings = data as string[];
-      encode = (i) => {
-        writer.ensure(4);
-        const at = writer.length;
-        writer.advance(4);
-        writer.writeUtf8(strings[i]);
-        // The length is known once the UTF-8 is written; the buffer may have grown meanwhile.
-        putInt32(writer.reserve(0), at, writer.length - at - 4);
-      };
-      break;
-    }
-    case 'dictionary': {
-      const encoded = encodedValues(column.dictionary!);
-      const codes = data as TypedArray;
-      encode = (i) => {
-        const code = codes[i];
-        const starts = encoded.starts;
-        const start = starts[code];
-        const length = starts[code + 1] - start;
-        const buffer = writer.reserve(4 + length);
-        let at = writer.length;
-        putInt32(buffer, at, length);
-        at += 4;
-        // A short value byte by byte: a native copy costs more than the bytes for a few of them.
-        const arena = encoded.arena;
-        if (length <= 32) for (let k = 0; k < length; k++) buffer[at + k] = arena[start + k];
-        else buffer.set(arena.subarray(start, start + length), at);
-        writer.advance(4 + length);
-      };
-      break;
-    }
-    case 'date': {
-      const days = data as Int32Array;
-      encode = (i) => {
-        const buffer = writer.reserve(8);
-        const at = writer.length;
-        putInt32(buffer, at, 4);
-        putInt32(buffer, at + 4, days[i] - EPOCH_DAYS);
-        writer.advance(8);
-      };
-      break;
-    }
-    case 'timestamp': {
-      const times = data as Float64Array;
-      encode = (i) => {
-        const ms = times[i];
-        if (ms !== ms) throw new BinaryValueError(i, name, 'NaN is not a timestamp: write a null instead');
-        const buffer = writer.reserve(12);
-        const at = writer.length;
-        putInt32(buffer, at, 8);
-        if (ms === Infinity) {
-          putInt32(buffer, at + 4, 0x7fffffff);
-          putInt32(buffer, at + 8, 0xffffffff);
-        } else if (ms === -Infinity) {
-          putInt32(buffer, at + 4, -0x80000000);
-          putInt32(buffer, at + 8, 0);
-        } else putInt64(buffer, at + 4, (Math.floor(ms) - EPOCH_MS) * 1000);
-        writer.advance(12);
-      };
-      break;
-    }
-    default: {
-      const values = data as TypedArray;
-      const range = INTEGER_RANGE.get(oid);
-      const width = oid === PG_OID.int2 ? 2 : oid === PG_OID.int4 || oid === PG_OID.float4 ? 4 : 8;
-      // Floats through one scratch word in big-endian order (DataView), then its bytes.
-      const scratch = new DataView(new ArrayBuffer(8));
-      const put: (buffer: Uint8Array, at: number, value: number) => void =
-        oid === PG_OID.float8
-          ? (buffer, at, value) => {
-              scratch.setFloat64(0, value);
-              for (let b = 0; b < 8; b++) buffer[at + b] = scratch.getUint8(b);
-            }
-          : oid === PG_OID.float4
-            ? (buffer, at, value) => {
-                scratch.setFloat32(0, value);
-                for (let b = 0; b < 4; b++) buffer[at + b] = scratch.getUint8(b);
-              }
-            : oid === PG_OID.int2
-              ? (buffer, at, value) => {
-                  buffer[at] = value >> 8;
-                  buffer[at + 1] = value;
-                }
-              : oid === PG_OID.int4
-                ? putInt32
-                : putInt64;
-      encode = (i) => {
-        const value = values[i];
-        if (range !== undefined && !(Number.isInteger(value) && value >= range[0] && value <= range[1])) {
-          throw new BinaryValueError(i, name, `${value} does not fit the column's type (${oid === PG_OID.int2 ? 'smallint' : oid === PG_OID.int4 ? 'integer' : 'bigint, exactly'})`);
-        }
-        const buffer = writer.reserve(4 + width);
-        const at = writer.length;
-        putInt32(buffer, at, width);
-        put(buffer, at + 4, value);
-        writer.advance(4 + width);
-      };
-    }
+      return 5;
+    case 'date':
+      return 8;
+    case 'timestamp':
+      return 12;
+    default:
+      return oid === PG_OID.int2 ? 6 : oid === PG_OID.int4 || oid === PG_OID.float4 ? 8 : 12;
   }
-  const validity = column.validity;
-  if (validity === null) return encode;
-  return (i) => {
-    if (getBit(validity, i)) encode(i);
-    else {
-      putInt32(writer.reserve(4), writer.length, -1);
-      writer.advance(4);
-    }
-  };
 }
 
 /**
- * Appends the rows of `batch` (its `columns`, in order, to table columns of types `oids`) as binary COPY.
- * @throws BinaryValueError for a value the column cannot hold; the rows before it are written.
+ * Checks every value of a column against its table column's type and adds each row's field bytes to
+ * `sizes`. A plain string column's UTF-8 lengths go to `lengths` (for the write pass).
+ */
+function sizeColumn(name: string, column: Column, oid: number, sizes: Int32Array, n: number, lengths: Int32Array | undefined): void {
+  const validity = column.validity;
+  const data = column.data;
+  if (column.dtype === 'string' || column.dtype === 'dictionary') {
+    const strings = column.dtype === 'string' ? (data as string[]) : undefined;
+    const starts = column.dtype === 'dictionary' ? encodedValues(column.dictionary!).starts : undefined;
+    const codes = data as TypedArray;
+    for (let i = 0; i < n; i++) {
+      if (validity !== null && !getBit(validity, i)) {
+        sizes[i] += 4;
+        continue;
+      }
+      let length: number;
+      if (strings !== undefined) length = lengths![i] = Buffer.byteLength(strings[i], 'utf8');
+      else length = starts![codes[i] + 1] - starts![codes[i]];
+      sizes[i] += 4 + length;
+    }
+    return;
+  }
+  const width = fixedWidth(column.dtype as DType, oid);
+  const range = column.dtype === 'timestamp' || column.dtype === 'date' || column.dtype === 'bool' ? undefined : INTEGER_RANGE.get(oid);
+  const values = data as TypedArray;
+  for (let i = 0; i < n; i++) {
+    if (validity !== null && !getBit(validity, i)) {
+      sizes[i] += 4;
+      continue;
+    }
+    sizes[i] += width;
+    if (range !== undefined) {
+      const value = values[i];
+      if (!(Number.isInteger(value) && value >= range[0] && value <= range[1])) {
+        throw new BinaryValueError(i, name, `${value} does not fit the column's type (${oid === PG_OID.int2 ? 'smallint' : oid === PG_OID.int4 ? 'integer' : 'bigint, exactly'})`);
+      }
+    } else if (column.dtype === 'timestamp' && values[i] !== values[i]) throw new BinaryValueError(i, name, 'NaN is not a timestamp: write a null instead');
+  }
+}
+
+/** An int64 (any safe integer) at `at`. */
+function setInt64(view: DataView, at: number, value: number): void {
+  const high = Math.floor(value / TWO_32);
+  view.setInt32(at, high);
+  view.setUint32(at + 4, value - high * TWO_32);
+}
+
+/**
+ * Writes each row's field of a column at `base + at[i]` and moves `at[i]` past it. Column by column,
+ * each in a loop of its own type: row by row, one call per field through a closure per column made
+ * the call site see every column's closure.
+ */
+function writeColumn(column: Column, oid: number, buffer: Buffer, view: DataView, base: number, at: Int32Array, n: number, lengths: Int32Array | undefined): void {
+  const validity = column.validity;
+  const data = column.data;
+  const isNull = (i: number) => validity !== null && !getBit(validity, i);
+  switch (column.dtype) {
+    case 'bool': {
+      const bits = data as Uint8Array;
+      for (let i = 0; i < n; i++) {
+        const p = base + at[i];
+        if (isNull(i)) {
+          view.setInt32(p, -1);
+          at[i] += 4;
+          continue;
+        }
+        view.setInt32(p, 1);
+        buffer[p + 4] = getBit(bits, i) ? 1 : 0;
+        at[i] += 5;
+      }
+      return;
+    }
+    case 'string': {
+      const strings = data as string[];
+      for (let i = 0; i < n; i++) {
+        const p = base + at[i];
+        if (isNull(i)) {
+          view.setInt32(p, -1);
+          at[i] += 4;
+          continue;
+        }
+        const length = lengths![i];
+        view.setInt32(p, length);
+        buffer.write(strings[i], p + 4, length, 'utf8');
+        at[i] += 4 + length;
+      }
+      return;
+    }
+    case 'dictionary': {
+      const { starts, arena } = encodedValues(column.dictionary!);
+      const codes = data as TypedArray;
+      for (let i = 0; i < n; i++) {
+        const p = base + at[i];
+        if (isNull(i)) {
+          view.setInt32(p, -1);
+          at[i] += 4;
+          continue;
+        }
+        const start = starts[codes[i]];
+        const length = starts[codes[i] + 1] - start;
+        view.setInt32(p, length);
+        // A short value byte by byte: a native copy costs more than the bytes for a few of them.
+        if (length <= 32) for (let k = 0; k < length; k++) buffer[p + 4 + k] = arena[start + k];
+        else buffer.set(arena.subarray(start, start + length), p + 4);
+        at[i] += 4 + length;
+      }
+      return;
+    }
+    case 'date': {
+      const days = data as Int32Array;
+      for (let i = 0; i < n; i++) {
+        const p = base + at[i];
+        if (isNull(i)) {
+          view.setInt32(p, -1);
+          at[i] += 4;
+          continue;
+        }
+        view.setInt32(p, 4);
+        view.setInt32(p + 4, days[i] - EPOCH_DAYS);
+        at[i] += 8;
+      }
+      return;
+    }
+    case 'timestamp': {
+      const times = data as Float64Array;
+      for (let i = 0; i < n; i++) {
+        const p = base + at[i];
+        if (isNull(i)) {
+          view.setInt32(p, -1);
+          at[i] += 4;
+          continue;
+        }
+        const ms = times[i];
+        view.setInt32(p, 8);
+        if (ms === Infinity) {
+          view.setInt32(p + 4, 0x7fffffff);
+          view.setUint32(p + 8, 0xffffffff);
+        } else if (ms === -Infinity) {
+          view.setInt32(p + 4, -0x80000000);
+          view.setUint32(p + 8, 0);
+        } else setInt64(view, p + 4, (Math.floor(ms) - EPOCH_MS) * 1000);
+        at[i] += 12;
+      }
+      return;
+    }
+    default: {
+      const values = data as TypedArray;
+      const width = fixedWidth(column.dtype as DType, oid) - 4;
+      for (let i = 0; i < n; i++) {
+        const p = base + at[i];
+        if (isNull(i)) {
+          view.setInt32(p, -1);
+          at[i] += 4;
+          continue;
+        }
+        view.setInt32(p, width);
+        const value = values[i];
+        if (oid === PG_OID.float8) view.setFloat64(p + 4, value);
+        else if (oid === PG_OID.float4) view.setFloat32(p + 4, value);
+        else if (oid === PG_OID.int2) view.setInt16(p + 4, value);
+        else if (oid === PG_OID.int4) view.setInt32(p + 4, value);
+        else setInt64(view, p + 4, value);
+        at[i] += 4 + width;
+      }
+    }
+  }
+}
+
+/**
+ * Appends the rows of `batch` (its `columns`, in order, to table columns of types `oids`) as binary COPY:
+ * a pass that checks every value and sizes every row, then each column written into its rows' places.
+ * @throws BinaryValueError for a value the column cannot hold; nothing of the batch is written then.
  */
 export function encodeBinaryRows(batch: Batch, columns: readonly string[], oids: readonly number[], writer: ByteWriter): void {
-  const encoders = columns.map((name, c) => binaryColumnEncoder(name, batch.columns[name], oids[c], writer));
-  const count = encoders.length;
-  for (let i = 0; i < batch.length; i++) {
-    writer.writeBytePair(count >> 8, count & 0xff);
-    for (let c = 0; c < count; c++) encoders[c](i);
+  const n = batch.length;
+  const count = columns.length;
+  const at = new Int32Array(n).fill(2);
+  const lengths = columns.map((name) => (batch.columns[name].dtype === 'string' ? new Int32Array(n) : undefined));
+  columns.forEach((name, c) => sizeColumn(name, batch.columns[name], oids[c], at, n, lengths[c]));
+  // Sizes → each row's offset from the batch's first byte.
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const size = at[i];
+    at[i] = total;
+    total += size;
   }
+  const buffer = writer.reserve(total) as Buffer;
+  const base = writer.length;
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  for (let i = 0; i < n; i++) {
+    view.setInt16(base + at[i], count);
+    at[i] += 2;
+  }
+  columns.forEach((name, c) => writeColumn(batch.columns[name], oids[c], buffer, view, base, at, n, lengths[c]));
+  writer.advance(total);
 }
