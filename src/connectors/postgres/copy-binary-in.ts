@@ -184,92 +184,85 @@ function setInt64(view: DataView, at: number, value: number): void {
   view.setUint32(at + 4, value - high * TWO_32);
 }
 
+// How writeColumn writes a column's values.
+const BOOL = 0;
+const STRING = 1;
+const DICTIONARY = 2;
+const DATE = 3;
+const TIMESTAMP = 4;
+const INT2 = 5;
+const INT4 = 6;
+const INT8 = 7;
+const FLOAT4 = 8;
+const FLOAT8 = 9;
+
+function writeKind(dtype: DType, oid: number): number {
+  switch (dtype) {
+    case 'bool':
+      return BOOL;
+    case 'string':
+      return STRING;
+    case 'dictionary':
+      return DICTIONARY;
+    case 'date':
+      return DATE;
+    case 'timestamp':
+      return TIMESTAMP;
+    default:
+      return oid === PG_OID.int2 ? INT2 : oid === PG_OID.int4 ? INT4 : oid === PG_OID.float4 ? FLOAT4 : oid === PG_OID.float8 ? FLOAT8 : INT8;
+  }
+}
+
 /**
- * Writes each row's field of a column at `base + at[i]` and moves `at[i]` past it. Column by column,
- * each in a loop of its own type: row by row, one call per field through a closure per column made
- * the call site see every column's closure.
+ * Writes each row's field of a column at `base + at[i]` and moves `at[i]` past it: one loop per column,
+ * whose switch on the column's kind is the same for every row (row by row, one call per field through a
+ * closure per column made the call site see every column's closure).
  */
 function writeColumn(column: Column, oid: number, buffer: Buffer, view: DataView, base: number, at: Int32Array, n: number, lengths: Int32Array | undefined): void {
   const validity = column.validity;
-  const data = column.data;
-  const isNull = (i: number) => validity !== null && !getBit(validity, i);
-  switch (column.dtype) {
-    case 'bool': {
-      const bits = data as Uint8Array;
-      for (let i = 0; i < n; i++) {
-        const p = base + at[i];
-        if (isNull(i)) {
-          view.setInt32(p, -1);
-          at[i] += 4;
-          continue;
-        }
-        view.setInt32(p, 1);
-        buffer[p + 4] = getBit(bits, i) ? 1 : 0;
-        at[i] += 5;
-      }
-      return;
+  const kind = writeKind(column.dtype as DType, oid);
+  const values = column.data as TypedArray;
+  const strings = column.data as string[];
+  const encoded = kind === DICTIONARY ? encodedValues(column.dictionary!) : undefined;
+  for (let i = 0; i < n; i++) {
+    const p = base + at[i];
+    if (validity !== null && !getBit(validity, i)) {
+      view.setInt32(p, -1);
+      at[i] += 4;
+      continue;
     }
-    case 'string': {
-      const strings = data as string[];
-      for (let i = 0; i < n; i++) {
-        const p = base + at[i];
-        if (isNull(i)) {
-          view.setInt32(p, -1);
-          at[i] += 4;
-          continue;
-        }
+    switch (kind) {
+      case BOOL:
+        view.setInt32(p, 1);
+        buffer[p + 4] = getBit(values as Uint8Array, i) ? 1 : 0;
+        at[i] += 5;
+        break;
+      case STRING: {
         const length = lengths![i];
         view.setInt32(p, length);
         buffer.write(strings[i], p + 4, length, 'utf8');
         at[i] += 4 + length;
+        break;
       }
-      return;
-    }
-    case 'dictionary': {
-      const { starts, arena } = encodedValues(column.dictionary!);
-      const codes = data as TypedArray;
-      for (let i = 0; i < n; i++) {
-        const p = base + at[i];
-        if (isNull(i)) {
-          view.setInt32(p, -1);
-          at[i] += 4;
-          continue;
-        }
-        const start = starts[codes[i]];
-        const length = starts[codes[i] + 1] - start;
+      case DICTIONARY: {
+        const starts = encoded!.starts;
+        const start = starts[values[i]];
+        const length = starts[values[i] + 1] - start;
         view.setInt32(p, length);
         // A short value byte by byte: a native copy costs more than the bytes for a few of them.
+        const arena = encoded!.arena;
         if (length <= 32) for (let k = 0; k < length; k++) buffer[p + 4 + k] = arena[start + k];
         else buffer.set(arena.subarray(start, start + length), p + 4);
         at[i] += 4 + length;
+        break;
       }
-      return;
-    }
-    case 'date': {
-      const days = data as Int32Array;
-      for (let i = 0; i < n; i++) {
-        const p = base + at[i];
-        if (isNull(i)) {
-          view.setInt32(p, -1);
-          at[i] += 4;
-          continue;
-        }
+      case DATE:
         view.setInt32(p, 4);
-        view.setInt32(p + 4, days[i] - EPOCH_DAYS);
+        view.setInt32(p + 4, values[i] - EPOCH_DAYS);
         at[i] += 8;
-      }
-      return;
-    }
-    case 'timestamp': {
-      const times = data as Float64Array;
-      for (let i = 0; i < n; i++) {
-        const p = base + at[i];
-        if (isNull(i)) {
-          view.setInt32(p, -1);
-          at[i] += 4;
-          continue;
-        }
-        const ms = times[i];
+        break;
+      case TIMESTAMP: {
+        const ms = values[i];
         view.setInt32(p, 8);
         if (ms === Infinity) {
           view.setInt32(p + 4, 0x7fffffff);
@@ -279,28 +272,32 @@ function writeColumn(column: Column, oid: number, buffer: Buffer, view: DataView
           view.setUint32(p + 8, 0);
         } else setInt64(view, p + 4, (Math.floor(ms) - EPOCH_MS) * 1000);
         at[i] += 12;
+        break;
       }
-      return;
-    }
-    default: {
-      const values = data as TypedArray;
-      const width = fixedWidth(column.dtype as DType, oid) - 4;
-      for (let i = 0; i < n; i++) {
-        const p = base + at[i];
-        if (isNull(i)) {
-          view.setInt32(p, -1);
-          at[i] += 4;
-          continue;
-        }
-        view.setInt32(p, width);
-        const value = values[i];
-        if (oid === PG_OID.float8) view.setFloat64(p + 4, value);
-        else if (oid === PG_OID.float4) view.setFloat32(p + 4, value);
-        else if (oid === PG_OID.int2) view.setInt16(p + 4, value);
-        else if (oid === PG_OID.int4) view.setInt32(p + 4, value);
-        else setInt64(view, p + 4, value);
-        at[i] += 4 + width;
-      }
+      case INT2:
+        view.setInt32(p, 2);
+        view.setInt16(p + 4, values[i]);
+        at[i] += 6;
+        break;
+      case INT4:
+        view.setInt32(p, 4);
+        view.setInt32(p + 4, values[i]);
+        at[i] += 8;
+        break;
+      case FLOAT4:
+        view.setInt32(p, 4);
+        view.setFloat32(p + 4, values[i]);
+        at[i] += 8;
+        break;
+      case FLOAT8:
+        view.setInt32(p, 8);
+        view.setFloat64(p + 4, values[i]);
+        at[i] += 12;
+        break;
+      default:
+        view.setInt32(p, 8);
+        setInt64(view, p + 4, values[i]);
+        at[i] += 12;
     }
   }
 }
