@@ -133,10 +133,15 @@ test('binary COPY rows split across network chunks and batches are whole: wide t
   assert.deepEqual(plain(binary.sink.rows), plain(text.sink.rows));
 });
 
-test('the generated tuple loop and the plain decoder give the same batches: every type, and text columns outgrowing their dictionary mid-batch', async () => {
-  for (const query of ['select * from every_type order by id', "select id, 'v' || (id % 40) as few, md5(id::text) as many, label from every_type order by id"]) {
+test('the generated tuple loop and the plain decoder give the same batches, in COPY and in cursor rows: every type, and text columns outgrowing their dictionary mid-batch', async () => {
+  const queries = ['select * from every_type order by id', "select id, 'v' || (id % 40) as few, md5(id::text) as many, label from every_type order by id"];
+  const reads = queries.flatMap((query) => [
+    { query, options: { copyFormat: 'binary', dictionaryCap: 30 } as const },
+    { query, options: { mode: 'cursor', cursorFormat: 'binary', dictionaryCap: 30 } as const },
+  ]);
+  for (const { query, options } of reads) {
     const results: Awaited<ReturnType<typeof read>>[] = [];
-    for (const mode of CODE_GENERATION_MODES) results.push(await withCodeGeneration(mode.enabled, () => read(query, { copyFormat: 'binary', dictionaryCap: 30 })));
+    for (const mode of CODE_GENERATION_MODES) results.push(await withCodeGeneration(mode.enabled, () => read(query, options)));
     const [withLoop, without] = results;
     assert.equal(withLoop.summary.status, 'succeeded', withLoop.summary.error?.message);
     assert.equal(without.summary.status, 'succeeded', without.summary.error?.message);
