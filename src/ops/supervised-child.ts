@@ -9,7 +9,7 @@
  * name under /tmp can be taken over by another user's symlink). The channel also supervises: when it
  * closes because this process is gone, even by SIGKILL, the child stops (see child-entry.ts).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 // Imported before the entry, so that the child can load TypeScript: the pipeline file (and, in a checkout, Sluice).
@@ -32,34 +32,43 @@ export interface SupervisedChild<Report> {
 
 /** Starts `entry` (an absolute path of a module) and sends it `{ type: 'run', request }`. */
 export function startSupervisedChild<Request, Report>(entry: string, request: Request): SupervisedChild<Report> {
+  let report: Report | undefined;
+  const child = spawnSupervised(entry, (message: { type?: string; report?: Report }) => {
+    if (message?.type === 'report') report = message.report;
+  });
+  const done = child.ended.then((how) => (report !== undefined ? { report } : { how }));
+  // A child gone before it read this has its exit reported instead.
+  child.process.send({ type: 'run', request }, () => {});
+  return { pid: child.process.pid, done, stop: () => child.process.kill('SIGTERM'), kill: () => child.process.kill('SIGKILL') };
+}
+
+/**
+ * Spawns Node on `entry` in its own process group, with the IPC channel, `onMessage` called for what it
+ * sends. `ended` resolves when the process is gone, with how it went: exit code or signal, and the last
+ * lines it wrote to stderr (for the report of a crash); it never rejects.
+ */
+export function spawnSupervised(entry: string, onMessage: (message: any) => void): { process: ChildProcess; ended: Promise<string> } {
   // stdout ignored: the child is quiet; what a crash prints goes to stderr.
   const child = spawn(process.execPath, ['--import', REGISTER_TYPESCRIPT, entry], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true, serialization: 'json' });
-  let report: Report | undefined;
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-STDERR_KEPT);
   });
-  child.on('message', (message: { type?: string; report?: Report }) => {
-    if (message?.type === 'report') report = message.report;
-  });
-  const done = new Promise<ChildOutcome<Report>>((resolve) => {
-    const ended = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (report !== undefined) return resolve({ report });
-      // No report: the process crashed, was killed (out of memory, a signal) or never started.
+  child.on('message', onMessage);
+  const ended = new Promise<string>((resolve) => {
+    const gone = (code: number | null, signal: NodeJS.Signals | null) => {
       const how = signal !== null ? `was killed by ${signal}` : code !== null ? `exited with code ${code}` : 'could not be started';
       const lastLines = stderr.trim().split('\n').slice(-3).join(' | ');
-      resolve({ how: `${how}${lastLines ? `: ${lastLines}` : ''}` });
+      resolve(`${how}${lastLines ? `: ${lastLines}` : ''}`);
     };
     child.on('error', (error) => {
       stderr += error.message;
       // Only a process that never started ends here; a failed kill or send leaves it running.
-      if (child.pid === undefined) ended(null, null);
+      if (child.pid === undefined) gone(null, null);
     });
-    child.on('close', ended);
+    child.on('close', gone);
   });
-  // A child gone before it read this has its exit reported instead.
-  child.send({ type: 'run', request }, () => {});
-  return { pid: child.pid, done, stop: () => child.kill('SIGTERM'), kill: () => child.kill('SIGKILL') };
+  return { process: child, ended };
 }
 
 /** The path of a module beside `base` (an `import.meta.url`), in the same tree: dist/ (.js, installed) or src/ (.ts, a checkout). */

@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
 import { runCli } from '../support/cli.ts';
 import { testSchema, type TestSchema } from '../support/db.ts';
-import { batchesByProcess, type EtlProcess, parentOf, partitionedInput, processState, startEtl } from '../support/distributed.ts';
+import { batchesByProcess, connectionsTo, type EtlProcess, parentOf, partitionedInput, startEtl } from '../support/distributed.ts';
 import { tempDir } from '../support/fakes.ts';
 import { sleep, until } from '../support/scheduler.ts';
 
@@ -93,6 +93,8 @@ describe('distributed runs', { timeout: 600_000 }, () => {
     assert.ok(retried.length >= 1, JSON.stringify(partitions));
     assert.ok(partitions.every((row) => !row.worker.endsWith(killedName)), JSON.stringify(partitions));
     assert.match(submit.output(), /succeeded in .* \(distributed run /);
+    // A worker runs its partitions one after the other in one process (a slot's), not a process each.
+    assert.ok((await batchesByProcess(input.markers)).size <= pool.length, `more processes than workers read partitions: ${[...(await batchesByProcess(input.markers)).keys()]}`);
 
     // One history record for the run, with every row.
     const history = await runCli(['runs', input.file, '--json']);
@@ -110,6 +112,37 @@ describe('distributed runs', { timeout: 600_000 }, () => {
     }
   });
 
+  test("a partition's process killed with SIGKILL in the middle of its COPY: only that partition is lost, retried in a new process, and the worker goes on", async () => {
+    const input = await partitionedInput(dir, { name: 'crashed', partitions: 4, rowsEach: 600, batchRows: 100, batchMs: 150, table: 'crashed_target', url: db.url, schema: db.schema, queueSchema });
+    const worker = startWorker(input.file);
+    await ready(worker);
+    const submit = startEtl(['run', input.file, '--distributed'], 300_000);
+    let victim: number | undefined;
+    assert.ok(
+      await until(async () => {
+        for (const [pid, files] of await batchesByProcess(input.markers)) if (files.length >= 2 && parentOf(pid) === worker.pid) victim = pid;
+        return victim !== undefined;
+      }, 120_000),
+      `no partition got going:\n${submit.output()}`,
+    );
+    process.kill(victim!, 'SIGKILL');
+    assert.equal(await submit.exited, 0, submit.output());
+    assert.deepEqual(await target('crashed_target'), { rows: input.rows, distinct: input.rows, low: 1, high: input.rows });
+    const partitions = await partitionsOf(runIdOf(submit.output()));
+    assert.deepEqual(
+      partitions.map((row) => row.attempts).sort(),
+      [1, 1, 1, 2],
+      JSON.stringify(partitions),
+    );
+    assert.match(worker.output(), /attempt 1: failed \[RUN_PROCESS\] the partition's process was killed by SIGKILL; to be retried/);
+    // The killed process and the one that replaced it; no process per partition.
+    const processes = [...(await batchesByProcess(input.markers)).keys()];
+    assert.equal(processes.length, 2, String(processes));
+    assert.ok(processes.every((pid) => pid === victim || parentOf(pid) === worker.pid));
+    worker.child.kill('SIGTERM');
+    assert.equal(await worker.exited, 0, worker.output());
+  });
+
   test('a worker paused (SIGSTOP) past its heartbeat loses its partition to another worker; resumed, its commit is fenced and rolls back', async () => {
     const input = await partitionedInput(dir, { name: 'paused', partitions: 3, rowsEach: 1000, batchRows: 100, batchMs: 300, table: 'paused_target', url: db.url, schema: db.schema, queueSchema });
     const pool = [startWorker(input.file), startWorker(input.file)];
@@ -121,8 +154,10 @@ describe('distributed runs', { timeout: 600_000 }, () => {
       await until(async () => {
         for (const [pid, files] of await batchesByProcess(input.markers)) {
           const worker = pool.find((candidate) => candidate.pid === parentOf(pid));
-          if (files.length >= 2 && worker !== undefined) {
-            paused = { child: pid, worker, file: files[0] };
+          // A worker's process runs partition after partition: the last file it read is the one it is in.
+          const file = files.at(-1)!;
+          if (files.filter((read) => read === file).length >= 2 && worker !== undefined) {
+            paused = { child: pid, worker, file };
             return true;
           }
         }
@@ -137,9 +172,11 @@ describe('distributed runs', { timeout: 600_000 }, () => {
       // Past the heartbeat (10 s), the other worker takes the partition and the run ends without the paused one.
       assert.equal(await submit.exited, 0, submit.output());
       // The partition's process resumes first and reads on to its commit, its worker still paused (so
-      // nothing tells it that its claim lapsed): the fence in its transaction refuses the commit.
+      // nothing tells it that its claim lapsed): the fence in its transaction refuses the commit. Its
+      // attempt has ended when it has closed its connection to the database (the process stays, for
+      // the next partition).
       process.kill(paused!.child, 'SIGCONT');
-      assert.ok(await until(() => processState(paused!.child) !== 'running', 120_000), 'the resumed partition did not end');
+      assert.ok(await until(() => connectionsTo(paused!.child) === 0, 120_000), 'the resumed partition did not end');
       paused!.worker.child.kill('SIGCONT');
       resumed = true;
     } finally {

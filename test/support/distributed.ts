@@ -4,6 +4,7 @@
  * which partition, and a look at the processes a worker started.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 export { startEtl, type EtlProcess } from './cli.ts';
@@ -17,14 +18,37 @@ export function parentOf(pid: number): number | undefined {
   }
 }
 
-/** `running` (or sleeping, or stopped) while a process lives; `ended` once it exited (a zombie its stopped parent has not reaped) or is gone. */
-export function processState(pid: number): 'running' | 'ended' {
+/**
+ * How many TCP connections to port `port` (PostgreSQL's) the process holds open, from /proc: a
+ * partition's process holds its sink's while the partition runs and closes it when the attempt ends.
+ */
+export function connectionsTo(pid: number, port = 5432): number {
+  let inodes: Set<string>;
   try {
-    const state = execFileSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).trim();
-    return state === '' || state.startsWith('Z') ? 'ended' : 'running';
+    inodes = new Set(
+      readdirSync(`/proc/${pid}/fd`)
+        .map((fd) => {
+          try {
+            return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+          } catch {
+            return undefined;
+          }
+        })
+        .filter((inode): inode is string => inode !== undefined),
+    );
   } catch {
-    return 'ended';
+    return 0;
   }
+  const remote = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let open = 0;
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // rem_address is the 3rd field, st the 4th (01 = ESTABLISHED), inode the 10th.
+      if (fields.length > 9 && fields[2].endsWith(remote) && fields[3] === '01' && inodes.has(fields[9])) open++;
+    }
+  }
+  return open;
 }
 
 export interface PartitionedInput {

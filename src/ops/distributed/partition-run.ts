@@ -1,6 +1,6 @@
 /**
- * One partition of a distributed run, in the process `etl worker` starts for it (partition-entry.ts):
- * the pipeline file loaded afresh, its source narrowed to the partition, its sink fenced by the job's
+ * One partition of a distributed run, in a process of `etl worker`'s (partition-entry.ts): the pipeline
+ * file loaded once per process, its source narrowed to the partition, its sink fenced by the job's
  * claim (fence.ts), run as `run()` runs any pipeline, under the worker's share of memory.
  */
 import { extname } from 'node:path';
@@ -28,9 +28,28 @@ export interface PartitionReport {
   error?: { code: string; message: string };
 }
 
+/** The pipelines this process loaded, by file: a process runs many partitions, and loads each file once. */
+const loaded = new Map<string, Promise<Pipeline<any>>>();
+
+function pipelineOf(file: string): Promise<Pipeline<any>> {
+  let pipeline = loaded.get(file);
+  if (pipeline === undefined) {
+    pipeline = loadPipeline(file);
+    loaded.set(file, pipeline);
+    // A file that failed to load is tried again by the next partition (it may have been fixed).
+    pipeline.catch(() => loaded.delete(file));
+  }
+  return pipeline;
+}
+
+/** Loads the pipeline files ahead of the first partition, so that it does not wait for them. */
+export async function preloadPipelines(files: readonly string[]): Promise<void> {
+  await Promise.allSettled(files.map(pipelineOf));
+}
+
 export async function runPartition(request: PartitionRequest, signal: AbortSignal): Promise<PartitionReport> {
   try {
-    const pipeline = partitionPipeline(await loadPipeline(request.file), request);
+    const pipeline = partitionPipeline(await pipelineOf(request.file), request);
     const summary = await run(pipeline, { memory: request.memory, signal });
     const error = summary.error === undefined ? undefined : { code: summary.error.code, message: summary.error.message };
     return { status: summary.status, rowsRead: summary.rows.read, rowsWritten: summary.rows.written, rowsRejected: summary.rows.rejected, error };

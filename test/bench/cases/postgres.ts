@@ -131,8 +131,9 @@ async function runBench(options: BenchOptions): Promise<BenchResult[]> {
 }
 
 /** Wall time and the client's CPU time (user + system) of one case. */
-interface Measure {
+export interface Measure {
   ms: number;
+  /** Client CPU, user + system. */
   cpuMs: number;
 }
 
@@ -154,16 +155,21 @@ async function inProcess(work: () => Promise<unknown>): Promise<Measure> {
 
 /** psql as a child under /usr/bin/time, which reports the child's CPU seconds. */
 export function psql(url: string, command: string): Promise<Measure> {
+  return underTime('psql', [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', command]);
+}
+
+/** `command args…` as a child under /usr/bin/time: its wall time and the CPU of it and its children; rejects unless it exits 0. */
+export function underTime(command: string, args: string[], options: { cwd?: string } = {}): Promise<Measure> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', 'cpu %U %S', 'psql', url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', command], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', 'cpu %U %S', command, ...args], { cwd: options.cwd, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = performance.now() - started;
       const cpu = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(stderr);
-      if (code !== 0 || cpu === null) reject(new Error(`psql failed (${code}): ${stderr}`));
+      if (code !== 0 || cpu === null) reject(new Error(`${command} ${args.join(' ')} failed (${code}): ${stderr}`));
       else resolve({ ms, cpuMs: (Number(cpu[1]) + Number(cpu[2])) * 1000 });
     });
   });
