@@ -29,6 +29,7 @@ export type {
   StageContext,
   IncrementalState,
   SinkTransaction,
+  DistributedRunSink,
   SourceSample,
   SourcePartition,
   RunWarning,

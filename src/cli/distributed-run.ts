@@ -15,6 +15,10 @@ export async function runDistributed(pipeline: Pipeline<any>, file: string, flag
     signal: io.signal,
     onProgress: flags.quiet ? undefined : (line) => io.stderr.write(`etl: ${line}\n`),
   });
+  if (submitted.nothing !== undefined) {
+    if (!flags.quiet) io.stderr.write(`etl: ${submitted.nothing}\n`);
+    return EXIT.ok;
+  }
   if (flags.detach) {
     io.stdout.write(`${submitted.runId}\n`);
     return EXIT.ok;

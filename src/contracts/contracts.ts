@@ -232,9 +232,12 @@ export interface Source<R = AnyRow> {
   sample?(rows: number, context: Pick<RunContext, 'signal'>): Promise<SourceSample>;
   /**
    * The independent parts of the input, in order, for a distributed run. Optional: a source without it
-   * cannot be split across workers. Every row of the input is in exactly one part.
+   * cannot be split across workers. Every row of the input is in exactly one part. `state` is the
+   * pipeline's committed incremental state: an incremental source plans from it, and what it `set`s is
+   * what the run commits once, in its finalize, when every part has committed (the parts themselves
+   * run without state).
    */
-  partitions?(context: Pick<RunContext, 'signal'>): Promise<SourcePartition[]>;
+  partitions?(context: Pick<RunContext, 'signal' | 'state'>): Promise<SourcePartition[]>;
   /** The source restricted to one part that {@link partitions} planned (maybe in another process). */
   partition?(spec: unknown): Source<R>;
   /** Row type carrier; never set at run time. */
@@ -283,6 +286,26 @@ export interface Sink<R = AnyRow> {
    * Absent: the sink cannot be written by a distributed run.
    */
   distributedWrites?(): string | undefined;
+  /**
+   * For a distributed run whose rows must become visible all at once rather than partition by
+   * partition (a replace): the sink each partition writes through (aside, e.g. into a staging table of
+   * the run) and what the run's finalize does with that. Absent or undefined: partitions write through
+   * this sink, and each one's commit makes its rows visible.
+   */
+  forDistributedRun?(runId: string): DistributedRunSink<R> | undefined;
   readonly __row?: R;
+}
+
+/** See {@link Sink.forDistributedRun}. */
+export interface DistributedRunSink<R = AnyRow> {
+  /** The sink of each partition: it writes aside, committing in its own transaction as sinks do. */
+  partition: Sink<R>;
+  /**
+   * In finalize's transaction, on the queue's database, once every partition has committed: makes
+   * the run's rows visible, at once (the transaction also ends the run's record).
+   */
+  publish(transaction: SinkTransaction): Promise<void>;
+  /** The run failed: removes what its partitions wrote aside, leaving the output as it was before the run. */
+  discard(transaction: SinkTransaction): Promise<void>;
 }
 

@@ -6,54 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { runCli } from '../support/cli.ts';
 import { testSchema, type TestSchema } from '../support/db.ts';
-import { batchesByProcess, connectionsTo, type EtlProcess, parentOf, partitionedInput, startEtl } from '../support/distributed.ts';
+import { batchesByProcess, connectionsTo, distributedHarness, type EtlProcess, midPartition, parentOf, partitionedInput, startEtl } from '../support/distributed.ts';
 import { tempDir } from '../support/fakes.ts';
 import { sleep, until } from '../support/scheduler.ts';
 
-const workers: EtlProcess[] = [];
-// Registered before testSchema's own clean-up, so it runs first, while the schema's pool is open.
-after(async () => {
-  for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
-  await db.query(`drop schema if exists "${queueSchema}" cascade`);
-});
 const db: TestSchema = await testSchema('distributed');
-const queueSchema = `${db.schema}_queue`;
+const { queueSchema, startWorker, ready, target, partitionsOf, runIdOf } = distributedHarness(db);
 const dir = await tempDir();
-
-function startWorker(file: string, concurrency = 1): EtlProcess {
-  const worker = startEtl(['worker', file, '--connection', db.url, '--queue-schema', queueSchema, '--concurrency', String(concurrency), '--supervise-interval', '1', '--memory', '256MB'], 300_000);
-  workers.push(worker);
-  return worker;
-}
-
-async function ready(worker: EtlProcess): Promise<void> {
-  assert.ok(await until(() => worker.output().includes(' at once, '), 60_000), `the worker did not start:\n${worker.output()}`);
-}
-
-/** What the target holds: rows, distinct sequence numbers, and the lowest and highest. */
-async function target(table: string) {
-  const { rows } = await db.query<{ rows: string; distinct: string; low: number; high: number }>(
-    `select count(*) as rows, count(distinct seq) as distinct, min(seq)::int as low, max(seq)::int as high from "${table}"`,
-  );
-  return { rows: Number(rows[0].rows), distinct: Number(rows[0].distinct), low: rows[0].low, high: rows[0].high };
-}
-
-async function partitionsOf(runId: string) {
-  const { rows } = await db.query<{ partition: number; label: string; status: string; attempts: number; worker: string; rows_written: string }>(
-    `select partition, label, status, attempts, worker, rows_written from "${db.schema}".sluice_partitions where run_id = $1 order by partition`,
-    [runId],
-  );
-  return rows;
-}
-
-function runIdOf(output: string): string {
-  const match = /run ([0-9a-f-]{36}) of /.exec(output);
-  assert.ok(match !== null, `no run id in:\n${output}`);
-  return match[1];
-}
 
 describe('distributed runs', { timeout: 600_000 }, () => {
   test('8 partitions on 3 workers, one killed with SIGKILL in the middle of its COPY: every row once, the partition retried on another worker', async () => {
@@ -62,18 +24,14 @@ describe('distributed runs', { timeout: 600_000 }, () => {
     for (const worker of pool) await ready(worker);
     const submit = startEtl(['run', input.file, '--distributed'], 400_000);
 
-    // A partition's process two batches in: its COPY has begun, and its transaction is open.
+    // A partition's process one to four batches (of ten) into its partition: its COPY has begun, and its transaction is open.
     let victim: { child: number; worker: EtlProcess } | undefined;
     assert.ok(
       await until(async () => {
-        for (const [pid, files] of await batchesByProcess(input.markers)) {
-          const worker = pool.find((candidate) => candidate.pid === parentOf(pid));
-          if (files.length >= 2 && worker !== undefined) {
-            victim = { child: pid, worker };
-            return true;
-          }
-        }
-        return false;
+        const found = await midPartition(input.markers, (pid) => pool.some((candidate) => candidate.pid === parentOf(pid)), 1, 4);
+        const worker = found === undefined ? undefined : pool.find((candidate) => candidate.pid === parentOf(found.pid));
+        if (found !== undefined && worker !== undefined) victim = { child: found.pid, worker };
+        return victim !== undefined;
       }, 120_000),
       `no partition got going:\n${submit.output()}`,
     );
@@ -120,7 +78,7 @@ describe('distributed runs', { timeout: 600_000 }, () => {
     let victim: number | undefined;
     assert.ok(
       await until(async () => {
-        for (const [pid, files] of await batchesByProcess(input.markers)) if (files.length >= 2 && parentOf(pid) === worker.pid) victim = pid;
+        victim = (await midPartition(input.markers, (pid) => parentOf(pid) === worker.pid, 1, 3))?.pid;
         return victim !== undefined;
       }, 120_000),
       `no partition got going:\n${submit.output()}`,
@@ -152,16 +110,10 @@ describe('distributed runs', { timeout: 600_000 }, () => {
     let paused: { child: number; worker: EtlProcess; file: string } | undefined;
     assert.ok(
       await until(async () => {
-        for (const [pid, files] of await batchesByProcess(input.markers)) {
-          const worker = pool.find((candidate) => candidate.pid === parentOf(pid));
-          // A worker's process runs partition after partition: the last file it read is the one it is in.
-          const file = files.at(-1)!;
-          if (files.filter((read) => read === file).length >= 2 && worker !== undefined) {
-            paused = { child: pid, worker, file };
-            return true;
-          }
-        }
-        return false;
+        const found = await midPartition(input.markers, (pid) => pool.some((candidate) => candidate.pid === parentOf(pid)), 2, 5);
+        const worker = found === undefined ? undefined : pool.find((candidate) => candidate.pid === parentOf(found.pid));
+        if (found !== undefined && worker !== undefined) paused = { child: found.pid, worker, file: found.file };
+        return paused !== undefined;
       }, 120_000),
       `no partition got going:\n${submit.output()}`,
     );

@@ -5,9 +5,66 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { after } from 'node:test';
+import { type EtlProcess, startEtl } from './cli.ts';
+import pg from 'pg';
+import { databaseUrl, type TestSchema } from './db.ts';
+import { until } from './scheduler.ts';
 export { startEtl, type EtlProcess } from './cli.ts';
+
+/**
+ * What the tests of a file of distributed runs share, on its test schema: the queue's schema beside
+ * it (dropped after the file, its workers killed first), workers, and looks at the target and the
+ * run's records.
+ */
+export function distributedHarness(db: TestSchema) {
+  const queueSchema = `${db.schema}_queue`;
+  const workers: EtlProcess[] = [];
+  after(async () => {
+    for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    // On a connection of its own: the test schema's pool may be closed already.
+    const admin = new pg.Client({ connectionString: databaseUrl() });
+    await admin.connect();
+    try {
+      await admin.query(`drop schema if exists "${queueSchema}" cascade`);
+    } finally {
+      await admin.end();
+    }
+  });
+  return {
+    queueSchema,
+    startWorker(file: string, concurrency = 1): EtlProcess {
+      const worker = startEtl(['worker', file, '--connection', db.url, '--queue-schema', queueSchema, '--concurrency', String(concurrency), '--supervise-interval', '1', '--memory', '256MB'], 300_000);
+      workers.push(worker);
+      return worker;
+    },
+    async ready(worker: EtlProcess): Promise<void> {
+      assert.ok(await until(() => worker.output().includes(' at once, '), 60_000), `the worker did not start:\n${worker.output()}`);
+    },
+    /** What the target holds: rows, distinct sequence numbers, and the lowest and highest. */
+    async target(table: string) {
+      const { rows } = await db.query<{ rows: string; distinct: string; low: number; high: number }>(
+        `select count(*) as rows, count(distinct seq) as distinct, min(seq)::int as low, max(seq)::int as high from "${table}"`,
+      );
+      return { rows: Number(rows[0].rows), distinct: Number(rows[0].distinct), low: rows[0].low, high: rows[0].high };
+    },
+    async partitionsOf(runId: string) {
+      const { rows } = await db.query<{ partition: number; label: string; status: string; attempts: number; worker: string; rows_written: string }>(
+        `select partition, label, status, attempts, worker, rows_written from "${db.schema}".sluice_partitions where run_id = $1 order by partition`,
+        [runId],
+      );
+      return rows;
+    },
+    runIdOf(output: string): string {
+      const match = /run ([0-9a-f-]{36}) of /.exec(output);
+      assert.ok(match !== null, `no run id in:\n${output}`);
+      return match[1];
+    },
+  };
+}
 
 /** The parent pid of a process, from /proc (undefined once it is gone). */
 export function parentOf(pid: number): number | undefined {
@@ -61,13 +118,25 @@ export interface PartitionedInput {
 
 /**
  * `partitions` CSV files of `rowsEach` rows, numbered 1… across them (`seq`), and a pipeline over
- * their glob into `table` (append, created) whose stage waits `batchMs` per batch of `batchRows` and
+ * their glob into `table` (`mode`, append by default; created) whose stage waits `batchMs` per batch of `batchRows` and
  * logs which process read a batch of which file: a partition takes a while, and the test can tell
  * which process is in the middle of one (its COPY begun with the first batch).
  */
 export async function partitionedInput(
   dir: string,
-  options: { name: string; partitions: number; rowsEach: number; batchRows: number; batchMs: number; table: string; url: string; schema: string; queueSchema: string; heartbeatSeconds?: number },
+  options: {
+    name: string;
+    partitions: number;
+    rowsEach: number;
+    batchRows: number;
+    batchMs: number;
+    table: string;
+    url: string;
+    schema: string;
+    queueSchema: string;
+    heartbeatSeconds?: number;
+    mode?: 'append' | 'replace';
+  },
 ): Promise<PartitionedInput> {
   const markers = join(dir, `${options.name}.markers`);
   await writeFile(markers, '');
@@ -89,10 +158,24 @@ export default pipeline({ name: ${JSON.stringify(options.name)}, batchRows: ${op
     appendFileSync(${JSON.stringify(markers)}, \`\${process.pid} \${batch.origin.file}\\n\`);
     await new Promise((resolve) => setTimeout(resolve, ${options.batchMs}));
   })
-  .to(toPostgres({ table: ${JSON.stringify(options.table)}, mode: 'append', createTable: true, connection: ${JSON.stringify(options.url)} }));
+  .to(toPostgres({ table: ${JSON.stringify(options.table)}, mode: ${JSON.stringify(options.mode ?? 'append')}, createTable: true, connection: ${JSON.stringify(options.url)} }));
 `,
   );
   return { file, markers, rows: options.partitions * options.rowsEach };
+}
+
+/**
+ * A process (of those `accept` takes) in the middle of a partition, its COPY begun: between `from`
+ * and `to` batches into the file it reads now (the last it logged: a worker's process reads partition
+ * after partition), so that it has batches left to read. Undefined when none is, yet.
+ */
+export async function midPartition(markers: string, accept: (pid: number) => boolean, from: number, to: number): Promise<{ pid: number; file: string } | undefined> {
+  for (const [pid, files] of await batchesByProcess(markers)) {
+    const file = files.at(-1)!;
+    const batches = files.filter((read) => read === file).length;
+    if (batches >= from && batches <= to && accept(pid)) return { pid, file };
+  }
+  return undefined;
 }
 
 /** Batches logged so far, per process: pid → files read. */

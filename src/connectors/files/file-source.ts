@@ -24,7 +24,7 @@ import type { RunWarning } from '../../core/warnings.ts';
 import type { DescribeContext, RunContext, Source, SourceContext, SourceDescription, SourcePartition, SourceSample } from '../../contracts/contracts.ts';
 import { clonePlans, emptyBatch, RowDecoder, RowLimit, type Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
-import { unfinishedFiles } from './finished-files.ts';
+import { FINISHED_FILES_STATE_KEY, type FinishedFiles, splitFinished, unfinishedFiles } from './finished-files.ts';
 import { checkUnchanged, expandInputs, inputIdentity, totalSize, withLineOf } from './inputs.ts';
 
 /** Values (rows × columns) the first batch of a run holds at most; see `read`. */
@@ -78,8 +78,12 @@ export interface FileFormat<P extends FilePlan = FilePlan> {
   read(file: string, plan: P, context: FileReadContext): AsyncIterable<Batch>;
 }
 
-/** A source over files (a path, a glob, or a list) of one format. */
-export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: string | readonly string[], format: FileFormat<P>): Source<R> {
+/**
+ * A source over files (a path, a glob, or a list) of one format. `planned`: this source is a partition
+ * of a distributed run of an incremental source; the files, by absolute path, as they were when the run
+ * was planned. The run's finalize marks them finished: a file changed since is refused, not read.
+ */
+export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: string | readonly string[], format: FileFormat<P>, planned?: FinishedFiles): Source<R> {
   const location = typeof path === 'string' ? path : path.join(', ');
   const prepare = async (signal: AbortSignal, columns: readonly string[] | undefined) => {
     try {
@@ -113,24 +117,26 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
     },
 
     // A distributed run reads one file per part. Paths are made absolute: the part is read by a worker
-    // whose current folder may differ (on another host, the files must be at the same path).
-    async partitions(): Promise<SourcePartition[]> {
-      if (format.incremental === true) {
-        throw new SluiceError(
-          'DISTRIBUTED_UNSUPPORTED',
-          `${format.kind}(${JSON.stringify(location)}) with incremental: true cannot be split across workers yet: run it without --distributed.`,
-        );
-      }
+    // whose current folder may differ (on another host, the files must be at the same path). With
+    // `incremental`, files an earlier run finished are left out, and the run's finalize marks the
+    // parts' files finished, as they are now (see `planned`).
+    async partitions(context): Promise<SourcePartition[]> {
       const files = await expandInputs(path);
-      return files.map((file) => ({ label: file, spec: { files: [resolve(file)] } }));
+      if (format.incremental !== true) return files.map((file) => ({ label: file, spec: { files: [resolve(file)] } }));
+      if (context.state === undefined) {
+        throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${format.kind}(${JSON.stringify(location)}) with incremental: true needs the pipeline's state to be split across workers.`);
+      }
+      const { finished, todo, found } = await splitFinished(files, context.state.get<FinishedFiles>(FINISHED_FILES_STATE_KEY) ?? {});
+      context.state.set(FINISHED_FILES_STATE_KEY, { ...finished, ...found });
+      return todo.map((file) => ({ label: file, spec: { files: [resolve(file)], planned: { [resolve(file)]: found[resolve(file)] } } }));
     },
 
     partition(spec: unknown): Source<R> {
-      const files = (spec as { files?: unknown }).files;
-      if (!Array.isArray(files) || files.some((file) => typeof file !== 'string')) {
-        throw new SluiceError('DISTRIBUTED_PARTITION', `A partition of ${format.kind}(${JSON.stringify(location)}) must be { files: string[] }; got ${JSON.stringify(spec)}.`);
+      const { files, planned: plannedFiles } = spec as { files?: unknown; planned?: unknown };
+      if (!Array.isArray(files) || files.some((file) => typeof file !== 'string') || (plannedFiles !== undefined && (typeof plannedFiles !== 'object' || plannedFiles === null))) {
+        throw new SluiceError('DISTRIBUTED_PARTITION', `A partition of ${format.kind}(${JSON.stringify(location)}) must be { files: string[], planned?: {…} }; got ${JSON.stringify(spec)}.`);
       }
-      return fileSource<R, P>(files as string[], format);
+      return fileSource<R, P>(files as string[], format, plannedFiles as FinishedFiles | undefined);
     },
 
     async *read(context: SourceContext): AsyncGenerator<Batch<R>> {
@@ -144,7 +150,8 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
       // FIRST_BATCH_CELLS values, whatever the width; then the run sizes by the bytes it measured.
       const firstRows = Math.max(1, Math.floor(FIRST_BATCH_CELLS / Math.max(1, plan.plans.length)));
       const emptyIsNull = format.emptyIsNull ?? true;
-      const progress = await unfinishedFiles(files, context, format.incremental);
+      // A partition's files were chosen, and will be marked finished, by its distributed run.
+      const progress = planned !== undefined ? { files, finished: async () => {} } : await unfinishedFiles(files, context, format.incremental);
       let doneBytes = 0;
       let yielded = false;
       for (const file of progress.files) {
@@ -161,6 +168,7 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
         // Cut short by the limit, a file is not finished: marking it would skip its rest next time.
         let whole = true;
         const opened = await inputIdentity(file);
+        if (planned !== undefined) checkAsPlanned(file, opened, planned[resolve(file)]);
         try {
           for await (const batch of format.read(file, plan, fileContext)) {
             if (batch.length > 0) {
@@ -187,6 +195,16 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
       if (!yielded) yield emptyBatch(plan.plans) as Batch<R>;
     },
   };
+}
+
+/** A partition's file must be as its run planned it: the run marks it finished as it was then. */
+function checkAsPlanned(file: string, now: { size: number; mtimeMs: number }, planned: { size: number; mtimeMs: number } | undefined): void {
+  if (planned !== undefined && planned.size === now.size && planned.mtimeMs === now.mtimeMs) return;
+  throw new SluiceError(
+    'INPUT_CHANGED',
+    `${file} changed after its distributed run was planned (${planned === undefined ? 'not planned' : `${planned.size} bytes then, ${now.size} now`}, or a new modification time): the run would mark it finished as it was. Run it again to read the file as it is now.`,
+    { file },
+  );
 }
 
 /**

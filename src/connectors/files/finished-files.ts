@@ -12,7 +12,9 @@ import type { SourceContext } from '../../contracts/contracts.ts';
 /** Where file sources keep the finished files in the run's incremental state. */
 export const FINISHED_FILES_STATE_KEY = 'files.finished';
 
-type Finished = Record<string, { size: number; mtimeMs: number }>;
+/** Finished files by absolute path, with the size and modification time they had when read. */
+export type FinishedFiles = Record<string, { size: number; mtimeMs: number }>;
+type Finished = FinishedFiles;
 
 export interface FileProgress {
   /** The files still to read, in order. */
@@ -27,17 +29,7 @@ export async function unfinishedFiles(files: readonly string[], context: SourceC
     context.warn({ code: 'INCREMENTAL_WITHOUT_STATE', message: '`incremental` has no state store in this run (use etl run or etl schedule): every file is read.' });
     return { files: [...files], finished: async () => {} };
   }
-  const before = context.state.get<Finished>(FINISHED_FILES_STATE_KEY) ?? {};
-  // Only files the source still matches are kept, so the list does not grow with files since removed.
-  const finished: Finished = {};
-  const todo: string[] = [];
-  for (const file of files) {
-    const path = resolve(file);
-    const info = await stat(path);
-    const known = before[path];
-    if (known !== undefined && known.size === info.size && known.mtimeMs === info.mtimeMs) finished[path] = known;
-    else todo.push(file);
-  }
+  const { finished, todo } = await splitFinished(files, context.state.get<Finished>(FINISHED_FILES_STATE_KEY) ?? {});
   context.state.set(FINISHED_FILES_STATE_KEY, finished);
   return {
     files: todo,
@@ -47,4 +39,26 @@ export async function unfinishedFiles(files: readonly string[], context: SourceC
       context.state!.set(FINISHED_FILES_STATE_KEY, { ...finished });
     },
   };
+}
+
+/**
+ * Of `files`, those `before` lists as finished and that are still the same file, and those to read,
+ * with what each of these is now (`found`). Only files the source still matches are kept in
+ * `finished`, so the list does not grow with files since removed.
+ */
+export async function splitFinished(files: readonly string[], before: Finished): Promise<{ finished: Finished; todo: string[]; found: Finished }> {
+  const finished: Finished = {};
+  const found: Finished = {};
+  const todo: string[] = [];
+  for (const file of files) {
+    const path = resolve(file);
+    const info = await stat(path);
+    const known = before[path];
+    if (known !== undefined && known.size === info.size && known.mtimeMs === info.mtimeMs) finished[path] = known;
+    else {
+      todo.push(file);
+      found[path] = { size: info.size, mtimeMs: info.mtimeMs };
+    }
+  }
+  return { finished, todo, found };
 }

@@ -14,16 +14,18 @@
  *   other writers wait). An input of no rows fails (PG_EMPTY_REPLACE) unless `allowEmpty`.
  * - `upsert`: COPY into a temporary table, then `INSERT … ON CONFLICT (key) DO UPDATE`; when the input
  *   has a key twice, its last row wins.
+ *
+ * In a distributed run, `replace` goes through a staging table of the run: see staging.ts.
  */
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type copyStreams from 'pg-copy-streams';
 import { pgCopyStreams } from './driver.ts';
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import type { DType } from '../../batch/dtype.ts';
 import { SluiceError, formatLocation, type ErrorLocation } from '../../core/errors.ts';
-import type { Sink, SinkContext, SinkResult } from '../../contracts/contracts.ts';
+import type { DistributedRunSink, Sink, SinkContext, SinkResult } from '../../contracts/contracts.ts';
+import { distributedReplace, emptyReplace, runStagingTable, stagingOf } from './staging.ts';
 import { type PgConnectionOptions, type ResolvedConnection, resolveConnection, withStatementTimeout } from './connection.ts';
 import { wrapPgError } from './errors.ts';
 import { checkSinkOptions, type PostgresSinkOptions, type SinkSettings } from './options.ts';
@@ -70,8 +72,11 @@ class PostgresSink implements Sink<AnyRow> {
   private readonly connectionOptions: PgConnectionOptions | undefined;
 
   private readonly checked: SinkSettings;
-  constructor(checked: SinkSettings) {
+  /** A partition of a distributed replace: the run's staging table, appended to instead of the target. */
+  private readonly runStaging: QualifiedName | undefined;
+  constructor(checked: SinkSettings, runStaging?: QualifiedName) {
     this.checked = checked;
+    this.runStaging = runStaging;
     this.table = checked.table;
     this.mode = checked.mode;
     this.keys = checked.keys;
@@ -95,9 +100,13 @@ class PostgresSink implements Sink<AnyRow> {
   }
 
   distributedWrites(): string | undefined {
-    // Each partition's DELETE + INSERT would replace the rows of the partitions before it.
-    if (this.mode === 'replace') return `mode 'replace' replaces the whole table in each write, so partitions would undo each other; use 'append' or 'upsert'`;
     return undefined;
+  }
+
+  forDistributedRun(runId: string): DistributedRunSink | undefined {
+    if (this.mode !== 'replace') return undefined;
+    const staging = runStagingTable(this.table, runId);
+    return distributedReplace(this.table, staging, this.checked.allowEmpty, new PostgresSink({ ...this.checked, mode: 'append', keys: [] }, staging) as Sink<AnyRow>);
   }
 
   async write(input: AsyncIterable<Batch>, context: SinkContext): Promise<SinkResult> {
@@ -146,7 +155,7 @@ class PostgresSink implements Sink<AnyRow> {
 
   /** For Load. */
   get settings() {
-    return { table: this.table, mode: this.mode, keys: this.keys, createTable: this.checked.createTable, allowEmpty: this.checked.allowEmpty, copyFormat: this.checked.copyFormat };
+    return { table: this.table, mode: this.mode, keys: this.keys, createTable: this.checked.createTable, allowEmpty: this.checked.allowEmpty, copyFormat: this.checked.copyFormat, runStaging: this.runStaging };
   }
 }
 
@@ -166,7 +175,9 @@ class Load {
   get format(): 'binary' | 'text' | undefined {
     return this.copy === undefined ? undefined : this.binaryTypes === undefined ? 'text' : 'binary';
   }
+  /** The staging table's name (unquoted), when the rows go to one first; `into` is where the COPY goes. */
   private staging: string | undefined;
+  private into = '';
   private inTransaction = false;
   private readonly writer = new ByteWriter(CHUNK_BYTES + (CHUNK_BYTES >> 2));
   private readonly target: string;
@@ -220,13 +231,7 @@ class Load {
         await this.endCopy();
         await this.finish();
       } else if (this.settings.mode === 'replace' && (await this.targetExists())) {
-        if (!this.settings.allowEmpty) {
-          throw new SluiceError(
-            'PG_EMPTY_REPLACE',
-            `The input had no rows, so replacing ${this.target} would empty it; nothing was changed. If an empty table is what you want, pass allowEmpty: true to toPostgres().`,
-            { query: this.target },
-          );
-        }
+        if (!this.settings.allowEmpty) throw emptyReplace(this.target);
         await this.query(`DELETE FROM ${this.target}`);
       }
       // The run's incremental state (watermark, finished files) commits with the data or not at all.
@@ -278,15 +283,14 @@ class Load {
       if (this.createShared !== undefined) await this.createShared(create);
       else await this.query(create);
     }
-    let into = this.target;
-    if (mode !== 'append') {
-      this.staging = quoteIdent(`sluice_staging_${randomBytes(6).toString('hex')}`);
-      const like = mode === 'replace' ? 'INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES' : 'INCLUDING DEFAULTS';
-      await this.query(`CREATE TEMPORARY TABLE ${this.staging} (LIKE ${this.target} ${like}) ON COMMIT DROP`);
-      into = this.staging;
-    }
-    this.binaryTypes = await this.binaryFormat(into, batch);
-    this.copySql = `COPY ${into} (${this.columns.map(quoteIdent).join(', ')}) FROM STDIN${this.binaryTypes === undefined ? '' : ' (FORMAT binary)'}`;
+    const staging = stagingOf(mode, this.settings.runStaging, this.target);
+    this.staging = staging?.name;
+    this.into = staging?.into ?? this.target;
+    // The run's staging table is made by the first partition to need it, outside its transaction (see createShared).
+    if (staging?.shared && this.createShared !== undefined) await this.createShared(staging.create);
+    else if (staging !== undefined) await this.query(staging.create);
+    this.binaryTypes = await this.binaryFormat(this.into, batch);
+    this.copySql = `COPY ${this.into} (${this.columns.map(quoteIdent).join(', ')}) FROM STDIN${this.binaryTypes === undefined ? '' : ' (FORMAT binary)'}`;
     if (this.binaryTypes !== undefined) writeBinaryHeader(this.writer);
     const copy = this.client.query(pgCopyStreams().from(this.copySql));
     copy.on('error', (error) => {
@@ -417,14 +421,14 @@ class Load {
     if (mode === 'replace') {
       await this.query(`LOCK TABLE ${this.target} IN EXCLUSIVE MODE`);
       await this.query(`DELETE FROM ${this.target}`);
-      await this.query(`INSERT INTO ${this.target} (${list}) SELECT ${list} FROM ${this.staging}`);
+      await this.query(`INSERT INTO ${this.target} (${list}) SELECT ${list} FROM ${this.into}`);
     } else if (mode === 'upsert') {
       const keyList = keys.map(quoteIdent).join(', ');
       const updates = this.columns.filter((name) => !keys.includes(name)).map((name) => `${quoteIdent(name)} = EXCLUDED.${quoteIdent(name)}`);
       const action = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')}`;
       // DISTINCT ON keeps one row per key, the last one COPYed (highest ctid in a table only appended to).
       await this.upsertQuery(
-        `INSERT INTO ${this.target} (${list}) SELECT DISTINCT ON (${keyList}) ${list} FROM ${this.staging} ORDER BY ${keyList}, ctid DESC ON CONFLICT (${keyList}) ${action}`,
+        `INSERT INTO ${this.target} (${list}) SELECT DISTINCT ON (${keyList}) ${list} FROM ${this.into} ORDER BY ${keyList}, ctid DESC ON CONFLICT (${keyList}) ${action}`,
       );
     }
   }
@@ -455,7 +459,7 @@ class Load {
     const source = this.sourceOf(copyLine);
     const place = formatLocation({ ...source, column });
     // In replace mode the rows go to a staging copy first: name the user's table, not the copy.
-    const staging = this.staging?.slice(1, -1);
+    const staging = this.staging;
     const targetName = this.target.split('.').pop()!.replace(/^"|"$/g, '').replaceAll('""', '"');
     const server = staging === undefined ? wrapped.message : wrapped.message.replaceAll(staging, targetName);
     const message = `PostgreSQL rejected row ${copyLine} written to ${this.target}${place ? ` (${place})` : ''}: ${server}`;

@@ -7,7 +7,10 @@
  *    (paused past its heartbeat, cut off, expired) finds the job failed or claimed again by another
  *    worker: its transaction fails (DISTRIBUTED_FENCED) and rolls back with its rows. While the lock is
  *    held, pg-boss cannot fail the job under it, so a commit that passed the check is the attempt's own.
- * 2. The partition. Its record goes from any other state to `committed`; an attempt that finds it
+ * 2. The run. It must still be running: once it has failed, a late partition rolls back
+ *    (DISTRIBUTED_RUN_ENDED) rather than write into a target (or a staging table) the run gave up.
+ *    Its record is share-locked until the commit, so a failure being recorded waits for it.
+ * 3. The partition. Its record goes from any other state to `committed`; an attempt that finds it
  *    committed already (an attempt that committed just before its claim lapsed) rolls back
  *    (DISTRIBUTED_ALREADY_COMMITTED). The row lock of that UPDATE orders two commits of one partition.
  *
@@ -90,6 +93,10 @@ async function commitPartition(transaction: SinkTransaction, claim: Claim, rows:
       `Partition ${claim.partition} of run ${claim.runId}: this attempt (${claim.retryCount + 1}) lost its claim (its heartbeat lapsed or it expired, and the job was failed or given to another worker), so its rows were rolled back.`,
       { transient: false },
     );
+  }
+  const { rows: run } = await transaction.query(`select status from ${records.runs} where run_id = $1 for share`, [claim.runId]);
+  if (run[0]?.status !== 'running') {
+    throw new SluiceError('DISTRIBUTED_RUN_ENDED', `Run ${claim.runId} has ended (${run[0]?.status ?? 'its record is gone'}): partition ${claim.partition} rolled back its rows.`);
   }
   const { rows: marked } = await transaction.query(
     `update ${records.partitions} set status = 'committed', committed_at = now(), rows_written = $3 where run_id = $1 and partition = $2 and status <> 'committed' returning 1`,

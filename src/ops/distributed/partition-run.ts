@@ -59,10 +59,11 @@ export async function runPartition(request: PartitionRequest, signal: AbortSigna
   }
 }
 
-/** The pipeline of one partition: its source narrowed, its sink fenced, its rejects in a file of its own. */
+/** The pipeline of one partition: its source narrowed, its sink fenced (and for a replace, aimed at the run's staging table), its rejects in a file of its own. */
 export function partitionPipeline(pipeline: Pipeline<any>, request: PartitionRequest): Pipeline<any> {
   const source = pipeline.source.partition!(request.spec);
-  const sink = fencedSink(pipeline.sink, request.claim);
+  // A replace writes aside (the run's staging table), made visible by finalize.
+  const sink = fencedSink(pipeline.sink.forDistributedRun?.(request.claim.runId)?.partition ?? pipeline.sink, request.claim);
   // Partitions run at once, maybe on one host: each writes its own rejects file, and `max` counts per partition.
   const rejects = pipeline.rejects === undefined ? undefined : { ...pipeline.rejects, path: partFile(pipeline.rejects.path, request.claim.partition) };
   return { ...pipeline, source, sink, rejects };

@@ -56,6 +56,8 @@ export class DistributedRecords {
       await client.query(`create table if not exists ${this.runs} (
         run_id uuid primary key, pipeline text not null, file text, status text not null, partitions int not null,
         finalize_job uuid, started_at timestamptz not null default now(), ended_at timestamptz, error jsonb)`);
+      // The incremental state the run commits in its finalize (tables made before it had the column get it).
+      await client.query(`alter table ${this.runs} add column if not exists state jsonb`);
       await client.query(`create index if not exists sluice_distributed_runs_pipeline on ${this.runs} (pipeline, started_at desc)`);
       await client.query(`create table if not exists ${this.partitions} (
         run_id uuid not null references ${this.runs} (run_id) on delete cascade, partition int not null, label text not null,
@@ -75,6 +77,12 @@ export class DistributedRecords {
       [runId],
     );
     return rows.length === 0 ? undefined : runRow(rows[0]);
+  }
+
+  /** The incremental state the run commits in its finalize, as planned; undefined when it has none to commit. */
+  async plannedState(db: pg.Pool | pg.ClientBase, runId: string): Promise<Record<string, unknown> | undefined> {
+    const { rows } = await db.query(`select state from ${this.runs} where run_id = $1`, [runId]);
+    return rows[0]?.state ?? undefined;
   }
 
   async recentRuns(db: pg.Pool, pipeline: string | undefined, limit: number): Promise<DistributedRunRow[]> {
@@ -108,12 +116,14 @@ export class DistributedRecords {
 
   /**
    * A worker took a partition: counts the attempt and says who has it. False when the partition is
-   * already committed (an attempt whose claim lapsed after it committed): then there is nothing to do.
+   * already committed (an attempt whose claim lapsed after it committed) or its run has ended (failed):
+   * then there is nothing to do.
    */
   async start(db: pg.Pool, runId: string, partition: number, worker: string): Promise<boolean> {
     const { rowCount } = await db.query(
       `update ${this.partitions} set status = 'running', attempts = attempts + 1, worker = $3, started_at = now(), error = null
-       where run_id = $1 and partition = $2 and status <> 'committed'`,
+       where run_id = $1 and partition = $2 and status <> 'committed'
+         and exists (select 1 from ${this.runs} where run_id = $1 and status = 'running')`,
       [runId, partition, worker],
     );
     return rowCount === 1;

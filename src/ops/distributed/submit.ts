@@ -12,11 +12,12 @@ import type { PgConnectionOptions } from '../../connectors/postgres/connection.t
 import { createPoolRegistry } from '../../connectors/postgres/pools.ts';
 import { quoteIdent } from '../../connectors/postgres/identifiers.ts';
 import { wrapPgError } from '../../connectors/postgres/errors.ts';
-import type { SourcePartition } from '../../contracts/contracts.ts';
+import type { IncrementalState, SourcePartition } from '../../contracts/contracts.ts';
 import type { Pipeline } from '../../runtime/pipeline.ts';
 import { sleep } from '../sleep.ts';
+import { openStateStore } from '../state.ts';
 import { isTransientError } from '../tracked-run.ts';
-import { endRun } from './finish.ts';
+import { failRun } from './finish.ts';
 import { finalizeQueue, partitionQueue, type QueuePlace } from './place.ts';
 import { ensureQueues, openBoss, queueSettings } from './queue.ts';
 import { DistributedRecords, type DistributedRunRow, type PartitionRow } from './records.ts';
@@ -55,14 +56,21 @@ export interface SubmitOptions {
 }
 
 export interface SubmittedRun {
+  /** Empty when nothing was queued (see `nothing`). */
   runId: string;
+  /** Why no run was queued: an incremental source with nothing new. */
+  nothing?: string;
   /** The run's record at the end (absent when detached, or when the wait was interrupted). */
   run?: DistributedRunRow;
   partitions?: PartitionRow[];
 }
 
-/** The partitions of a pipeline for a distributed run, or why it cannot be split. */
-export async function planPartitions(pipeline: Pipeline<any>, signal: AbortSignal): Promise<SourcePartition[]> {
+/**
+ * The partitions of a pipeline for a distributed run, or why it cannot be split. With `state` (the
+ * committed incremental state), an incremental source plans from it and `set`s what the run commits in
+ * its finalize.
+ */
+export async function planPartitions(pipeline: Pipeline<any>, signal: AbortSignal, state?: IncrementalState): Promise<SourcePartition[]> {
   const name = pipeline.name ?? 'pipeline';
   if (pipeline.sink.distributedWrites === undefined) {
     throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the ${pipeline.sink.kind} sink cannot be written by a distributed run yet (toPostgres can): run it without --distributed.`);
@@ -72,15 +80,20 @@ export async function planPartitions(pipeline: Pipeline<any>, signal: AbortSigna
   if (pipeline.source.partitions === undefined || pipeline.source.partition === undefined) {
     throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the ${pipeline.source.kind} source cannot be split into partitions (csv() and ndjson() over several files can, and postgres() with partitionBy): run it without --distributed.`);
   }
-  const partitions = await pipeline.source.partitions({ signal });
-  if (partitions.length === 0) throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the source has no partitions to run.`);
+  const partitions = await pipeline.source.partitions({ signal, state });
   return partitions;
 }
 
 export async function submitRun(pipeline: Pipeline<any>, options: SubmitOptions): Promise<SubmittedRun> {
   const name = pipeline.name ?? 'pipeline';
   const signal = options.signal ?? new AbortController().signal;
-  const partitions = await planPartitions(pipeline, signal);
+  const planned = await plannedState(pipeline, options.file);
+  const partitions = await planPartitions(pipeline, signal, planned.state);
+  if (partitions.length === 0) {
+    // An incremental source whose files were all finished by earlier runs has nothing new: not an error.
+    if (!planned.changed()) throw new SluiceError('DISTRIBUTED_UNSUPPORTED', `${name}: the source has no partitions to run.`);
+    return { runId: '', nothing: `${name}: nothing to run: the incremental source has nothing new since its last committed run` };
+  }
   const { place } = options;
   const records = new DistributedRecords(place.schema);
   const pools = createPoolRegistry();
@@ -95,12 +108,13 @@ export async function submitRun(pipeline: Pipeline<any>, options: SubmitOptions)
     try {
       await records.ensure(client);
       await client.query('begin');
-      await client.query(`insert into ${records.runs} (run_id, pipeline, file, status, partitions, finalize_job) values ($1, $2, $3, 'running', $4, $5)`, [
+      await client.query(`insert into ${records.runs} (run_id, pipeline, file, status, partitions, finalize_job, state) values ($1, $2, $3, 'running', $4, $5, $6)`, [
         runId,
         name,
         resolve(options.file),
         partitions.length,
         finalizeJob,
+        planned.changed() ? JSON.stringify(planned.toCommit()) : null,
       ]);
       await client.query(
         `insert into ${records.partitions} (run_id, partition, label, spec, job_id, status)
@@ -141,6 +155,27 @@ export async function submitRun(pipeline: Pipeline<any>, options: SubmitOptions)
     await boss.stop({ graceful: false, close: true }).catch(() => {});
     await pools.closeAll();
   }
+}
+
+/** The pipeline's committed incremental state, for planning, and what the planning `set` in it: what the run's finalize commits. */
+async function plannedState(pipeline: Pipeline<any>, file: string) {
+  const store = openStateStore(pipeline.state, file);
+  let committed: Record<string, unknown>;
+  try {
+    committed = await store.readState(pipeline.name ?? 'pipeline');
+  } finally {
+    await store.close();
+  }
+  const pending: Record<string, unknown> = { ...committed };
+  let changed = false;
+  const state: IncrementalState = {
+    get: <T>(key: string) => committed[key] as T | undefined,
+    set(key, value) {
+      pending[key] = value;
+      changed = true;
+    },
+  };
+  return { state, changed: () => changed, toCommit: () => pending };
 }
 
 interface Followed {
@@ -190,7 +225,8 @@ async function follow(pipeline: Pipeline<any>, options: SubmitOptions, followed:
     if (jobs.length > 0) {
       const failed = partitions.find((row) => row.status === 'failed' || row.status === 'retrying');
       const error = failed?.error ?? { code: 'DISTRIBUTED_RUN_FAILED', message: `a job of the run ended ${jobs[0].state}${jobs[0].output?.message ? `: ${jobs[0].output.message}` : ''}` };
-      if (await endRun(db, records, pipeline, options.file, runId, 'failed', error)) await followed.cancelFinalize().catch(() => {});
+      const place = { db, connection: options.place.config as PgConnectionOptions, records, pipeline, file: options.file };
+      if (await failRun(place, runId, error)) await followed.cancelFinalize().catch(() => {});
     }
     return undefined;
   }

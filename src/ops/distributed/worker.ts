@@ -14,14 +14,16 @@
 import { hostname } from 'node:os';
 import type { JobWithMetadata, PgBoss } from 'pg-boss';
 import { formatBytes, parseBytes } from '../../core/bytes.ts';
-import { SluiceError } from '../../core/errors.ts';
+import { isSluiceError, SluiceError } from '../../core/errors.ts';
 import type { PgConnectionOptions } from '../../connectors/postgres/connection.ts';
 import { createPoolRegistry } from '../../connectors/postgres/pools.ts';
 import { MemoryBudget } from '../../runtime/budget.ts';
 import type { ScheduledPipeline } from '../scheduler.ts';
+import { openStateStore } from '../state.ts';
+import { isTransientError } from '../tracked-run.ts';
 import { type ServingChild, startServingChild } from '../serving-child.ts';
 import { siblingModule } from '../supervised-child.ts';
-import { endRun } from './finish.ts';
+import { failRun, type RunPlace, succeedRun } from './finish.ts';
 import type { PartitionReport, PartitionRequest } from './partition-run.ts';
 import { finalizeQueue, partitionQueue, type QueuePlace } from './place.ts';
 import { ensureQueues, openBoss, queueSettings } from './queue.ts';
@@ -112,7 +114,7 @@ export class Worker {
     await this.slots.reserve(this.share, job.signal);
     try {
       if (!(await records.start(this.db, data.runId, data.partition, this.name))) {
-        this.log(`${what}: committed by an earlier attempt, nothing to do`);
+        this.log(`${what}: committed by an earlier attempt, or the run has ended: nothing to do`);
         return { committed: 'earlier' };
       }
       this.log(`${what}: started`);
@@ -143,7 +145,7 @@ export class Worker {
         return { rowsRead: report.rowsRead, rowsWritten: report.rowsWritten, rowsRejected: report.rowsRejected };
       }
       const error = report.error!;
-      if (error.code === 'DISTRIBUTED_ALREADY_COMMITTED') {
+      if (error.code === 'DISTRIBUTED_ALREADY_COMMITTED' || error.code === 'DISTRIBUTED_RUN_ENDED') {
         this.log(`${what}: ${error.message}`);
         return { committed: 'earlier' };
       }
@@ -155,7 +157,7 @@ export class Worker {
       const final = job.retryCount >= job.retryLimit;
       await records.failedAttempt(this.db, data.runId, data.partition, error, final);
       this.log(`${what}: failed [${error.code}] ${error.message}${final ? '; no attempts left, the run fails' : '; to be retried'}`);
-      if (final && (await endRun(this.db, records, entry.pipeline, entry.file, data.runId, 'failed', error))) {
+      if (final && (await failRun(this.runPlace(entry, records), data.runId, error))) {
         await boss.cancel(finalizeQueue(entry.name), data.finalizeJob).catch(() => {});
       }
       throw new SluiceError('DISTRIBUTED_RUN_FAILED', `[${error.code}] ${error.message}`);
@@ -191,11 +193,37 @@ export class Worker {
       // The flow starts finalize only after every partition's job completed; a partition job completes only once committed.
       throw new SluiceError('DISTRIBUTED_RUN_FAILED', `run ${data.runId}: partitions ${open.map((row) => row.partition).join(', ')} are not committed`);
     }
-    if (await endRun(this.db, records, entry.pipeline, entry.file, data.runId, 'succeeded')) {
-      const rows = partitions.reduce((total, row) => total + (row.rowsWritten ?? 0), 0);
-      this.log(`${entry.name} run ${data.runId}: succeeded, ${partitions.length} partitions, ${rows} rows written`);
+    const place = this.runPlace(entry, records);
+    const publishing = entry.pipeline.sink.forDistributedRun?.(data.runId);
+    const state = await records.plannedState(this.db, data.runId);
+    const store = openStateStore(entry.pipeline.state, entry.file);
+    try {
+      // The run's incremental state advances once, here: in the transaction that makes its rows visible
+      // when the state store is on the queue's database, else just after it commits.
+      let stateSaved = state === undefined;
+      const succeeded = await succeedRun(place, data.runId, async (transaction) => {
+        await publishing?.publish(transaction);
+        if (state !== undefined) stateSaved = await store.writeStateIn(transaction, entry.name, state);
+      });
+      if (succeeded && !stateSaved) await store.writeState(entry.name, state!);
+      if (succeeded) {
+        const rows = partitions.reduce((total, row) => total + (row.rowsWritten ?? 0), 0);
+        this.log(`${entry.name} run ${data.runId}: succeeded, ${partitions.length} partitions, ${rows} rows written`);
+      }
+    } catch (error) {
+      const failure = isSluiceError(error) ? { code: error.code, message: error.message } : { code: 'DISTRIBUTED_RUN_FAILED', message: error instanceof Error ? error.message : String(error) };
+      // A lost connection: pg-boss retries finalize. Anything else would fail the same way again: the run fails now.
+      if (isTransientError(failure, error)) throw error;
+      if (await failRun(place, data.runId, failure)) this.log(`${entry.name} run ${data.runId}: failed in finalize [${failure.code}] ${failure.message}; the target is as it was`);
+      return { failed: failure.code };
+    } finally {
+      await store.close();
     }
     return { partitions: partitions.length };
+  }
+
+  private runPlace(entry: ScheduledPipeline, records: DistributedRecords): RunPlace {
+    return { db: this.db, connection: this.options.place.config as PgConnectionOptions, records, pipeline: entry.pipeline, file: entry.file };
   }
 
   private async drain(boss: PgBoss): Promise<void> {

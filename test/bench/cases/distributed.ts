@@ -103,6 +103,9 @@ export default pipeline({ name: 'bench-distributed', memory: '256MB', distribute
         const submit = await etlRun(['run', pipelineFile, '--distributed', '--quiet']);
         const workersMs = workers.reduce((total, worker) => total + treeCpuMs(worker.pid), 0) - before;
         await check(`${count} worker(s)`);
+        // More attempts than partitions (heartbeats lapsing on a loaded machine, retries) explain a slow round.
+        const { rows: attempts } = await db.query(`select sum(attempts)::int as n from ${SCHEMA}.sluice_partitions where run_id = (select run_id from ${SCHEMA}.sluice_distributed_runs order by started_at desc limit 1)`);
+        if (attempts[0].n !== PARTITIONS) options.log(`${count} worker(s): ${attempts[0].n} attempts for ${PARTITIONS} partitions`);
         return { ms: submit.ms, cpuMs: submit.cpuMs + workersMs };
       } finally {
         for (const worker of workers) worker.child.kill('SIGTERM');
