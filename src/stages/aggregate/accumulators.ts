@@ -1,10 +1,11 @@
-import { moveView, type Batch, type RowView } from '../../batch/batch.ts';
+import type { Batch } from '../../batch/batch.ts';
 import { bitmapBytes } from '../../batch/bitmap.ts';
 import { Column } from '../../batch/column.ts';
 import type { Dictionary } from '../../batch/dictionary.ts';
 import { type DType, isIntegerDType } from '../../batch/dtype.ts';
-import { ComputedColumn } from '../values.ts';
 import type { Aggregation } from './aggregations.ts';
+import { ReduceAccumulator } from './reduce-accumulator.ts';
+import { countColumn, gatherBytes, gatherNumbers, grown, grownBytes } from './state-arrays.ts';
 import { storedColumn, storedValues, type StoredValues, ValueStore } from './group-table.ts';
 import { type Family, hashNumber, hashString, lessNumber, mix, sameNumber, type Values, valuesOf } from './values.ts';
 
@@ -45,42 +46,6 @@ export interface Accumulator {
   merge(state: unknown, groups: Int32Array): void;
   /** The output column of groups [from, to). */
   finish(from: number, to: number): Column;
-}
-
-function grown(array: Float64Array<ArrayBuffer>, capacity: number, fill = 0): Float64Array<ArrayBuffer> {
-  if (array.length >= capacity) return array;
-  const next = new Float64Array(capacity);
-  next.set(array);
-  if (fill !== 0 || Object.is(fill, -0)) next.fill(fill, array.length);
-  return next;
-}
-
-function grownBytes(array: Uint8Array<ArrayBuffer>, capacity: number): Uint8Array<ArrayBuffer> {
-  if (array.length >= capacity) return array;
-  const next = new Uint8Array(capacity);
-  next.set(array);
-  return next;
-}
-
-function gatherNumbers(array: Float64Array, members: Int32Array): Float64Array {
-  const out = new Float64Array(members.length);
-  for (let j = 0; j < members.length; j++) out[j] = array[members[j]];
-  return out;
-}
-
-function gatherBytes(array: Uint8Array, members: Int32Array): Uint8Array {
-  const out = new Uint8Array(members.length);
-  for (let j = 0; j < members.length; j++) out[j] = array[members[j]];
-  return out;
-}
-
-/** A count as uint32 while every count fits, else float64 (exact up to 2^53). */
-function countColumn(all: Float64Array, from: number, to: number): Column {
-  const counts = all.subarray(from, to);
-  let largest = 0;
-  for (let g = 0; g < counts.length; g++) if (counts[g] > largest) largest = counts[g];
-  if (largest <= 0xffffffff) return new Column('uint32', counts.length, Uint32Array.from(counts), null);
-  return new Column('float64', counts.length, counts.slice(), null);
 }
 
 class CountAccumulator implements Accumulator {
@@ -413,86 +378,6 @@ class DistinctAccumulator implements Accumulator {
   }
   finish(from: number, to: number): Column {
     return countColumn(this.counts, from, to);
-  }
-}
-
-/** reduce: one JS value per group, made and folded by the user's functions. */
-class ReduceAccumulator implements Accumulator {
-  private states: unknown[] = [];
-  private seen = new Uint8Array(0);
-  private held = 0;
-  private view: RowView<any> | undefined;
-  private column: ComputedColumn | undefined;
-  private readonly aggregation: Aggregation;
-  private readonly name: string;
-  private readonly stage: string;
-  constructor(
-    aggregation: Aggregation,
-    name: string,
-    stage: string,
-  ) {
-    this.aggregation = aggregation;
-    this.name = name;
-    this.stage = stage;
-  }
-  begin(batch: Batch<any>): void {
-    this.view = batch.view();
-  }
-  bytesFor(groups: number): number {
-    // States are JS values of unknown size: ~64 bytes each, counted once made (the stage settles after each step).
-    return groups * 9 + this.held * 64;
-  }
-  ensure(groups: number): void {
-    this.seen = grownBytes(this.seen, groups);
-  }
-  reset(): void {
-    this.states = [];
-    this.seen.fill(0);
-    this.held = 0;
-  }
-  update(groups: Int32Array, from: number, to: number): void {
-    const reducer = this.aggregation.reducer!;
-    const view = this.view!;
-    for (let i = from; i < to; i++) {
-      const g = groups[i - from];
-      moveView(view, i);
-      if (this.seen[g] === 0) {
-        this.seen[g] = 1;
-        this.held++;
-        this.states[g] = reducer.step(reducer.init(), view);
-      } else this.states[g] = reducer.step(this.states[g], view);
-    }
-  }
-  split(members: readonly Int32Array[]): unknown[] {
-    return members.map((list) => ({ seen: gatherBytes(this.seen, list), states: Array.from(list, (g) => this.states[g]) }));
-  }
-  incoming(_state: unknown, groups: number): number {
-    return groups;
-  }
-  merge(state: unknown, groups: Int32Array): void {
-    const reducer = this.aggregation.reducer!;
-    const { seen, states } = state as { seen: Uint8Array; states: unknown[] };
-    for (let j = 0; j < groups.length; j++) {
-      if (seen[j] === 0) continue;
-      const g = groups[j];
-      if (this.seen[g] === 0) {
-        this.seen[g] = 1;
-        this.held++;
-        this.states[g] = states[j];
-      } else this.states[g] = reducer.merge(this.states[g], states[j]);
-    }
-  }
-  finish(from: number, to: number): Column {
-    const reducer = this.aggregation.reducer!;
-    // One ComputedColumn for every output batch: the dtype its first value picked holds for all.
-    this.column ??= new ComputedColumn(this.name, this.stage, reducer.dtype);
-    const column = this.column;
-    column.begin(to - from);
-    for (let g = from; g < to; g++) {
-      const state = this.seen[g] === 1 ? this.states[g] : reducer.init();
-      column.set(g - from, reducer.finish === undefined ? state : reducer.finish(state));
-    }
-    return column.finish();
   }
 }
 
