@@ -4,6 +4,8 @@ import { SluiceError } from '../core/errors.ts';
 import type { RunWarning } from '../core/warnings.ts';
 import { columnsLine, formatSummary, formatWarning } from '../runtime/format-summary.ts';
 import { pipelineColumns } from '../runtime/pipeline.ts';
+import { checkStagesAtPlan } from '../runtime/plan-check.ts';
+import { uniqueStageNames } from '../runtime/meter-stage.ts';
 import { pushDownStop } from '../contracts/columns.ts';
 import { createProgress } from '../runtime/progress.ts';
 import { run, type ProgressEvent } from '../runtime/run.ts';
@@ -96,7 +98,10 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     const controller = new AbortController();
     const warnings: RunWarning[] = [];
     const columns = pipelineColumns(pipeline);
-    const description = await pipeline.source.describe({ pipeline: pipeline.name!, signal: controller.signal, warn: (warning) => warnings.push(warning), columns });
+    const context = { pipeline: pipeline.name!, signal: controller.signal, warn: (warning: RunWarning) => warnings.push(warning) };
+    const description = await pipeline.source.describe({ ...context, columns });
+    // What a run would refuse before reading a row (a join's key types), a dry run refuses too.
+    await checkStagesAtPlan(pipeline.stages, uniqueStageNames(pipeline.stages), description, context);
     const sink = pipeline.sink.describe();
     const lines = [
       `pipeline   ${pipeline.name}`,

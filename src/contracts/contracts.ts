@@ -3,6 +3,7 @@
  * batches, a sink writes them. This file is all a connector or stage author needs besides the batch API.
  */
 import type { AnyRow, Batch } from '../batch/batch.ts';
+import type { DType } from '../batch/dtype.ts';
 import type { ErrorLocation } from '../core/errors.ts';
 import type { RunWarning } from '../core/warnings.ts';
 import type { Violation } from '../schema/decode.ts';
@@ -71,9 +72,11 @@ export interface StageContext extends RunContext {
    * to the budget, rows that break its schema rejected to the run's reject output (or failing the run),
    * its rows counted in the summary under the stage (`stages[].sideSource`). Each batch is reserved
    * from the budget before it is handed over and given back when the stage asks for the next one (or
-   * stops reading): copy what you keep, and reserve that through `memory`.
+   * stops reading): copy what you keep, and reserve that through `memory`. `columns`: the only columns
+   * the stage uses (projection push-down on the other side, as `SourceContext.columns`); every column
+   * when undefined.
    */
-  readSource(source: Source<any>): AsyncIterable<Batch<any>>;
+  readSource(source: Source<any>, columns?: readonly string[]): AsyncIterable<Batch<any>>;
 }
 
 /** See {@link StageContext.report}. */
@@ -142,6 +145,13 @@ export type Stage<In = AnyRow, Out = AnyRow> = ((input: AsyncIterable<Batch<In>>
    * and the push-down stops here.
    */
   columns?: ColumnUse;
+  /**
+   * Checks the stage against its input's columns before any row is read (and in `--dry-run`): `input`
+   * holds the dtypes of the input columns known from the source's plan (its schema, or what it infers
+   * from a sample) through the stages before it; columns a stage before made or replaced are not in it.
+   * Throws a SluiceError naming what does not fit (and `stage`, the stage's name in the run).
+   */
+  planCheck?: (input: ReadonlyMap<string, DType>, context: RunContext, stage: string) => Promise<void>;
 };
 
 /** What a source is given by the run. */

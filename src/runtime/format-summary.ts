@@ -42,7 +42,7 @@ export function formatSummary(summary: RunSummary): string {
     const build =
       side === undefined
         ? ''
-        : `, build ${formatNumber(stage.buildRows ?? side.rowsRead)} rows of ${formatNumber(side.rowsRead)} read from ${side.kind} ${side.location}${side.rejected > 0 ? ` (${formatNumber(side.rejected)} rejected)` : ''}`;
+        : `, build ${formatNumber(stage.buildRows ?? side.rowsRead)} rows of ${formatNumber(side.rowsRead)} read from ${side.kind} ${side.location}${side.columns === undefined ? '' : ` (columns read ${side.columns.read.length} of ${side.columns.of}: ${side.columns.read.join(', ')})`}${side.rejected > 0 ? ` (${formatNumber(side.rejected)} rejected)` : ''}`;
     const pieces = stage.spilledRuns === undefined ? `${formatNumber(stage.spilledPartitions ?? 0)} partitions` : `${formatNumber(stage.spilledRuns)} runs`;
     const spilled = stage.spilledBytes ? `, spilled ${formatBytes(stage.spilledBytes)} in ${pieces} (${duration(Math.round(stage.spillMs ?? 0))})` : '';
     lines.push(`  stage      ${stage.name.padEnd(12)} in ${formatNumber(stage.rowsIn)}, out ${formatNumber(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}${stage.peakStateBytes > 0 ? `, peak state ${formatBytes(stage.peakStateBytes)}` : ''}${groups}${build}${spilled}`);

@@ -80,7 +80,7 @@ export async function* meterStage(
     memory,
     tempDir: () => temp.folderFor(name),
     report: (figures) => Object.assign(stats, figures),
-    readSource: (source) => readSideSource(source, { base: context, rejects, accounting }, stats, holding),
+    readSource: (source, columns) => readSideSource(source, { base: context, rejects, accounting }, stats, holding, columns),
   };
 
   async function* intake(): AsyncGenerator<Batch> {

@@ -10,6 +10,7 @@ import { incrementalState, type RunStateStore } from './incremental.ts';
 import { MemoryWatch } from './memory-watch.ts';
 import { emptySourceStats, meterSource, type ProgressEvent } from './meter-source.ts';
 import { meterSink, meterStage, uniqueStageNames } from './meter-stage.ts';
+import { checkStagesAtPlan, hasPlanChecks } from './plan-check.ts';
 import type { RunWarning } from '../core/warnings.ts';
 import { Rejects } from './rejects.ts';
 import { buildSummary, type RunSummaryWithCause } from './summary-builder.ts';
@@ -178,6 +179,11 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
   let location = pipeline.sink.describe().location;
   let sinkEngine: string | undefined;
   try {
+    // Stages that can be checked against the source's plan are, before any row is read.
+    if (hasPlanChecks(pipeline.stages)) {
+      const description = await pipeline.source.describe({ ...base, columns });
+      await checkStagesAtPlan(pipeline.stages, stageNames, description, base);
+    }
     const result = await pipeline.sink.write(meterSink(stream, accounting, incremental?.written, telemetry), sinkContext);
     written = result.rowsWritten;
     location = result.location;

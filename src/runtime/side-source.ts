@@ -20,7 +20,7 @@ export interface SideRun {
  * its schema rejected with the stage named. `--limit` is the main source's: the other side is read whole,
  * or a join over the first rows would miss their matches.
  */
-export async function* readSideSource(source: Source<any>, run: SideRun, stage: StageSummary, holding: { batches: number }): AsyncGenerator<Batch> {
+export async function* readSideSource(source: Source<any>, run: SideRun, stage: StageSummary, holding: { batches: number }, columns?: readonly string[]): AsyncGenerator<Batch> {
   const { base, rejects, accounting } = run;
   const sizer = new BatchSizer(accounting.budget, undefined);
   const side: SideSourceSummary = { kind: source.kind, location: source.location, rowsRead: 0, rejected: 0, bytesRead: 0 };
@@ -40,8 +40,11 @@ export async function* readSideSource(source: Source<any>, run: SideRun, stage: 
       side.bytesRead = bytesRead;
     },
     engine() {},
-    // Every column is read: the other side's projection is the stage's to choose, and it chooses none yet.
-    columnsRead() {},
+    // The stage's choice of columns (a join's keys and `select`); the source reads only those.
+    columns,
+    columnsRead(read, all) {
+      if (read.length < all.length) side.columns = { read: [...read], of: all.length };
+    },
   };
   const limit = accounting.budget.limit;
   for await (const sourced of source.read(context)) {

@@ -52,6 +52,8 @@ export interface SideSourceSummary {
   /** Rows that broke its schema: in the run's rejects and in `rows.rejected`, not in `rows.read`. */
   rejected: number;
   bytesRead: number;
+  /** The columns it read, of how many it has, when the stage needed fewer (projection push-down). */
+  columns?: { read: string[]; of: number };
 }
 
 /** What a run used and did: the summary people read and `--report` writes for machines. */

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { runCli } from '../support/cli.ts';
+import { interruptOnceWritten, runCli } from '../support/cli.ts';
 import { random } from '../support/random.ts';
 
 let dir: string;
@@ -20,12 +20,6 @@ before(async () => {
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Every file under `folder`, at any depth. */
-async function filesUnder(folder: string): Promise<string[]> {
-  const entries = await readdir(folder, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
-}
 
 async function pipelineFile(name: string, slowMs: number): Promise<string> {
   const file = join(dir, `${name}.ts`);
@@ -72,19 +66,8 @@ test('SIGINT while the sort is spilling: exit 130, and no spill file or folder i
   const scratch = join(dir, 'scratch-sigint');
   await mkdir(scratch);
   const file = await pipelineFile('interrupted', 40);
-  let pid = 0;
-  const running = runCli(['run', file, '--memory', '4MB', '--temp-dir', scratch], { onSpawn: (childPid) => (pid = childPid), timeoutMs: 300_000 });
-  // Wait for the first run file, then interrupt while the input is still coming in.
-  const deadline = Date.now() + 60_000;
-  let seen: string[] = [];
-  while (Date.now() < deadline) {
-    seen = (await filesUnder(scratch)).filter((path) => path.endsWith('.run'));
-    if (seen.length > 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  assert.ok(seen.length > 0, 'a run file was written before the interrupt');
-  process.kill(pid, 'SIGINT');
-  const result = await running;
+  const { result, written } = await interruptOnceWritten(['run', file, '--memory', '4MB', '--temp-dir', scratch], scratch, '.run');
+  assert.ok(written, 'a run file was written before the interrupt');
   assert.equal(result.code, 130, result.stderr + result.stdout);
   assert.match(result.stdout, /interrupted: FAILED/);
   assert.deepEqual(await readdir(scratch), [], 'no temporary file or folder left behind');

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -79,4 +81,28 @@ export function startEtl(args: string[], maxMs: number, env: NodeJS.ProcessEnv =
     }),
   );
   return { child, pid: child.pid!, output: () => output, exited };
+}
+
+/** Every file under `folder`, at any depth. */
+export async function filesUnder(folder: string): Promise<string[]> {
+  const entries = await readdir(folder, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+}
+
+/**
+ * Runs `etl` with `args` and sends it SIGINT once a file ending in `suffix` appears under `folder` (a
+ * spill file: the stage is spilling); `written` is false when none appeared within `waitMs`.
+ */
+export async function interruptOnceWritten(args: string[], folder: string, suffix: string, waitMs = 120_000): Promise<{ result: CliResult; written: boolean }> {
+  let pid = 0;
+  // Generous timeouts: the machine running the tests may be shared and slow.
+  const running = runCli(args, { onSpawn: (childPid) => (pid = childPid), timeoutMs: 300_000 });
+  const deadline = Date.now() + waitMs;
+  let written = false;
+  while (!written && Date.now() < deadline) {
+    written = (await filesUnder(folder)).some((path) => path.endsWith(suffix));
+    if (!written) await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  if (written) process.kill(pid, 'SIGINT');
+  return { result: await running, written };
 }

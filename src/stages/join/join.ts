@@ -1,13 +1,13 @@
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import type { DType } from '../../batch/dtype.ts';
-import type { Source, Stage, StageContext } from '../../contracts/contracts.ts';
+import type { RunContext, Source, Stage } from '../../contracts/contracts.ts';
 import { hashRows } from '../aggregate/group-table.ts';
 import { familyOf, valuesOf } from '../aggregate/values.ts';
 import { BuildTable } from './build-table.ts';
 import { GraceJoin } from './grace.ts';
 import { describeJoin, type Joined, type JoinOn, type JoinOptions, type JoinPlanOptions, joinPlanOptions, type JoinSelect, type JoinType } from './options.ts';
 import { JoinProbe } from './output.ts';
-import { addedNames, checkSides, type JoinFigures, type JoinPlan, Reservation, widenAdded } from './plan.ts';
+import { addedNames, checkKeys, checkSelected, checkSides, type JoinFigures, type JoinPlan, Reservation, widenAdded } from './plan.ts';
 import { Dictionaries } from './spill-rows.ts';
 
 export type { JoinFigures } from './plan.ts';
@@ -20,7 +20,7 @@ const CHUNK_ROWS = 4096;
  * infers from (`describe`). A source that cannot say (a custom one without columns) is checked against
  * its first batch instead.
  */
-async function rightColumnsOf(source: Source<any>, context: StageContext): Promise<Map<string, DType> | undefined> {
+async function rightColumnsOf(source: Source<any>, context: RunContext): Promise<Map<string, DType> | undefined> {
   const description = await source.describe(context);
   return description.columns === undefined ? undefined : new Map(description.columns.map((column) => [column.name, column.dtype]));
 }
@@ -47,7 +47,10 @@ async function build(plan: JoinPlan, source: Source<any>, left: Batch, reservati
     reservation.release();
     table = undefined;
   };
-  for await (const batch of context.readSource(source)) {
+  // Only the keys and the added columns are read from the other side (projection push-down), when
+  // its columns are known; a source that could not describe them is read whole.
+  const columns = plan.rightColumns === undefined ? undefined : [...new Set([...options.rightKeys, ...plan.added.map((added) => added.column)])];
+  for await (const batch of context.readSource(source, columns)) {
     if (!seen) {
       seen = true;
       // A source that could not describe its columns is checked against its first batch.
@@ -164,6 +167,14 @@ export function join<R, const On extends JoinOn<L, R>, const T extends JoinType 
     }
   };
   stage.stageName = 'join';
+  // Before the run reads a row (and in --dry-run): the keys against the other side's plan, where the
+  // left's dtypes are known from the source's plan.
+  stage.planCheck = async (input, context, name) => {
+    const rightColumns = await rightColumnsOf(source, context);
+    if (rightColumns === undefined) return;
+    checkKeys(checked, (key) => input.get(key), rightColumns, source.location, name);
+    checkSelected(checked, rightColumns, source.location, name);
+  };
   stage.stageDetail = describeJoin(checked, `${source.kind} ${source.location}`);
   return stage;
 }

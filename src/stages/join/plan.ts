@@ -88,39 +88,57 @@ function right(column: string, location: string): string {
 }
 
 /**
- * The keys and added columns against both sides' columns: every key on its side, key dtypes of one
- * kind, no added column named like a left one. Called with the left's first batch and the right's plan
- * (its schema, or the sample it infers from), before any row of the other side is read.
+ * The keys against the other side's columns: each there, and of the same kind as the left key's dtype
+ * where `leftType` knows it (a missing left key is checkSides' to report, on the first batch).
  */
-export function checkSides(options: JoinPlanOptions, left: Batch, rightColumns: ReadonlyMap<string, DType>, rightLocation: string, stage: string): void {
+export function checkKeys(options: JoinPlanOptions, leftType: (key: string) => DType | undefined, rightColumns: ReadonlyMap<string, DType>, rightLocation: string, stage: string): void {
   options.leftKeys.forEach((key, k) => {
-    if (left.columns[key] === undefined) {
-      throw new SluiceError('PIPELINE_SHAPE', `join: no column ${JSON.stringify(key)} to join on in the pipeline's rows; they have ${left.names.join(', ')}.`, { stage, column: key });
-    }
     const rightKey = options.rightKeys[k];
     const rightType = rightColumns.get(rightKey);
     if (rightType === undefined) {
       throw new SluiceError('PIPELINE_SHAPE', `join: no column ${right(rightKey, rightLocation)} to join on; it has ${[...rightColumns.keys()].join(', ')}.`, { stage, column: rightKey });
     }
-    const leftType = left.columns[key].dtype;
-    if (keyKind(leftType) !== keyKind(rightType)) {
+    const leftDType = leftType(key);
+    if (leftDType !== undefined && keyKind(leftDType) !== keyKind(rightType)) {
       throw new SluiceError(
         'PIPELINE_SHAPE',
-        `join: key ${JSON.stringify(key)} is ${leftType} but ${right(rightKey, rightLocation)} is ${rightType}; keys must be of one kind (numbers, text, bool, timestamp or date): give one side a schema that types them alike.`,
-        { stage, column: key, expected: `a ${keyKind(rightType)} key like ${rightKey} (${rightType})`, value: leftType },
+        `join: key ${JSON.stringify(key)} is ${leftDType} but ${right(rightKey, rightLocation)} is ${rightType}; keys must be of one kind (numbers, text, bool, timestamp or date): give one side a schema that types them alike.`,
+        { stage, column: key, expected: `a ${keyKind(rightType)} key like ${rightKey} (${rightType})`, value: leftDType },
       );
     }
   });
-  for (const { output, column } of addedNames(options, rightColumns)) {
-    if (!rightColumns.has(column)) {
-      throw new SluiceError('PIPELINE_SHAPE', `join: select names ${right(column, rightLocation)}, which has no such column; it has ${[...rightColumns.keys()].join(', ')}.`, { stage, column });
+}
+
+/**
+ * The keys and added columns against both sides' columns: every key on its side, key dtypes of one
+ * kind, no added column named like a left one. Called with the left's first batch and the right's plan
+ * (its schema, or the sample it infers from), before any row of the other side is read; the keys were
+ * checked before the run read anything where the left's plan knew their dtypes (the stage's planCheck).
+ */
+export function checkSides(options: JoinPlanOptions, left: Batch, rightColumns: ReadonlyMap<string, DType>, rightLocation: string, stage: string): void {
+  for (const key of options.leftKeys) {
+    if (left.columns[key] === undefined) {
+      throw new SluiceError('PIPELINE_SHAPE', `join: no column ${JSON.stringify(key)} to join on in the pipeline's rows; they have ${left.names.join(', ')}.`, { stage, column: key });
     }
+  }
+  checkKeys(options, (key) => left.columns[key].dtype, rightColumns, rightLocation, stage);
+  checkSelected(options, rightColumns, rightLocation, stage);
+  for (const { output, column } of addedNames(options, rightColumns)) {
     if (left.columns[output] !== undefined) {
       throw new SluiceError(
         'PIPELINE_SHAPE',
         `join: both sides have a column ${JSON.stringify(output)}; leave it out with select: [...], or rename it with select: { ${JSON.stringify(`${output}_right`)}: ${JSON.stringify(column)} }.`,
         { stage, column: output },
       );
+    }
+  }
+}
+
+/** Every column `select` names is one the other side has. */
+export function checkSelected(options: JoinPlanOptions, rightColumns: ReadonlyMap<string, DType>, rightLocation: string, stage: string): void {
+  for (const { column } of addedNames(options, rightColumns)) {
+    if (!rightColumns.has(column)) {
+      throw new SluiceError('PIPELINE_SHAPE', `join: select names ${right(column, rightLocation)}, which has no such column; it has ${[...rightColumns.keys()].join(', ')}.`, { stage, column });
     }
   }
 }

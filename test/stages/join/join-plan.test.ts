@@ -72,6 +72,30 @@ test('join: key types of different kinds fail before a row of the other side is 
   assert.deepEqual(sink.rows, [{ order_id: 1, customer: 'c1', quantity: 5, name: 'one' }]);
 });
 
+test('join: key types of different kinds known from both plans fail before the pipeline\'s own source is read', async () => {
+  const orders = fromRows([{ order_id: 1, customer: 'c1' }], z.object({ order_id: z.number().int(), customer: z.string() }));
+  const customers = fromRows([{ id: 1, name: 'Ada' }], z.object({ id: z.number().int(), name: z.string() }));
+  // A stage between that passes the key on (filter) keeps its dtype known; the check still runs first.
+  const summary = await run(pipeline({ name: 'mismatch' }).from(orders).filter((row) => row.order_id > 0, { reads: ['order_id'] }).join(customers, { on: [['customer', 'id']] }).to(collect()));
+  assert.equal(summary.status, 'failed');
+  assert.equal(summary.error?.code, 'PIPELINE_SHAPE');
+  assert.match(summary.error!.message, /join: key "customer" is string but "id" of 1 rows is (int\d+|float64); keys must be of one kind/);
+  assert.equal(summary.error?.stage, 'join');
+  assert.equal(orders.probe.batchesYielded, 0, 'the pipeline\'s own source was not read');
+  assert.equal(customers.probe.batchesYielded, 0, 'nor the other side');
+  assert.equal(summary.rows.read, 0);
+});
+
+test('join: the other side reads only the keys and the selected columns (projection push-down), and the summary says so', async () => {
+  const { orders, customers } = await ordersAndCustomers();
+  const sink = collect<Row>();
+  const summary = await run(pipeline({ name: 'orders' }).from(csv(orders)).join(csv(customers), { on: [['customer', 'id']], select: ['name'] }).to(sink));
+  assert.equal(summary.status, 'succeeded', summary.error?.message);
+  assert.deepEqual(summary.stages[0].sideSource?.columns, { read: ['id', 'name'], of: 3 });
+  assert.match(formatSummary(summary), /read from csv .*customers\.csv \(columns read 2 of 3: id, name\)/);
+  assert.deepEqual(sink.rows[0], { order_id: 1, customer: 'c1', quantity: 5, name: 'Ada' });
+});
+
 test('join: a missing key on either side, a selected column the other side lacks and a name on both sides are clear errors', async () => {
   const { orders, customers } = await ordersAndCustomers();
   const cases: [Row, RegExp][] = [
@@ -118,7 +142,8 @@ test("join: rows of the other side that break its schema go to the run's rejects
   const rejects = joinPath(dir, 'rejects.ndjson');
   const Strict = z.object({ id: z.string(), name: z.string(), country: z.enum(['FR', 'US']) });
   const sink = collect<Row>();
-  const summary = await run(pipeline({ name: 'rejects', rejects: { path: rejects } }).from(csv(orders)).join(csv(customers, { schema: Strict }), { on: [['customer', 'id']], select: ['name'] }).to(sink));
+  // country is selected, so it is read and checked (a column the join does not read is not, as with push-down on the pipeline's own source).
+  const summary = await run(pipeline({ name: 'rejects', rejects: { path: rejects } }).from(csv(orders)).join(csv(customers, { schema: Strict }), { on: [['customer', 'id']], select: ['name', 'country'] }).to(sink));
   assert.equal(summary.status, 'succeeded', summary.error?.message);
   assert.equal(summary.rows.read, 5);
   assert.equal(summary.rows.rejected, 1, 'Edsger (NL) broke the schema');
