@@ -96,6 +96,22 @@ describe('PostgreSQL faults', () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
+  test('a connection killed mid-result fails the run within seconds, for binary COPY and binary cursor rows read below pg', async () => {
+    for (const mode of ['copy', 'cursor'] as const) {
+      const started = Date.now();
+      const name = `kill_binary_${mode}`;
+      const source = postgres({ query: 'select i, md5(i::text) as h from generate_series(1, 5000000) i' }, { connection: urlFor(name), mode, batchRows: 500 });
+      const running = run(pipeline({ name }).from(source).to(collect({ keep: false, delayMs: 2 })));
+      await killWhen(name, '%generate_series%');
+      const summary = await running;
+      assert.equal(summary.source.engineDetail, mode === 'copy' ? 'binary format' : 'binary rows');
+      const message = failedWith(summary, 'PG_CONNECTION_LOST');
+      assert.match(message, /terminating connection due to administrator command/, mode);
+      assert.ok(summary.rows.read < 5000000, `${mode}: read ${summary.rows.read}`);
+      assert.ok(Date.now() - started < 10_000, mode);
+    }
+  });
+
   test('a connection killed mid-COPY leaves nothing visible, in append and in replace mode', async () => {
     await db.query('create table killed_append (n bigint)');
     await db.query('create table killed_replace (n bigint)');
