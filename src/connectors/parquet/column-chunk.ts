@@ -8,6 +8,7 @@ import type { Column } from '../../batch/column.ts';
 import type { Dictionary } from '../../batch/dictionary.ts';
 import { compress } from './compress.ts';
 import { PageBuilder } from './encode.ts';
+import { GrowableBytes } from './growable-bytes.ts';
 import { Codec, type Compression, Encoding, PageType } from './format.ts';
 import { ChunkStatistics } from './statistics.ts';
 import { ThriftType, ThriftWriter } from './thrift.ts';
@@ -42,7 +43,7 @@ export class ColumnChunk {
   private dictionary: Dictionary | null = null;
   private encodings = new Set<number>([Encoding.RLE]);
   private numValues = 0;
-  private readonly page = new PageBuilder();
+  private readonly page: PageBuilder;
   private pagesUncompressed = 0;
   /** Compressed bytes of the pages cut so far, headers included. */
   compressedBytes = 0;
@@ -50,14 +51,17 @@ export class ColumnChunk {
   readonly name: string;
   readonly physical: number;
   private readonly compression: Compression;
+  /** `scratch` assembles page bodies; the file's columns share one. */
   constructor(
     name: string,
     physical: number,
     compression: Compression,
+    scratch: GrowableBytes = new GrowableBytes(),
   ) {
     this.name = name;
     this.physical = physical;
     this.compression = compression;
+    this.page = new PageBuilder(scratch);
   }
 
   /** Page bytes before compression, headers included (what a reader holds once it has decompressed), and the page being built. */

@@ -37,16 +37,16 @@ export class PageBuilder {
   private readonly values = new GrowableBytes();
   /** Booleans written so far (their bits are packed in `values`). */
   private booleans = 0;
-  private readonly body = new GrowableBytes();
+  /** Where pages are assembled: one buffer for every column of a file (a page is compressed as soon as it is cut). */
+  private readonly body: GrowableBytes;
+
+  constructor(body: GrowableBytes) {
+    this.body = body;
+  }
 
   /** Bytes the page will have before compression, about. */
   get bytes(): number {
     return this.levels.length + (this.dictionaryCodes ? this.values.length >>> 2 : this.values.length);
-  }
-
-  /** The memory the builder holds, used or not. */
-  get capacity(): number {
-    return this.levels.capacity + this.values.capacity + this.body.capacity;
   }
 
   /** Rows `start..end` of `column`; `codes` says they go in as dictionary codes. */
@@ -76,7 +76,10 @@ export class PageBuilder {
     else this.booleans = appendPlain(this.values, column, start, end, rowsValidity, count - nulls, statistics, this.booleans);
   }
 
-  /** The page so far, which the builder then forgets; `dictionarySize` sets the codes' bit width. */
+  /**
+   * The page so far, which the builder then forgets; `dictionarySize` sets the codes' bit width. The
+   * body is in the shared buffer: compress or copy it before any column cuts its next page.
+   */
   cut(dictionarySize: number): EncodedPage {
     const body = this.body;
     body.clear();

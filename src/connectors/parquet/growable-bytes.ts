@@ -5,7 +5,8 @@
  * aligned: a page's numeric values are written through an Int32Array or Float64Array view directly.
  */
 export class GrowableBytes {
-  private buffer = new ArrayBuffer(1 << 12);
+  /** Small to start: a file of ten thousand columns has three of these per column. */
+  private buffer = new ArrayBuffer(64);
   /** A Buffer over the same memory: UTF-8 is written with `Buffer.write`, which needs no encoder object. */
   bytes: Buffer = Buffer.from(this.buffer);
   length = 0;
@@ -89,10 +90,5 @@ export class GrowableBytes {
 
   clear(): void {
     this.length = 0;
-  }
-
-  /** The memory held, written or not. */
-  get capacity(): number {
-    return this.bytes.length;
   }
 }

@@ -18,6 +18,7 @@ import type { Sink, SinkContext, SinkResult } from '../../contracts/contracts.ts
 import { AtomicFile } from '../files/atomic-file.ts';
 import { type ChunkMetadata, ColumnChunk, writeColumnChunk } from './column-chunk.ts';
 import { type Compression, columnType, MAGIC, OPTIONAL_REPETITION, sameStorage, widerInteger } from './format.ts';
+import { GrowableBytes } from './growable-bytes.ts';
 import { ThriftType, ThriftWriter } from './thrift.ts';
 
 export interface ParquetSinkOptions {
@@ -100,6 +101,8 @@ class ParquetFileWriter {
   private rowGroups: { rows: number; chunks: { metadata: ChunkMetadata; position: number }[]; uncompressed: number; compressed: number; position: number }[] = [];
   private rows = 0;
   private position = MAGIC.length;
+  /** Page bodies are assembled here, one page at a time, for every column. */
+  private readonly scratch = new GrowableBytes();
 
   private readonly path: string;
   private readonly output: AtomicFile;
@@ -115,7 +118,7 @@ class ParquetFileWriter {
   }
 
   async add(batch: Batch<unknown>): Promise<void> {
-    const columns = (this.columns ??= batch.names.map((name) => ({ name, dtype: batch.columns[name].dtype, chunk: new ColumnChunk(name, columnType(batch.columns[name].dtype).physical, this.settings.compression) })));
+    const columns = (this.columns ??= batch.names.map((name) => ({ name, dtype: batch.columns[name].dtype, chunk: new ColumnChunk(name, columnType(batch.columns[name].dtype).physical, this.settings.compression, this.scratch) })));
     this.check(batch, columns);
     const bytesPerRow = batch.length === 0 ? 0 : batch.byteSize / batch.length;
     let start = 0;
