@@ -60,9 +60,12 @@ export class Utf8Validator {
   constructor(
     file: string,
     format: Utf8Format = 'CSV',
+    /** Input offset of the first byte checked: a byte range of a file read on its own starts past 0. */
+    startOffset = 0,
   ) {
     this.file = file;
     this.format = format;
+    this.offset = startOffset;
   }
 
   check(chunk: Uint8Array): void {

@@ -221,6 +221,43 @@ export interface SourceSample {
  * glob, a key range of a table. `spec` is plain JSON, as it travels in a queued job to another process
  * (maybe on another host), where {@link Source.partition} turns it back into a source.
  */
+export interface ThreadPartsContext extends Pick<RunContext, 'signal' | 'warn'> {
+  /** Worker threads that will read the parts. */
+  threads: number;
+  /** The columns the pipeline uses (SourceContext.columns). */
+  columns?: readonly string[];
+}
+
+/** See {@link Source.threadParts}. */
+export interface ThreadParts {
+  parts: ThreadPart[];
+  /** The reader, for the summary (SourceContext.engine). */
+  engine: string;
+  /** The columns read, of all the input has (SourceContext.columnsRead). */
+  columnsRead: readonly string[];
+  columnsOf: readonly string[];
+  totalBytes: number;
+}
+
+export interface ThreadPart {
+  /** The file the part is of. */
+  file: string;
+  /**
+   * For `partition(spec)`: structured-cloneable. `spec.range.firstLine` is the line the part starts
+   * on, 0 until the run has counted the lines of the parts before it (see countLines).
+   */
+  spec: unknown;
+  /** Byte range in the file, for counting its lines. */
+  start: number;
+  end: number;
+  /** Bytes of input in the part. */
+  bytes: number;
+  /** The part ends its file. */
+  last: boolean;
+  /** Joins this part with the next one of the same file (this part's end was no record boundary). */
+  joined?(next: ThreadPart): ThreadPart;
+}
+
 export interface SourcePartition {
   /** For people: `data/orders-3.csv`, `id in [1000, 2000)`. */
   label: string;
@@ -250,6 +287,12 @@ export interface Source<R = AnyRow> {
   partitions?(context: Pick<RunContext, 'signal' | 'state'>): Promise<SourcePartition[]>;
   /** The source restricted to one part that {@link partitions} planned (maybe in another process). */
   partition?(spec: unknown): Source<R>;
+  /**
+   * The input split for a read by worker threads: parts small enough to share out (byte ranges of a
+   * file, the files of a glob), in input order, each read by `partition(spec)` in a worker that loaded
+   * the same pipeline. Undefined when this input cannot be split (a compressed file is one part, not none).
+   */
+  threadParts?(context: ThreadPartsContext): Promise<ThreadParts | undefined>;
   /** Row type carrier; never set at run time. */
   readonly __row?: R;
 }

@@ -4,6 +4,7 @@
  */
 import { open } from 'node:fs/promises';
 import { openInput, readError } from '../files/inputs.ts';
+import { RangeMisaligned } from '../files/file-source.ts';
 import { Utf8Validator } from '../../codec/utf8.ts';
 import type { ResolvedCsvOptions } from './options.ts';
 
@@ -18,22 +19,33 @@ interface ByteReader {
   close(): Promise<void>;
 }
 
+/** Bytes [start, end) of a plain file, read on their own (a partition of a file read by several threads); `last`: it ends the file. */
+export interface ByteRange {
+  start: number;
+  end: number;
+  last: boolean;
+}
+
 /** A plain file is read straight into the caller's buffer; a .gz one through the gunzip stream (one copy). */
-async function openBytes(file: string, validator: Utf8Validator | null): Promise<ByteReader> {
+async function openBytes(file: string, validator: Utf8Validator | null, range?: ByteRange): Promise<ByteReader> {
   if (!file.endsWith('.gz')) {
     const handle = await open(file, 'r');
-    let position = 0;
+    let position = range?.start ?? 0;
+    const end = range?.end ?? Infinity;
     return {
       async read(target, offset, length) {
-        const { bytesRead } = await handle.read(target, offset, length, position);
+        if (position >= end) return 0;
+        const { bytesRead } = await handle.read(target, offset, Math.min(length, end - position), position);
         position += bytesRead;
         validator?.check(target.subarray(offset, offset + bytesRead));
         return bytesRead;
       },
-      diskBytes: () => position,
+      diskBytes: () => position - (range?.start ?? 0),
       close: () => handle.close(),
     };
   }
+  // A compressed file cannot be entered in the middle: it is always one partition.
+  if (range !== undefined && range.start > 0) throw new Error(`${file}: a .gz file is read from its start`);
   const input = openInput(file);
   const chunks = (input.stream as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   let chunk: Buffer | null = null;
@@ -94,17 +106,21 @@ export async function* readChunks(
   options: ResolvedCsvOptions,
   signal: AbortSignal,
   onProgress?: (diskBytes: number) => void,
+  range?: ByteRange,
 ): AsyncGenerator<Chunk> {
-  const validator = options.encoding === 'utf8' ? new Utf8Validator(file) : null;
+  const start = range?.start ?? 0;
+  const validator = options.encoding === 'utf8' ? new Utf8Validator(file, 'CSV', start) : null;
   let input: ByteReader | undefined;
   // The scanner and the value parsers must see one array class (see CsvScanner.push): a plain Uint8Array.
   const buffers = [new Uint8Array(CARRY_BYTES + READ_BYTES), new Uint8Array(CARRY_BYTES + READ_BYTES)];
   let turn = 0;
   /** The incomplete record carried over (a view of the previous chunk), and its input offset. */
   let carried: Uint8Array = new Uint8Array(0);
-  let base = 0;
-  let bomChecked = false;
+  let base = start;
+  // A BOM is only one at the start of the file; a range after it starts with data.
+  let bomChecked = start > 0;
   let pending: Promise<number> | null = null;
+  let lastByte = 0x0a;
   const readAhead = (reader: ByteReader): Promise<number> => {
     const read = reader.read(buffers[turn], CARRY_BYTES, READ_BYTES);
     // Awaited before the next chunk, or in finally when the consumer stops first: never unhandled.
@@ -120,7 +136,7 @@ export async function* readChunks(
     return { buf, base, position, final, rest: buf.length };
   };
   try {
-    input = await openBytes(file, validator);
+    input = await openBytes(file, validator, range);
     pending = readAhead(input);
     for (;;) {
       signal.throwIfAborted();
@@ -128,6 +144,7 @@ export async function* readChunks(
       pending = null;
       if (read === 0) break;
       const target = buffers[turn];
+      lastByte = target[CARRY_BYTES + read - 1];
       let buf: Uint8Array;
       if (carried.length <= CARRY_BYTES) {
         target.set(carried, CARRY_BYTES - carried.length);
@@ -149,9 +166,13 @@ export async function* readChunks(
       carried = buf.subarray(chunk.rest);
       base += chunk.rest;
     }
+    // A range that is not the file's last ends on a record boundary or was cut in the wrong place (in a
+    // record, or in a quoted field after a line feed): read again with the next, by the caller.
+    if (range !== undefined && !range.last && (carried.length > 0 || lastByte !== 0x0a)) throw new RangeMisaligned(file, range.end);
     validator?.end();
     if (carried.length > 0) yield chunkOf(carried, true);
   } catch (error) {
+    if (error instanceof RangeMisaligned) throw error;
     throw readError(file, error);
   } finally {
     if (pending !== null) await pending.catch(() => {});

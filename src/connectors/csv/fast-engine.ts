@@ -19,7 +19,7 @@ import { type ErrorLocation, SluiceError } from '../../core/errors.ts';
 import type { RowDecoder, Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { StringCache } from '../../codec/byte-dictionary.ts';
-import type { FileReadContext } from '../files/file-source.ts';
+import { type FileReadContext, RangeMisaligned } from '../files/file-source.ts';
 import { type Chunk, readChunks } from './chunks.ts';
 import { convertColumn, fieldText } from './column-loops.ts';
 import { byteDictionaryOf, FieldText, rollBack } from './column-rules.ts';
@@ -138,8 +138,18 @@ export async function* readFastBatches(
   context: FileReadContext,
   tally: FastTally = { records: 0, fused: 0 },
 ): AsyncGenerator<Batch> {
-  const reader = new FastReader(file, plans, options, context, tally);
-  for await (const chunk of readChunks(file, options, context.signal, context.progress)) yield* reader.read(chunk);
+  const range = context.range;
+  // A range after the header reads its records under the header the first range read.
+  const settings = range?.header === undefined ? options : { ...options, header: range.header };
+  const reader = new FastReader(file, plans, settings, context, tally);
+  try {
+    for await (const chunk of readChunks(file, settings, context.signal, context.progress, range)) yield* reader.read(chunk);
+  } catch (error) {
+    // A range that ends inside a quoted field did not end at a record boundary (its end was a line
+    // feed inside quotes): not an error of the input, but a range to read again joined to the next.
+    if (range !== undefined && !range.last && error instanceof SluiceError && error.code === 'CSV_QUOTE_NOT_CLOSED') throw new RangeMisaligned(file, range.end);
+    throw error;
+  }
   const last = reader.finish();
   if (last !== null) yield last;
 }
@@ -180,6 +190,7 @@ class FastReader {
     this.context = context;
     this.tally = tally;
     this.scanner = newScanner(file, options);
+    if (context.range !== undefined) this.scanner.advance(context.range.firstLine, context.range.start);
     this.decoder = context.decoder();
     this.quote = options.quote.charCodeAt(0);
     this.text = new FieldText(options.encoding === 'latin1', this.quote);

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { z } from 'zod';
 import type { Batch } from '../../batch/batch.ts';
 import { codeGenerationEnabled } from '../../codegen/switch.ts';
@@ -13,6 +14,7 @@ import { SOURCE_PATH_EXPECTED, sourcePath } from '../files/source-options.ts';
 import { fastEngineAvailable, type FastTally, findStructuralError, readFastBatches } from './fast-engine.ts';
 import { type CsvOptions, resolveCsvOptions, type ResolvedCsvOptions } from './options.ts';
 import { fieldCountError, namePositions, positionsOf } from './header.ts';
+import { findCuts } from './boundaries.ts';
 
 export type { CsvOptions } from './options.ts';
 
@@ -111,6 +113,16 @@ class CsvFormat implements FileFormat<CsvPlan> {
     return plan.options.engine === 'fast'
       ? readFastBatches(file, plan.plans, plan.options, context, plan.tally)
       : readParsedBatches(file, plan.plans, plan.options, context);
+  }
+
+  /** Byte ranges for a threaded read: the fast engine reads them; csv-parse and .gz files are read whole. */
+  async ranges(file: string, plan: CsvPlan, bytes: number, signal: AbortSignal): Promise<{ offsets: number[]; header?: readonly string[] } | undefined> {
+    const options = plan.options;
+    if (options.engine !== 'fast' || file.endsWith('.gz')) return undefined;
+    const header = options.header === true ? (await this.sample(file, 0, signal)).names : options.header;
+    const size = (await stat(file)).size;
+    const dialect = { delimiter: options.delimiter.charCodeAt(0), quote: options.quote.charCodeAt(0), fields: header.length };
+    return { offsets: await findCuts(file, size, bytes, dialect), header };
   }
 
   private async infer(file: string, signal: AbortSignal): Promise<{ plans: ColumnPlan[]; warnings: RunWarning[] }> {

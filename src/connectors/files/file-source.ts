@@ -21,7 +21,7 @@ import { resolve } from 'node:path';
 import type { AnyRow, Batch } from '../../batch/batch.ts';
 import { SluiceError, type ErrorLocation } from '../../core/errors.ts';
 import type { RunWarning } from '../../core/warnings.ts';
-import type { DescribeContext, RunContext, Source, SourceContext, SourceDescription, SourcePartition, SourceSample } from '../../contracts/contracts.ts';
+import type { DescribeContext, RunContext, Source, SourceContext, SourceDescription, SourcePartition, SourceSample, ThreadPart, ThreadParts, ThreadPartsContext } from '../../contracts/contracts.ts';
 import { clonePlans, emptyBatch, RowDecoder, RowLimit, type Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { FINISHED_FILES_STATE_KEY, type FinishedFiles, splitFinished, unfinishedFiles } from './finished-files.ts';
@@ -58,6 +58,41 @@ export interface FileReadContext {
   reject(violation: Violation, location: ErrorLocation): Promise<void>;
   /** Bytes of this file read from disk so far. */
   progress(bytes: number): void;
+  /**
+   * Read only these bytes of the file (a partition of it, read in a worker thread): from a record
+   * boundary to the next one the format found ({@link FileFormat.ranges}), its first record on line
+   * `range.firstLine`.
+   */
+  readonly range?: FileRange;
+}
+
+/** A byte range of one file, as a partition of a threaded read gets it. */
+export interface FileRange {
+  start: number;
+  end: number;
+  /** The range ends the file: a record it leaves open is the file's error, not a misplaced boundary. */
+  last: boolean;
+  /** The column names, for a range after the header line (read by the range before). */
+  header?: readonly string[];
+  /**
+   * The physical line the range starts on: the run counts the line breaks of the ranges before
+   * (countLines), so that lines in batches, errors, rejects and warnings are the file's, as on one thread.
+   */
+  firstLine: number;
+}
+
+/**
+ * A range did not end on a record boundary: the line feed before its end was inside a quoted field.
+ * The run reads it again, joined to the range after it; nothing it read is kept.
+ */
+export class RangeMisaligned extends Error {
+  readonly file: string;
+  readonly end: number;
+  constructor(file: string, end: number) {
+    super(`${file}: byte ${end} is not a record boundary`);
+    this.file = file;
+    this.end = end;
+  }
 }
 
 export interface FileFormat<P extends FilePlan = FilePlan> {
@@ -76,19 +111,37 @@ export interface FileFormat<P extends FilePlan = FilePlan> {
   prepare(files: readonly string[], signal: AbortSignal): Promise<P>;
   /** The batches of one file, each from a decoder of `context.decoder()`. Closes the file in `finally`. */
   read(file: string, plan: P, context: FileReadContext): AsyncIterable<Batch>;
+  /**
+   * Where `file` may be cut into byte ranges read on their own, about `bytes` apart: offsets of record
+   * starts (not verified: a range that does not end on a boundary throws RangeMisaligned when read), and
+   * the header the ranges after the first read under. Undefined when this plan's reader cannot read ranges.
+   */
+  ranges?(file: string, plan: P, bytes: number, signal: AbortSignal): Promise<{ offsets: number[]; header?: readonly string[] } | undefined>;
 }
+
+/** A part of one file for a threaded read: its byte range, and the file the run's columns were planned from. */
+interface FilePart {
+  range: FileRange;
+  planFrom: string;
+}
+
+/** Bytes per part of a threaded read: enough to share out, big enough that a part's start-up costs little. */
+const PART_MIN_BYTES = 4 << 20;
+const PART_MAX_BYTES = 64 << 20;
 
 /**
  * A source over files (a path, a glob, or a list) of one format. `planned`: this source is a partition
  * of a distributed run of an incremental source; the files, by absolute path, as they were when the run
  * was planned. The run's finalize marks them finished: a file changed since is refused, not read.
+ * `part`: a byte range of one file, read by a worker thread of a threaded run.
  */
-export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: string | readonly string[], format: FileFormat<P>, planned?: FinishedFiles): Source<R> {
+export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: string | readonly string[], format: FileFormat<P>, planned?: FinishedFiles, part?: FilePart): Source<R> {
   const location = typeof path === 'string' ? path : path.join(', ');
   const prepare = async (signal: AbortSignal, columns: readonly string[] | undefined) => {
     try {
       const files = await expandInputs(path);
-      const plan = await format.prepare(files, signal);
+      // A part plans its columns as the whole read did, from the same file: inference gives the same columns.
+      const plan = await format.prepare(part === undefined ? files : [part.planFrom], signal);
       // One run's widenings and dictionary entries never leak into the next run's. Only the columns the
       // pipeline uses are planned, so a format's reader never decodes the others.
       const plans = projectPlans(plan.plans, columns);
@@ -132,14 +185,39 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
     },
 
     partition(spec: unknown): Source<R> {
-      const { files, planned: plannedFiles } = spec as { files?: unknown; planned?: unknown };
+      const { files, planned: plannedFiles, range, planFrom } = spec as { files?: unknown; planned?: unknown; range?: FileRange; planFrom?: string };
       if (!Array.isArray(files) || files.some((file) => typeof file !== 'string') || (plannedFiles !== undefined && (typeof plannedFiles !== 'object' || plannedFiles === null))) {
         throw new SluiceError('DISTRIBUTED_PARTITION', `A partition of ${format.kind}(${JSON.stringify(location)}) must be { files: string[], planned?: {…} }; got ${JSON.stringify(spec)}.`);
       }
-      return fileSource<R, P>(files as string[], format, plannedFiles as FinishedFiles | undefined);
+      const part = range === undefined ? undefined : { range, planFrom: planFrom ?? files[0] };
+      return fileSource<R, P>(files as string[], format, plannedFiles as FinishedFiles | undefined, part);
+    },
+
+    async threadParts(context: ThreadPartsContext): Promise<ThreadParts | undefined> {
+      if (format.incremental === true || format.ranges === undefined) return undefined;
+      const { files, totalBytes, plan, of } = await prepare(context.signal, context.columns);
+      for (const warning of plan.warnings ?? []) context.warn(warning);
+      const bytes = Math.min(PART_MAX_BYTES, Math.max(PART_MIN_BYTES, Math.ceil(totalBytes / (context.threads * 4))));
+      const parts: ThreadPart[] = [];
+      const planFrom = files[0];
+      for (const file of files) {
+        const size = (await inputIdentity(file)).size;
+        const cuts = size > bytes ? await format.ranges(file, plan, bytes, context.signal) : undefined;
+        const offsets = [0, ...(cuts?.offsets ?? []), size];
+        for (let k = 0; k + 1 < offsets.length; k++) {
+          const range: FileRange = { start: offsets[k], end: offsets[k + 1], last: k + 2 === offsets.length, firstLine: k === 0 ? 1 : 0 };
+          if (k > 0 && cuts?.header !== undefined) range.header = cuts.header;
+          parts.push(filePart(file, range, planFrom));
+        }
+      }
+      return { parts, engine: plan.engine, columnsRead: plan.plans.map((column) => column.name), columnsOf: of, totalBytes };
     },
 
     async *read(context: SourceContext): AsyncGenerator<Batch<R>> {
+      if (part !== undefined) {
+        yield* readPart(files0(path), format, part, await prepare(context.signal, context.columns), context);
+        return;
+      }
       const { files, totalBytes, plan, of } = await prepare(context.signal, context.columns);
       context.engine(plan.engine);
       context.columnsRead(plan.plans.map((column) => column.name), of);
@@ -157,14 +235,7 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
       for (const file of progress.files) {
         if (limit.left <= 0) break;
         const batchRows = () => Math.max(1, Math.min(context.batchRows(), limit.left, yielded ? Infinity : firstRows));
-        const fileContext: FileReadContext = {
-          file,
-          signal: context.signal,
-          batchRows,
-          decoder: (rows = batchRows()) => new RowDecoder(plan.plans, rows, { warn: (warning) => context.warn(warning), file, limit, emptyIsNull }),
-          reject: (violation, where) => context.reject(violation, where),
-          progress: (bytes) => context.progress(doneBytes + bytes, totalBytes),
-        };
+        const fileContext = readContext(file, plan.plans, context, { limit, emptyIsNull, batchRows, progress: (bytes) => context.progress(doneBytes + bytes, totalBytes) });
         // Cut short by the limit, a file is not finished: marking it would skip its rest next time.
         let whole = true;
         const opened = await inputIdentity(file);
@@ -205,6 +276,76 @@ function checkAsPlanned(file: string, now: { size: number; mtimeMs: number }, pl
     `${file} changed after its distributed run was planned (${planned === undefined ? 'not planned' : `${planned.size} bytes then, ${now.size} now`}, or a new modification time): the run would mark it finished as it was. Run it again to read the file as it is now.`,
     { file },
   );
+}
+
+interface ReadSettings {
+  limit: RowLimit;
+  emptyIsNull: boolean;
+  batchRows(): number;
+  progress(bytes: number): void;
+}
+
+function readContext(file: string, plans: ColumnPlan[], context: SourceContext, settings: ReadSettings): FileReadContext {
+  const { limit, emptyIsNull, batchRows } = settings;
+  return {
+    file,
+    signal: context.signal,
+    batchRows,
+    decoder: (rows = batchRows()) => new RowDecoder(plans, rows, { warn: (warning) => context.warn(warning), file, limit, emptyIsNull }),
+    reject: (violation, where) => context.reject(violation, where),
+    progress: settings.progress,
+  };
+}
+
+function files0(path: string | readonly string[]): string {
+  return typeof path === 'string' ? path : path[0];
+}
+
+/** A part of a threaded read: `partition(spec)` of the file source reads it. */
+function filePart(file: string, range: FileRange, planFrom: string): ThreadPart {
+  return {
+    file,
+    spec: { files: [file], range, planFrom },
+    start: range.start,
+    end: range.end,
+    bytes: range.end - range.start,
+    last: range.last,
+    joined(next) {
+      const nextRange = (next.spec as { range: FileRange }).range;
+      return filePart(file, { ...range, end: nextRange.end, last: nextRange.last }, planFrom);
+    },
+  };
+}
+
+/**
+ * One byte range of one file, in a worker thread. What the skeleton does across files (the change
+ * check, finished files, lines of errors that know only their byte offset) the run does, on the main
+ * thread, for the whole file; and `--limit` runs on one thread.
+ */
+async function* readPart<P extends FilePlan>(
+  file: string,
+  format: FileFormat<P>,
+  part: FilePart,
+  prepared: { plan: P; of: string[] },
+  context: SourceContext,
+): AsyncGenerator<Batch<any>> {
+  const { plan, of } = prepared;
+  context.engine(plan.engine);
+  context.columnsRead(plan.plans.map((column) => column.name), of);
+  const limit = new RowLimit(Infinity);
+  const emptyIsNull = format.emptyIsNull ?? true;
+  const batchRows = () => Math.max(1, context.batchRows());
+  const progress = (bytes: number) => context.progress(bytes, part.range.end - part.range.start);
+  const fileContext = { ...readContext(file, plan.plans, context, { limit, emptyIsNull, batchRows, progress }), range: part.range };
+  let yielded = false;
+  for await (const batch of format.read(file, plan, fileContext)) {
+    if (batch.length === 0) continue;
+    yielded = true;
+    yield batch;
+  }
+  if (!yielded) yield emptyBatch(plan.plans);
+  const detail = plan.engineDetail?.();
+  if (detail !== undefined) context.engine(plan.engine, detail);
 }
 
 /**
