@@ -25,6 +25,9 @@ Loads a pipeline file (TypeScript, no build step), runs it, and prints a summary
 Options:
   --memory <size>    Memory budget for the run, e.g. 128MB, 1GB (default: the pipeline's, else 256MB).
                      Sources wait when the budget is spent; batches shrink to fit it.
+  --threads <n>      Worker threads that read the input and run the row-wise stages (filter, derive,
+                     map, select, rename) on parts of it, in input order (default: the pipeline's
+                     threads, else 1). CSV and NDJSON files split into byte ranges, a glob into its files.
   --limit <rows>     Stop after reading this many rows.
   --dry-run          Print the plan and schema (source, engine, columns and their types); write nothing.
                      With --limit, also run that many rows through the stages, still writing nothing.
@@ -57,6 +60,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const { values, positionals } = parseFlags('etl run', argv, {
     memory: { type: 'string' },
     limit: { type: 'string' },
+    threads: { type: 'string' },
     'dry-run': { type: 'boolean' },
     report: { type: 'string' },
     'temp-dir': { type: 'string' },
@@ -76,6 +80,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   }
   const memory = byteSizeFlag(values.memory, '--memory');
   const limit = wholeNumber(values.limit, '--limit');
+  const threads = wholeNumber(values.threads, '--threads');
   const runTimeoutMs = milliseconds(values['run-timeout'], '--run-timeout', 1);
   const tempDir = folderFlag(values['temp-dir'], '--temp-dir');
   if (values.distributed !== true && (values.connection !== undefined || values.detach === true)) {
@@ -121,7 +126,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const progress = values.quiet ? undefined : createProgress(io.stderr);
   // `etl top` shows the run while it goes (live-status.ts); the file goes when the run ends.
   const live = publishLiveStatus(positionals[0]);
-  const runOptions = { memory, limit, dryRun, signal, tempDir, onProgress: progress === undefined ? undefined : (event: ProgressEvent) => progress.update(event), onSample: live.onSample };
+  const runOptions = { memory, limit, threads, dryRun, signal, tempDir, onProgress: progress === undefined ? undefined : (event: ProgressEvent) => progress.update(event), onSample: live.onSample };
   // A dry run writes nothing: it takes no lock and is not recorded.
   let outcome: Awaited<ReturnType<typeof runTracked>> | { status: 'ran'; summary: RunSummary };
   try {

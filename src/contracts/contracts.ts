@@ -152,6 +152,12 @@ export type Stage<In = AnyRow, Out = AnyRow> = ((input: AsyncIterable<Batch<In>>
    * Throws a SluiceError naming what does not fit (and `stage`, the stage's name in the run).
    */
   planCheck?: (input: ReadonlyMap<string, DType>, context: RunContext, stage: string) => Promise<void>;
+  /**
+   * Each batch out depends on one batch in and nothing else (no state across batches, no order, no
+   * side effect the main thread must see): a threaded run may run the stage in its worker threads, on
+   * each part of the input. filter, derive, map, select and rename are; `mapBatches(fn, { threadSafe: true })` says so.
+   */
+  rowWise?: boolean;
 };
 
 /** What a source is given by the run. */
@@ -254,8 +260,11 @@ export interface ThreadPart {
   bytes: number;
   /** The part ends its file. */
   last: boolean;
-  /** Joins this part with the next one of the same file (this part's end was no record boundary). */
-  joined?(next: ThreadPart): ThreadPart;
+  /**
+   * This part's end was no record boundary: the part that reads on from the record it left open
+   * (`resumeAt`, on `resumeLine`; from the part's own start when not given) to the next part's end.
+   */
+  joined?(next: ThreadPart, resumeAt?: number, resumeLine?: number): ThreadPart;
 }
 
 export interface SourcePartition {

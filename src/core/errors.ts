@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'NO_PROGRESS'
   // stages and sinks
   | 'STAGE_FAILED'
+  | 'WORKER_FAILED'
   | 'OUTPUT_WRITE'
   | 'OUTPUT_DISK_FULL'
   | 'ABORTED'

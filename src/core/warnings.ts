@@ -18,6 +18,8 @@ export type WarningCode =
   | 'STOPPED_AFTER_COMMIT'
   /** `run([...], { concurrency })` asked for more pipelines at once than the budget holds the fixed costs of: fewer ran at a time. */
   | 'CONCURRENCY_CAPPED'
+  /** `threads` above 1 asked, and the input was read on the main thread (the message says why). */
+  | 'THREADS_NOT_USED'
   /** The run's outcome could not be written to the history. */
   | 'HISTORY_NOT_RECORDED'
   /** A warning from user code (a custom stage, source or sink). */

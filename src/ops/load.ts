@@ -2,7 +2,8 @@ import { access } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { SluiceError } from '../core/errors.ts';
-import { importPipelineFile } from './import-pipeline.ts';
+import { importPipelineFile } from '../runtime/import-pipeline.ts';
+import { markPipelineModule } from '../runtime/threads/pipeline-module.ts';
 import type { Pipeline } from '../runtime/pipeline.ts';
 import { resolveScheduleOptions } from './schedule-options.ts';
 import { checkPipelineName } from './state.ts';
@@ -40,6 +41,8 @@ export async function loadPipeline(file: string): Promise<Pipeline<any>> {
   resolveScheduleOptions(pipeline, file);
   const named = pipeline.name === undefined ? { ...pipeline, name: basename(file, extname(file)) } : pipeline;
   checkPipelineName(named.name!, file);
+  // Worker threads of a threaded run import the same file for its source and stages.
+  markPipelineModule(named, pathToFileURL(path).href);
   return named;
 }
 

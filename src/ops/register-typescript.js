@@ -8,7 +8,7 @@
 // repository, Sluice's own sources too: they are written as erasable TypeScript (tsconfig.json sets
 // erasableSyntaxOnly), so src/ runs as it is, with no compiler and no build. A pipeline file with
 // syntax stripping refuses (an enum, a parameter property, a namespace) is handed to tsx by
-// import-pipeline.ts, only then.
+// runtime/import-pipeline.ts, only then.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import module from 'node:module';

@@ -1,4 +1,5 @@
 import { formatNumber } from '../core/format-number.ts';
+import type { ThreadFigures } from './threads/figures.ts';
 import { formatBytes } from '../core/bytes.ts';
 import type { RunWarning } from '../core/warnings.ts';
 import type { RunSummary } from './summary.ts';
@@ -47,6 +48,8 @@ export function formatSummary(summary: RunSummary): string {
     const spilled = stage.spilledBytes ? `, spilled ${formatBytes(stage.spilledBytes)} in ${pieces} (${duration(Math.round(stage.spillMs ?? 0))})` : '';
     lines.push(`  stage      ${stage.name.padEnd(12)} in ${formatNumber(stage.rowsIn)}, out ${formatNumber(stage.rowsOut)}, peak held ${formatBytes(stage.peakBytesHeld)}${stage.peakStateBytes > 0 ? `, peak state ${formatBytes(stage.peakStateBytes)}` : ''}${groups}${build}${spilled}`);
   }
+  const threads = summary.source.threads;
+  if (threads !== undefined) lines.push(`  threads    ${threadsLine(threads)}`);
   lines.push(`  sink       ${summary.sink.kind} ${summary.sink.location}${summary.sink.engine ? ` [${summary.sink.engine}]` : ''}`);
   lines.push(
     `  speed      ${formatNumber(summary.rowsPerSecond)} rows/s, ${summary.megabytesPerSecond} MB/s (${formatBytes(summary.input.bytesRead)} read)`,
@@ -71,4 +74,14 @@ export function formatSummary(summary: RunSummary): string {
   for (const warning of summary.warnings) lines.push(`  warning    ${formatWarning(warning)}`);
   if (summary.error !== undefined) lines.push(`  error      [${summary.error.code}] ${summary.error.message}`);
   return lines.join('\n');
+}
+
+/** `2 (14 parts; filter, derive in the workers): worker 1 51% of rows, 7 parts, busy 1.2 s; …`, or `1 of 2 asked: why`. */
+function threadsLine(threads: ThreadFigures): string {
+  if (threads.used <= 1) return `1 of ${threads.asked} asked: ${threads.reason ?? 'read on the main thread'}`;
+  const workers = threads.workers ?? [];
+  const rows = workers.reduce((sum, worker) => sum + worker.rows, 0);
+  const shares = workers.map((worker, k) => `worker ${k + 1} ${rows > 0 ? Math.round((worker.rows / rows) * 100) : 0}% of rows, ${worker.parts} parts, busy ${(worker.busyMs / 1000).toFixed(1)} s`);
+  const stages = threads.stages !== undefined && threads.stages.length > 0 ? `; ${threads.stages.join(', ')} in the workers` : '';
+  return `${threads.used} (${threads.parts} parts${stages}): ${shares.join('; ')}`;
 }

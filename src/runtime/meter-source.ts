@@ -8,6 +8,7 @@ import type { RunAccounting } from './accounting.ts';
 import type { BatchSizer } from './batch-sizing.ts';
 import type { Rejects } from './rejects.ts';
 import { splitToFit } from './split-to-fit.ts';
+import type { ThreadFigures } from './threads/figures.ts';
 
 /** What the run learns of its source as it reads: figures for progress and the summary. */
 export interface SourceStats {
@@ -23,6 +24,8 @@ export interface SourceStats {
   /** The columns the source said it read (projection push-down), of how many it would read without it. */
   columnsRead?: readonly string[];
   columnsOf?: number;
+  /** Worker threads, when `threads` above 1 was asked. */
+  threads?: ThreadFigures;
 }
 
 export interface ProgressEvent {

@@ -34,6 +34,20 @@ export interface PipelineOptions {
   tempDir?: string;
   /** Rows per batch before the budget adapts it. @default 16000 */
   batchRows?: number;
+  /**
+   * Worker threads that read the input and run the row-wise stages (filter, derive, map, select,
+   * rename, `mapBatches` marked `threadSafe`), each on its part: byte ranges of a CSV or NDJSON file,
+   * the files of a glob. Needs the pipeline loaded from its file (`etl run`, `loadPipeline`), which
+   * each worker imports. 1 reads on the main thread, as without it. `etl run --threads` overrides it.
+   * @default 1
+   */
+  threads?: number;
+  /**
+   * With threads: pass batches on in input order (a reorder buffer, reserved from the budget), or as
+   * the workers finish them (`false`: no row lost or repeated, the order not kept).
+   * @default true
+   */
+  ordered?: boolean;
   rejects?: RejectOptions;
   /** Fail when no batch makes progress for this long while the budget is spent (a stage holding batches). @default 60000 */
   stallTimeoutMs?: number;
@@ -176,10 +190,16 @@ const DISTRIBUTED = optionsObject({
   heartbeatSeconds: option(z.number().int().min(10), 'a whole number of seconds from 10 and up (pg-boss refuses less)'),
 });
 
+/** Worker threads: at most 64, more than any machine this runs on has cores to give a run. */
+export const THREADS = z.number().int().min(1).max(64);
+export const THREADS_EXPECTED = 'a whole number of threads from 1 to 64';
+
 export const PIPELINE_OPTIONS = optionsObject({
   name: option(z.string().min(1), 'a non-empty name such as "orders"'),
   memory: option(byteSize, "a size such as '256MB' or a number of bytes"),
   batchRows: option(integerFrom(1), 'a whole number of rows from 1 and up'),
+  threads: option(THREADS, THREADS_EXPECTED),
+  ordered: option(z.boolean(), 'true or false'),
   tempDir: option(filePath, "a folder such as '/mnt/scratch'"),
   rejects: option(REJECTS, "an object { path, max? } such as { path: 'out/rejects.ndjson' }"),
   stallTimeoutMs: option(millisecondsFrom(0, true), 'a number of milliseconds above 0'),

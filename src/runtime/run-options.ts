@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { byteSize, checkOptions, functionValue, integerFrom, option, optionsObject, signalValue } from '../core/options.ts';
 import { MemoryBudget } from './budget.ts';
+import { THREADS, THREADS_EXPECTED } from './pipeline-options.ts';
 
 const STATE_STORE = z.object({ committed: z.record(z.string(), z.unknown()), saveIn: functionValue, save: functionValue });
 
@@ -21,6 +22,7 @@ export const RUN_OPTIONS = optionsObject({
   state: option(STATE_STORE, 'a state store { committed, saveIn, save }'),
   onSample: option(functionValue, 'a function'),
   openTelemetry: option(z.boolean(), 'true or false'),
+  threads: option(THREADS, THREADS_EXPECTED),
 });
 
 /** @throws SluiceError INVALID_OPTION with `details.option`. */

@@ -22,6 +22,7 @@ import { startRunTelemetry } from './telemetry.ts';
 import { watchForStall } from './watchdog.ts';
 import { type Pipeline, pipelineColumns } from './pipeline.ts';
 import { firstReader } from '../contracts/columns.ts';
+import { chooseThreads, threadedSource, threadsNotUsed } from './threads/threaded-source.ts';
 
 export type { ProgressEvent } from './meter-source.ts';
 export type { RunStateStore } from './incremental.ts';
@@ -54,6 +55,8 @@ export interface RunOptions {
    * @default true
    */
   openTelemetry?: boolean;
+  /** Worker threads for the read and the row-wise stages; overrides the pipeline's `threads` (see PipelineOptions.threads). */
+  threads?: number;
 }
 
 const DEFAULT_MEMORY = 256 * 1024 * 1024;
@@ -165,10 +168,19 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     return reader === undefined ? undefined : stageNames[reader];
   };
   const telemetry = await startRunTelemetry(name, stages, options.openTelemetry);
-  let stream: AsyncIterable<Batch> = meterSource(pipeline.source, { base, limit: options.limit, rejects, sizer, accounting, startedAt, onProgress: options.onProgress, columns, readerOf, telemetry }, source);
-  pipeline.stages.forEach((stage, k) => {
-    stream = meterStage(stage, stream, base, stages[k], accounting, temp, rejects, telemetry);
-  });
+  const sourceRun = { base, limit: options.limit, rejects, sizer, accounting, startedAt, onProgress: options.onProgress, columns, readerOf };
+  const wire = (k: number, input: AsyncIterable<Batch>) => meterStage(pipeline.stages[k], input, base, stages[k], accounting, temp, rejects, telemetry);
+  const asked = options.threads ?? pipeline.threads ?? 1;
+  const choice = chooseThreads(pipeline, asked, options.limit);
+  if (choice.reason !== undefined) {
+    source.threads = { used: 1, asked, reason: choice.reason };
+    warn(threadsNotUsed(asked, choice.reason));
+  }
+  let stream: AsyncIterable<Batch> =
+    choice.module === undefined
+      ? meterSource(pipeline.source, sourceRun, source)
+      : threadedSource({ choice: { ...choice, module: choice.module }, ordered: pipeline.ordered ?? true, source: pipeline.source, run: sourceRun, stats: source, stageNames, stages, wire });
+  for (let k = choice.inWorkers; k < pipeline.stages.length; k++) stream = wire(k, stream);
   const series = new RunTimeSeries({ startedAt, accounting, peaks: () => watch.peaks(), source, stages, sinkRows: () => accounting.rowsToSink, pipeline: name, onSample: options.onSample }).start();
   const sinkContext: SinkContext = { ...base, dryRun: options.dryRun === true };
   if (incremental !== undefined && options.dryRun !== true) sinkContext.beforeCommit = incremental.beforeCommit;

@@ -58,6 +58,7 @@ export function buildSummary(outcome: RunOutcome): RunSummaryWithCause {
       engine: source.engine,
       ...(source.engineDetail === undefined ? {} : { engineDetail: source.engineDetail }),
       ...(source.columnsRead === undefined ? {} : { columns: { read: [...source.columnsRead], of: source.columnsOf ?? source.columnsRead.length } }),
+      ...(source.threads === undefined ? {} : { threads: source.threads }),
     },
     sink: { kind: pipeline.sink.kind, location: outcome.location, ...(outcome.sinkEngine === undefined ? {} : { engine: outcome.sinkEngine }) },
     rows: {

@@ -1,3 +1,4 @@
+import type { ThreadFigures } from './threads/figures.ts';
 import type { SluiceErrorDetails } from '../core/errors.ts';
 import type { RunWarning } from '../core/warnings.ts';
 
@@ -74,6 +75,11 @@ export interface RunSummary {
      * the `of` it would have read without it. Absent when the source does not say.
      */
     columns?: { read: string[]; of: number };
+    /**
+     * Worker threads, when `threads` above 1 was asked: how many read the input (1, with `reason`, when
+     * none did), the parts they shared, the stages they ran, and each worker's rows out, parts and busy time.
+     */
+    threads?: ThreadFigures;
   };
   sink: { kind: string; location: string; engine?: string };
   rows: {

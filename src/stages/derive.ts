@@ -68,6 +68,7 @@ export function derive<R, const D extends Derivations<R>>(derivations: D, option
     }
   };
   stage.stageName = 'derive';
+  stage.rowWise = true;
   if (reads !== undefined) stage.columns = passesOn(reads, names);
   return stage;
 }

@@ -33,6 +33,7 @@ export function filter<R>(predicate: (row: R) => unknown, options: ReadsOption<R
     if (!yielded && last !== undefined) yield last.head(0);
   };
   stage.stageName = 'filter';
+  stage.rowWise = true;
   if (reads !== undefined) stage.columns = passesOn(reads);
   return stage;
 }

@@ -2,6 +2,7 @@ import type { Batch } from '../batch/batch.ts';
 import type { Stage, StageContext } from '../contracts/contracts.ts';
 import { markDerived } from '../contracts/lineage.ts';
 import { orderedMap } from '../core/ordered-map.ts';
+import { z } from 'zod';
 import { checkArgument, checkOptions, functionValue, integerFrom, option, optionsObject } from '../core/options.ts';
 
 export interface MapBatchesOptions {
@@ -11,10 +12,17 @@ export interface MapBatchesOptions {
    * @default 1
    */
   concurrency?: number;
+  /**
+   * `fn` needs nothing but its batch (no state across batches, nothing of the main thread's): a run
+   * with `threads` above 1 may then call it in its worker threads, on each part of the input.
+   * @default false
+   */
+  threadSafe?: boolean;
 }
 
 const MAP_BATCHES_OPTIONS = optionsObject({
   concurrency: option(integerFrom(1), 'a whole number from 1 and up'),
+  threadSafe: option(z.boolean(), 'true or false'),
 });
 
 /**
@@ -30,7 +38,8 @@ export function mapBatches<In, Out = In>(
   options: MapBatchesOptions = {},
 ): Stage<In, Out> {
   checkArgument('mapBatches()', 'fn', functionValue, 'a function (batch, context) => batch', fn);
-  const concurrency = checkOptions('mapBatches()', MAP_BATCHES_OPTIONS, options).concurrency ?? 1;
+  const checked = checkOptions('mapBatches()', MAP_BATCHES_OPTIONS, options);
+  const concurrency = checked.concurrency ?? 1;
   const stage: Stage<In, Out> = async function* mapBatchesStage(input, context) {
     // Batches with a call in flight keep their reservations until their results go on (each result
     // is marked as made from its input), rather than give them back when the next batch is taken.
@@ -52,5 +61,6 @@ export function mapBatches<In, Out = In>(
     yield* results;
   };
   stage.stageName = 'mapBatches';
+  if (checked.threadSafe === true) stage.rowWise = true;
   return stage;
 }

@@ -37,6 +37,7 @@ export function map<R, Out extends AnyRow>(mapper: (row: R) => Out, options: Rea
     }
   };
   stage.stageName = 'map';
+  stage.rowWise = true;
   if (reads !== undefined) stage.columns = replacesRows(reads);
   return stage;
 }

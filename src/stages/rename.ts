@@ -24,6 +24,7 @@ export function rename<R, const M extends Partial<Record<keyof R & string, strin
     }
   };
   stage.stageName = 'rename';
+  stage.rowWise = true;
   // Output name → input name: what a later stage needs of `newName` is `old_name` of the input.
   const renames: Record<string, string> = {};
   for (const [from, to] of Object.entries(mapping as Record<string, string | undefined>)) if (to !== undefined) renames[to] = from;

@@ -27,6 +27,7 @@ export function select<R, const K extends keyof R & string>(...names: K[]): Stag
     }
   };
   stage.stageName = 'select';
+  stage.rowWise = true;
   stage.columns = replacesRows(names);
   return stage;
 }

@@ -168,7 +168,7 @@ export async function* readChunks(
     }
     // A range that is not the file's last ends on a record boundary or was cut in the wrong place (in a
     // record, or in a quoted field after a line feed): read again with the next, by the caller.
-    if (range !== undefined && !range.last && (carried.length > 0 || lastByte !== 0x0a)) throw new RangeMisaligned(file, range.end);
+    if (range !== undefined && !range.last && (carried.length > 0 || lastByte !== 0x0a)) throw new RangeMisaligned(file, base);
     validator?.end();
     if (carried.length > 0) yield chunkOf(carried, true);
   } catch (error) {

@@ -20,6 +20,7 @@ import type { RowDecoder, Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import { StringCache } from '../../codec/byte-dictionary.ts';
 import { type FileReadContext, RangeMisaligned } from '../files/file-source.ts';
+import { countLines } from '../files/line-count.ts';
 import { type Chunk, readChunks } from './chunks.ts';
 import { convertColumn, fieldText } from './column-loops.ts';
 import { byteDictionaryOf, FieldText, rollBack } from './column-rules.ts';
@@ -145,9 +146,16 @@ export async function* readFastBatches(
   try {
     for await (const chunk of readChunks(file, settings, context.signal, context.progress, range)) yield* reader.read(chunk);
   } catch (error) {
-    // A range that ends inside a quoted field did not end at a record boundary (its end was a line
-    // feed inside quotes): not an error of the input, but a range to read again joined to the next.
-    if (range !== undefined && !range.last && error instanceof SluiceError && error.code === 'CSV_QUOTE_NOT_CLOSED') throw new RangeMisaligned(file, range.end);
+    if (!(error instanceof RangeMisaligned)) throw error;
+    // The range ended in a record (or in a quoted field after a line feed). Before it, every record is
+    // the file's: hand them on, and say where the open one starts and on which line. A range that had
+    // not read its header yet is read again from its start.
+    if (!reader.hasHeader) throw new RangeMisaligned(file, range!.start, range!.firstLine);
+    const last = reader.finish();
+    if (last !== null) yield last;
+    // Counted, not taken from the scanner: a range that ends between a CR and its LF has its CR
+    // counted as a line break of its own by the scanner, which cannot see the LF.
+    error.resumeLine = range!.firstLine + (await countLines(file, range!.start, error.resumeAt));
     throw error;
   }
   const last = reader.finish();
@@ -197,6 +205,10 @@ class FastReader {
     this.strings = stringCaches(plans);
     this.values = new Array(plans.length);
     if (options.header !== true) this.setHeader(options.header);
+  }
+
+  get hasHeader(): boolean {
+    return this.header !== undefined;
   }
 
   private setHeader(header: readonly string[]): void {

@@ -24,6 +24,7 @@ import type { RunWarning } from '../../core/warnings.ts';
 import type { DescribeContext, RunContext, Source, SourceContext, SourceDescription, SourcePartition, SourceSample, ThreadPart, ThreadParts, ThreadPartsContext } from '../../contracts/contracts.ts';
 import { clonePlans, emptyBatch, RowDecoder, RowLimit, type Violation } from '../../schema/decode.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
+import type { DType } from '../../batch/dtype.ts';
 import { FINISHED_FILES_STATE_KEY, type FinishedFiles, splitFinished, unfinishedFiles } from './finished-files.ts';
 import { checkUnchanged, expandInputs, inputIdentity, totalSize, withLineOf } from './inputs.ts';
 
@@ -82,16 +83,20 @@ export interface FileRange {
 }
 
 /**
- * A range did not end on a record boundary: the line feed before its end was inside a quoted field.
- * The run reads it again, joined to the range after it; nothing it read is kept.
+ * A range did not end on a record boundary: the line feed before its end was inside a quoted field, or
+ * it ended in a record. What the range read before the record it left open is good (it started on a
+ * boundary) and has been handed on; the run reads on from that record (`resumeAt`, on `resumeLine`),
+ * joined to the next range.
  */
 export class RangeMisaligned extends Error {
   readonly file: string;
-  readonly end: number;
-  constructor(file: string, end: number) {
-    super(`${file}: byte ${end} is not a record boundary`);
+  resumeAt: number;
+  resumeLine: number;
+  constructor(file: string, resumeAt: number, resumeLine = 0) {
+    super(`${file}: the range does not end on a record boundary; read on from byte ${resumeAt}`);
     this.file = file;
-    this.end = end;
+    this.resumeAt = resumeAt;
+    this.resumeLine = resumeLine;
   }
 }
 
@@ -123,11 +128,19 @@ export interface FileFormat<P extends FilePlan = FilePlan> {
 interface FilePart {
   range: FileRange;
   planFrom: string;
+  /**
+   * Inferred columns the run has widened before this part (in input order), to their dtype: on one
+   * thread they would be read widened from there on, so the part reads them so from its start.
+   */
+  widened?: Record<string, DType>;
 }
 
-/** Bytes per part of a threaded read: enough to share out, big enough that a part's start-up costs little. */
-const PART_MIN_BYTES = 4 << 20;
-const PART_MAX_BYTES = 64 << 20;
+/**
+ * Bytes per part of a threaded read: about a quarter of a worker's share, so that the workers finish
+ * together; at least minBytes, so that a part's start-up (its plan, its line count) costs little; at
+ * most maxBytes. Tests lower minBytes to cut small files into many parts.
+ */
+export const partSizing = { minBytes: 4 << 20, maxBytes: 64 << 20 };
 
 /**
  * A source over files (a path, a glob, or a list) of one format. `planned`: this source is a partition
@@ -185,11 +198,11 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
     },
 
     partition(spec: unknown): Source<R> {
-      const { files, planned: plannedFiles, range, planFrom } = spec as { files?: unknown; planned?: unknown; range?: FileRange; planFrom?: string };
+      const { files, planned: plannedFiles, range, planFrom, widened } = spec as { files?: unknown; planned?: unknown; range?: FileRange; planFrom?: string; widened?: Record<string, DType> };
       if (!Array.isArray(files) || files.some((file) => typeof file !== 'string') || (plannedFiles !== undefined && (typeof plannedFiles !== 'object' || plannedFiles === null))) {
         throw new SluiceError('DISTRIBUTED_PARTITION', `A partition of ${format.kind}(${JSON.stringify(location)}) must be { files: string[], planned?: {…} }; got ${JSON.stringify(spec)}.`);
       }
-      const part = range === undefined ? undefined : { range, planFrom: planFrom ?? files[0] };
+      const part = range === undefined ? undefined : { range, planFrom: planFrom ?? files[0], widened };
       return fileSource<R, P>(files as string[], format, plannedFiles as FinishedFiles | undefined, part);
     },
 
@@ -197,7 +210,7 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
       if (format.incremental === true || format.ranges === undefined) return undefined;
       const { files, totalBytes, plan, of } = await prepare(context.signal, context.columns);
       for (const warning of plan.warnings ?? []) context.warn(warning);
-      const bytes = Math.min(PART_MAX_BYTES, Math.max(PART_MIN_BYTES, Math.ceil(totalBytes / (context.threads * 4))));
+      const bytes = Math.min(partSizing.maxBytes, Math.max(partSizing.minBytes, Math.ceil(totalBytes / (context.threads * 4))));
       const parts: ThreadPart[] = [];
       const planFrom = files[0];
       for (const file of files) {
@@ -310,9 +323,14 @@ function filePart(file: string, range: FileRange, planFrom: string): ThreadPart 
     end: range.end,
     bytes: range.end - range.start,
     last: range.last,
-    joined(next) {
+    joined(next, resumeAt, resumeLine) {
       const nextRange = (next.spec as { range: FileRange }).range;
-      return filePart(file, { ...range, end: nextRange.end, last: nextRange.last }, planFrom);
+      const joined: FileRange = { ...range, end: nextRange.end, last: nextRange.last };
+      if (resumeAt !== undefined && resumeAt > range.start) {
+        // On from the record the range left open: under the header the ranges after the first read under.
+        Object.assign(joined, { start: resumeAt, firstLine: resumeLine, header: range.header ?? nextRange.header });
+      }
+      return filePart(file, joined, planFrom);
     },
   };
 }
@@ -330,6 +348,14 @@ async function* readPart<P extends FilePlan>(
   context: SourceContext,
 ): AsyncGenerator<Batch<any>> {
   const { plan, of } = prepared;
+  for (const column of plan.plans) {
+    const dtype = part.widened?.[column.name];
+    if (dtype === undefined || column.origin !== 'inferred') continue;
+    // As RowDecoder widens a column (decode.ts), before the first row.
+    column.dtype = dtype;
+    column.dictionary = undefined;
+    column.rule = dtype;
+  }
   context.engine(plan.engine);
   context.columnsRead(plan.plans.map((column) => column.name), of);
   const limit = new RowLimit(Infinity);

@@ -9,7 +9,7 @@ const READ_BYTES = 1 << 20;
  * Physical line breaks in bytes [start, end) of a plain file, as the CSV scanner counts them: a line
  * feed, and a carriage return not followed by one, also inside quoted fields. A threaded read counts
  * the lines of each part (each thread its own, at memchr speed) so that the part after it knows the
- * line it starts on. A range ends after a line feed, so no CRLF is split between two.
+ * line it starts on. A CRLF is one line break, also when `end` falls between its CR and its LF.
  */
 export async function countLines(file: string, start: number, end: number): Promise<number> {
   const buffer = Buffer.allocUnsafeSlow(READ_BYTES + 1);
@@ -32,7 +32,11 @@ export async function countLines(file: string, start: number, end: number): Prom
           else if (view[at + 1] !== LF) lines++;
         }
       }
-      if (carriedCr) lines++;
+      if (carriedCr) {
+        // A CR that ends the range is a line break of its own unless a LF follows it, past the range.
+        const { bytesRead } = await handle.read(buffer, 0, 1, end);
+        if (bytesRead === 0 || buffer[0] !== LF) lines++;
+      }
     } finally {
       await handle.close();
     }

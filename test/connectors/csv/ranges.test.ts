@@ -67,7 +67,10 @@ async function partsRead(source: Source, file: string, given: ThreadPart[]): Pro
       await collectRows(source.partition!(spec).read(context()), partRows);
     } catch (error) {
       if (error instanceof RangeMisaligned) {
-        parts.splice(k, 2, part.joined!(parts[k + 1]));
+        // What the part handed on before the record it left open is the file's.
+        rows.push(...partRows);
+        if (error.resumeAt > part.start) assert.equal(error.resumeLine, 1 + (await countLines(file, 0, error.resumeAt)), 'the line the part reads on from');
+        parts.splice(k, 2, part.joined!(parts[k + 1], error.resumeAt, error.resumeLine));
         joins++;
         continue;
       }
@@ -97,11 +100,12 @@ async function partsAt(source: Source, file: string, size: number, cuts: number[
 function withJoin(part: ThreadPart, template: ThreadPart): ThreadPart {
   return {
     ...part,
-    joined(next) {
+    joined(next, resumeAt, resumeLine) {
       const range = (part.spec as { range: FileRange }).range;
       const nextRange = (next.spec as { range: FileRange }).range;
       const merged: FileRange = { ...range, end: nextRange.end, last: nextRange.last };
-      return withJoin({ ...part, spec: { ...(template.spec as object), range: merged }, end: merged.end, bytes: merged.end - merged.start, last: merged.last }, template);
+      if (resumeAt !== undefined && resumeAt > range.start) Object.assign(merged, { start: resumeAt, firstLine: resumeLine, header: range.header ?? nextRange.header });
+      return withJoin({ ...part, spec: { ...(template.spec as object), range: merged }, start: merged.start, end: merged.end, bytes: merged.end - merged.start, last: merged.last }, template);
     },
   };
 }
