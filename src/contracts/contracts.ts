@@ -256,6 +256,8 @@ export interface ThreadPart {
   /** Byte range in the file, for counting its lines. */
   start: number;
   end: number;
+  /** A CR not followed by a LF is a line break (CSV), or not (NDJSON counts line feeds). */
+  crBreaks: boolean;
   /** Bytes of input in the part. */
   bytes: number;
   /** The part ends its file. */

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { partSizing } from '../../src/connectors/files/file-source.ts';
 import { csv, pipeline, run, toCsv } from '../../src/index.ts';
 import { loadPipeline } from '../../src/ops/load.ts';
@@ -46,16 +47,22 @@ async function trickyCsv(rows: number, seed = 3): Promise<string> {
 }
 
 /** A pipeline file (the workers import it): CSV → filter → derive → CSV, rejects to a file. */
-async function pipelineFile(name: string, input: string, body = ".filter((row) => row.status !== 'cancelled').derive({ cents: (row) => Math.round(row.amount * 100) })", options = ''): Promise<string> {
+async function pipelineFile(
+  name: string,
+  input: string,
+  body = ".filter((row) => row.status !== 'cancelled').derive({ cents: (row) => Math.round(row.amount * 100) })",
+  options = '',
+  source = `csv(${JSON.stringify(input)}, { schema: process.env.INFER ? undefined : Row })`,
+): Promise<string> {
   const file = join(dir, `${name}.mts`);
   const output = join(dir, `${name}.out.csv`);
   await writeFile(
     file,
     `import { z } from ${JSON.stringify(ZOD)};
-import { csv, pipeline, toCsv } from ${JSON.stringify(INDEX)};
+import { csv, ndjson, pipeline, toCsv } from ${JSON.stringify(INDEX)};
 const Row = z.object({ id: z.int(), status: z.enum(['paid', 'shipped', 'cancelled']), note: z.string().nullable(), amount: z.number() });
 export default pipeline({ name: ${JSON.stringify(name)}, rejects: { path: ${JSON.stringify(join(dir, `${name}.rejects.ndjson`))} }${options} })
-  .from(csv(${JSON.stringify(input)}, { schema: process.env.INFER ? undefined : Row }))
+  .from(${source})
   ${body}
   .to(toCsv(${JSON.stringify(output)}));
 `,
@@ -186,4 +193,40 @@ test('threads above 1 for a pipeline not loaded from its file read on one thread
   assert.equal(summary.status, 'succeeded', JSON.stringify(summary.error));
   assert.deepEqual(summary.source.threads, { used: 1, asked: 2, reason: 'the pipeline was not loaded from its file (etl run, loadPipeline), which each worker imports' });
   assert.ok(summary.warnings.some((warning) => warning.code === 'THREADS_NOT_USED'));
+});
+
+test('NDJSON splits into line ranges, and a glob into its files (a .gz file one part): the same output as one thread', async () => {
+  const next = random(13);
+  const ndjsonLines: string[] = [];
+  for (let i = 1; i <= 9000; i++) {
+    ndjsonLines.push(i === 7777 ? '{"id": 7777, "status": "paid", "note": "broken' : JSON.stringify({ id: i, status: ['paid', 'shipped', 'cancelled'][i % 3], note: next() < 0.2 ? null : `n\u00e9 ${i}`, amount: Math.round(next() * 1e5) / 100 }));
+  }
+  const good = join(dir, 'lines.ndjson');
+  await writeFile(good, `${ndjsonLines.filter((_, k) => k !== 7776).join('\n')}\n`);
+  const bad = join(dir, 'bad-lines.ndjson');
+  await writeFile(bad, `${ndjsonLines.join('\n')}\n`);
+  const folder = join(dir, 'glob');
+  await mkdir(folder);
+  for (const [k, rows] of [2000, 3000, 2500].entries()) await copyFile(await trickyCsv(rows, 20 + k), join(folder, `part-${k}.csv`));
+  await writeFile(join(folder, 'part-3.csv.gz'), gzipSync(await readFile(await trickyCsv(2500, 30))));
+  for (const [name, source] of [
+    ['ndjson', `ndjson(${JSON.stringify(good)}, { schema: Row })`],
+    ['ndjson-bad', `ndjson(${JSON.stringify(bad)}, { schema: Row })`],
+    ['glob', `csv(${JSON.stringify(join(folder, 'part-*'))}, { schema: Row })`],
+  ]) {
+    const file = await pipelineFile(name, '', '.filter((row) => row.status !== "cancelled")', '', source);
+    const one = await runFile(file, 1);
+    const two = await runFile(file, 2);
+    assert.equal(two.summary.source.threads?.used, 2, name);
+    assert.ok(two.summary.source.threads!.parts! >= 4, `${name}: ${two.summary.source.threads!.parts} parts`);
+    assert.equal(two.summary.status, one.summary.status, name);
+    assert.deepEqual(two.summary.error, one.summary.error, name);
+    assert.equal(two.output, one.output, name);
+    if (name === 'ndjson-bad') {
+      assert.equal(two.summary.error!.line, 7777);
+      continue;
+    }
+    assert.deepEqual(two.summary.rows, one.summary.rows, name);
+    rowsInvariant(two.summary);
+  }
 });

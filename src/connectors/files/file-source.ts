@@ -107,6 +107,8 @@ export interface FileFormat<P extends FilePlan = FilePlan> {
   readonly incremental?: boolean;
   /** `""` is a null, as in CSV, where an empty field is how a null is written; JSON formats say false. @default true */
   readonly emptyIsNull?: boolean;
+  /** A CR not followed by a LF ends a line, as in CSV; NDJSON counts line feeds only. @default true */
+  readonly crBreaks?: boolean;
   /**
    * The column names of a file and up to `rows` rows of its values as the file gives them (text for
    * CSV, JSON values for NDJSON): what inference and `etl profile` look at.
@@ -220,7 +222,7 @@ export function fileSource<R = AnyRow, P extends FilePlan = FilePlan>(path: stri
         for (let k = 0; k + 1 < offsets.length; k++) {
           const range: FileRange = { start: offsets[k], end: offsets[k + 1], last: k + 2 === offsets.length, firstLine: k === 0 ? 1 : 0 };
           if (k > 0 && cuts?.header !== undefined) range.header = cuts.header;
-          parts.push(filePart(file, range, planFrom));
+          parts.push(filePart(file, range, planFrom, format.crBreaks ?? true));
         }
       }
       return { parts, engine: plan.engine, columnsRead: plan.plans.map((column) => column.name), columnsOf: of, totalBytes };
@@ -315,9 +317,10 @@ function files0(path: string | readonly string[]): string {
 }
 
 /** A part of a threaded read: `partition(spec)` of the file source reads it. */
-function filePart(file: string, range: FileRange, planFrom: string): ThreadPart {
+function filePart(file: string, range: FileRange, planFrom: string, crBreaks: boolean): ThreadPart {
   return {
     file,
+    crBreaks,
     spec: { files: [file], range, planFrom },
     start: range.start,
     end: range.end,
@@ -330,7 +333,7 @@ function filePart(file: string, range: FileRange, planFrom: string): ThreadPart 
         // On from the record the range left open: under the header the ranges after the first read under.
         Object.assign(joined, { start: resumeAt, firstLine: resumeLine, header: range.header ?? nextRange.header });
       }
-      return filePart(file, joined, planFrom);
+      return filePart(file, joined, planFrom, crBreaks);
     },
   };
 }

@@ -97,8 +97,9 @@ export interface OpenedInput {
 }
 
 /** Opens a file for reading in large chunks, gunzipping `.gz` files. */
-export function openInput(file: string, highWaterMark = 1 << 20): OpenedInput {
-  const raw = createReadStream(file, { highWaterMark });
+export function openInput(file: string, highWaterMark = 1 << 20, range?: { start: number; end: number }): OpenedInput {
+  // A byte range is of a plain file (a compressed one is one part of a threaded read).
+  const raw = createReadStream(file, range === undefined ? { highWaterMark } : { highWaterMark, start: range.start, end: range.end - 1 });
   const stream = file.endsWith('.gz') ? raw.pipe(createGunzip({ chunkSize: highWaterMark })) : raw;
   if (stream !== raw) {
     raw.on('error', (error) => stream.destroy(error));

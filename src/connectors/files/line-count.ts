@@ -10,8 +10,9 @@ const READ_BYTES = 1 << 20;
  * feed, and a carriage return not followed by one, also inside quoted fields. A threaded read counts
  * the lines of each part (each thread its own, at memchr speed) so that the part after it knows the
  * line it starts on. A CRLF is one line break, also when `end` falls between its CR and its LF.
+ * `crBreaks: false` counts line feeds only, as NDJSON does.
  */
-export async function countLines(file: string, start: number, end: number): Promise<number> {
+export async function countLines(file: string, start: number, end: number, crBreaks = true): Promise<number> {
   const buffer = Buffer.allocUnsafeSlow(READ_BYTES + 1);
   let lines = 0;
   try {
@@ -27,6 +28,7 @@ export async function countLines(file: string, start: number, end: number): Prom
         if (carriedCr && view[0] !== LF) lines++;
         for (let at = view.indexOf(LF); at >= 0; at = view.indexOf(LF, at + 1)) lines++;
         carriedCr = false;
+        if (!crBreaks) continue;
         for (let at = view.indexOf(CR); at >= 0; at = view.indexOf(CR, at + 1)) {
           if (at + 1 === bytesRead) carriedCr = true;
           else if (view[at + 1] !== LF) lines++;
@@ -44,4 +46,28 @@ export async function countLines(file: string, start: number, end: number): Prom
     throw readError(file, error);
   }
   return lines;
+}
+
+/** Offsets just after the first line feed at or past each multiple of `every` in a plain file: where its lines can be cut. */
+export async function lineStarts(file: string, size: number, every: number): Promise<number[]> {
+  const cuts: number[] = [];
+  const buffer = Buffer.allocUnsafeSlow(64 * 1024);
+  const handle = await open(file, 'r');
+  try {
+    for (let wanted = every; wanted < size; wanted += every) {
+      for (let position = Math.max(wanted - 1, cuts.at(-1) ?? 0); position < size; ) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+        if (bytesRead === 0) break;
+        const at = buffer.subarray(0, bytesRead).indexOf(LF);
+        if (at >= 0) {
+          if (position + at + 1 < size) cuts.push(position + at + 1);
+          break;
+        }
+        position += bytesRead;
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+  return [...new Set(cuts)];
 }

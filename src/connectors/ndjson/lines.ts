@@ -30,15 +30,19 @@ export async function* ndjsonLines(
   maxRecordBytes: number,
   signal: AbortSignal,
   progress?: (diskBytes: number) => void,
+  range?: { start: number; end: number; firstLine: number },
 ): AsyncGenerator<LineRun> {
-  const input = openInput(file);
-  const validator = new Utf8Validator(file, 'NDJSON');
+  // An empty range (end == start) reads nothing; createReadStream would read to the end.
+  if (range !== undefined && range.end <= range.start) return;
+  const input = openInput(file, undefined, range);
+  const validator = new Utf8Validator(file, 'NDJSON', range?.start ?? 0);
   /** The line not yet ended: the pieces of the chunks it spans so far. */
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   /** Lines handed out so far. */
-  let lines = 0;
-  let atStart = true;
+  let lines = range === undefined ? 0 : range.firstLine - 1;
+  // A BOM is one only at the start of the file; a range after it starts with a line.
+  let atStart = range === undefined || range.start === 0;
   const tooLarge = (line: number, bytes: string): never => {
     throw new SluiceError(
       'NDJSON_RECORD_TOO_LARGE',

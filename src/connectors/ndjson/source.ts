@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { z } from 'zod';
 import type { Batch } from '../../batch/batch.ts';
 import { SluiceError } from '../../core/errors.ts';
@@ -8,7 +9,8 @@ import { allNullWarnings, inferColumns, SAMPLE_CELLS } from '../../schema/infer.
 import type { RunWarning } from '../../core/warnings.ts';
 import type { ColumnPlan } from '../../schema/plan.ts';
 import type { RowOf } from '../../schema/row-type.ts';
-import { type FileFormat, type FilePlan, type FileReadContext, fileSource } from '../files/file-source.ts';
+import { type FileFormat, type FilePlan, type FileRange, type FileReadContext, fileSource } from '../files/file-source.ts';
+import { lineStarts } from '../files/line-count.ts';
 import { readError } from '../files/inputs.ts';
 import { ndjsonLines } from './lines.ts';
 import { FILE_SOURCE_OPTIONS, SOURCE_PATH_EXPECTED, sourcePath } from '../files/source-options.ts';
@@ -60,6 +62,7 @@ class NdjsonFormat implements FileFormat {
   readonly incremental: boolean | undefined;
   // JSON states its nulls: only `null` or a missing key is one, and "" is an empty string.
   readonly emptyIsNull = false;
+  readonly crBreaks = false;
 
   private readonly options: NdjsonOptions<unknown, string>;
   constructor(options: NdjsonOptions<unknown, string>) {
@@ -99,11 +102,17 @@ class NdjsonFormat implements FileFormat {
     return { plans, engine: ENGINE, warnings };
   }
 
+  /** Line ranges for a threaded read: a line feed always ends a line (JSON strings hold none), so every cut is a boundary. */
+  async ranges(file: string, _plan: FilePlan, bytes: number): Promise<{ offsets: number[] } | undefined> {
+    if (file.endsWith('.gz')) return undefined;
+    return { offsets: await lineStarts(file, (await stat(file)).size, bytes) };
+  }
+
   async *read(file: string, { plans }: FilePlan, context: FileReadContext): AsyncGenerator<Batch> {
     const names = plans.map((plan) => plan.name);
     const values: unknown[] = new Array(plans.length);
     let decoder = context.decoder();
-    for await (const { object, line } of objects(file, this.options.maxRecordBytes, context.signal, context.progress)) {
+    for await (const { object, line } of objects(file, this.options.maxRecordBytes, context.signal, context.progress, context.range)) {
       for (let c = 0; c < names.length; c++) values[c] = object[names[c]];
       const violation = decoder.append(values, line);
       if (violation !== null) await context.reject(violation, { file, line, column: violation.column });
@@ -121,11 +130,12 @@ async function* objects(
   maxRecordBytes = 64 * 1024 * 1024,
   signal: AbortSignal,
   progress?: (bytes: number) => void,
+  range?: FileRange,
 ): AsyncGenerator<{ object: Record<string, unknown>; line: number }> {
   // The hints for a JSON array or a pretty-printed document are for the file's first value only.
   let objectsRead = 0;
   try {
-    for await (const { texts, firstLine } of ndjsonLines(file, maxRecordBytes, signal, progress)) {
+    for await (const { texts, firstLine } of ndjsonLines(file, maxRecordBytes, signal, progress, range)) {
       for (let k = 0; k < texts.length; k++) {
         const text = texts[k];
         const line = firstLine + k;

@@ -19,7 +19,7 @@ export interface TaskMessage {
   /** For `source.partition(spec)`; its `range.firstLine` is 0 when the run does not know it yet. */
   spec: unknown;
   /** The part's bytes, to count its lines (none when it ends its file: nothing after it needs them). */
-  count?: { file: string; start: number; end: number };
+  count?: { file: string; start: number; end: number; crBreaks: boolean };
   /** The leading stages to run on the part, by their index in the pipeline, with their summary names. */
   stages: string[];
   batchRows: number;

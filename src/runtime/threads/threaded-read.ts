@@ -105,7 +105,7 @@ export async function* threadedRead(read: ThreadedRead): AsyncGenerator<Batch> {
         type: 'task',
         id,
         spec,
-        count: slot.part.last ? undefined : { file: slot.part.file, start: slot.part.start, end: slot.part.end },
+        count: slot.part.last ? undefined : { file: slot.part.file, start: slot.part.start, end: slot.part.end, crBreaks: slot.part.crBreaks },
         stages: read.stageNames,
         batchRows: sizer.next(),
         columns: run.columns,

@@ -80,7 +80,7 @@ async function runTask(task: TaskMessage): Promise<void> {
     const spec = task.spec as { range?: { firstLine: number } };
     if (task.count !== undefined) {
       // The part after this one starts where this one's lines end: count them first, at memchr speed.
-      send({ type: 'lines', id: task.id, lines: await countLines(task.count.file, task.count.start, task.count.end) });
+      send({ type: 'lines', id: task.id, lines: await countLines(task.count.file, task.count.start, task.count.end, task.count.crBreaks) });
     }
     if (spec.range !== undefined && spec.range.firstLine === 0) {
       spec.range.firstLine = state.line || (await new Promise<number>((resolve) => (state.firstLine = resolve)));

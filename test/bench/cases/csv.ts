@@ -23,26 +23,16 @@ import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
 import type { BenchOptions, BenchResult } from '../main.ts';
 import { peakRss, runChild } from '../support/child.ts';
 import { random } from '../../support/random.ts';
+import { Order } from '../support/csv-orders.ts';
+
+export { Order };
 
 const MB = 1024 * 1024;
 const thisFile = fileURLToPath(import.meta.url);
-
-export const Order = z.object({
-  order_id: z.int().min(0),
-  customer_id: z.int().min(0).max(1_000_000),
-  ordered_at: z.iso.datetime(),
-  country: z.enum(['FR', 'DE', 'US', 'GB', 'ES', 'IT', 'NL', 'SE']),
-  status: z.enum(['paid', 'shipped', 'cancelled', 'refunded']),
-  quantity: z.int().min(1).max(100),
-  unit_price: z.number().min(0),
-  discount: z.number().min(0).max(1),
-  gift: z.boolean(),
-  note: z.string().nullable(),
-});
+const THREADS_PIPELINE = fileURLToPath(new URL('../pipelines/csv-threads.ts', import.meta.url));
 
 const HEADER = 'order_id,customer_id,ordered_at,country,status,quantity,unit_price,discount,gift,note\n';
 const COUNTRIES = ['FR', 'DE', 'US', 'GB', 'ES', 'IT', 'NL', 'SE'];
@@ -155,7 +145,16 @@ async function child(mode: string, input: string, output: string): Promise<Child
     if (summary.status !== 'succeeded') throw new Error(JSON.stringify(summary.error));
     rows = summary.rows.read;
     extra = { written: summary.rows.written, outputBytes: (await stat(output)).size };
-  } else if (mode === 'duckdb' || mode === 'duckdb-pipeline') {
+  } else if (mode.startsWith('threads-')) {
+    // threads-<reader|pipeline>-<n>: the same work through the pipeline file the workers import.
+    const [, work, threads] = mode.split('-');
+    Object.assign(process.env, { SLUICE_BENCH_MODE: work, SLUICE_BENCH_INPUT: input, SLUICE_BENCH_OUTPUT: output });
+    const { loadPipeline } = await import('../../../src/ops/load.ts');
+    const summary = await run(await loadPipeline(THREADS_PIPELINE), { threads: Number(threads) });
+    if (summary.status !== 'succeeded') throw new Error(JSON.stringify(summary.error));
+    rows = summary.rows.read;
+    extra = { written: summary.rows.written, threads: summary.source.threads?.used ?? 1, parts: summary.source.threads?.parts ?? 1 };
+  } else if (mode.startsWith('duckdb')) {
     ({ rows, extra } = await duckdb(mode, input, output));
   } else throw new Error(`unknown mode ${mode}`);
   const used = process.cpuUsage(cpu);
@@ -184,9 +183,10 @@ async function duckdb(mode: string, input: string, output: string): Promise<{ ro
   const { DuckDBInstance } = (await import(DUCKDB)) as {
     DuckDBInstance: { create(path: string, options: Record<string, string>): Promise<{ connect(): Promise<DuckDBConnection> }> };
   };
-  const connection = await (await DuckDBInstance.create(':memory:', { threads: '1' })).connect();
+  // `-all`: DuckDB as it runs by default, on every core.
+  const connection = await (await DuckDBInstance.create(':memory:', mode.endsWith('-all') ? {} : { threads: '1' })).connect();
   const source = `read_csv('${input.replaceAll("'", "''")}', header = true, columns = ${DUCKDB_COLUMNS})`;
-  if (mode === 'duckdb') {
+  if (mode === 'duckdb' || mode === 'duckdb-all') {
     const result = await connection.runAndReadAll(
       `SELECT count(*), sum(order_id), sum(customer_id), max(ordered_at), max(country), max(status), sum(quantity), ` +
         `sum(unit_price), sum(discount), count_if(gift), max(note) FROM ${source}`,
@@ -203,6 +203,11 @@ async function duckdb(mode: string, input: string, output: string): Promise<{ ro
 
 interface DuckDBConnection {
   runAndReadAll(sql: string): Promise<{ getRows(): unknown[][] }>;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 function spawnChild(mode: string, input: string, output: string): Promise<ChildResult> {
@@ -231,10 +236,19 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     ['reader', 'sluice reader → typed batches'],
     ['reader-csv-parse', 'sluice reader, csv-parse engine'],
     ['pipeline', 'pipeline csv → filter → derive → csv'],
+    ['threads-reader-1', 'reader, pipeline file, --threads 1'],
+    ['threads-reader-2', 'reader, pipeline file, --threads 2'],
+    ['threads-pipeline-1', 'pipeline, pipeline file, --threads 1'],
+    ['threads-pipeline-2', 'pipeline, pipeline file, --threads 2'],
   ];
   const reference = duckdbInstalled();
   if (reference) {
-    cases.push(['duckdb', 'reference: DuckDB 1 thread, reader'], ['duckdb-pipeline', 'reference: DuckDB 1 thread, pipeline']);
+    cases.push(
+      ['duckdb', 'reference: DuckDB 1 thread, reader'],
+      ['duckdb-pipeline', 'reference: DuckDB 1 thread, pipeline'],
+      ['duckdb-all', 'reference: DuckDB default threads, reader'],
+      ['duckdb-pipeline-all', 'reference: DuckDB default threads, pipeline'],
+    );
   } else {
     options.log(`no DuckDB reference: ${DUCKDB} is not installed (npm install --no-save ${DUCKDB})`);
   }
@@ -246,8 +260,12 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     let best: ChildResult | undefined;
     let bestCpu = Infinity;
     let maxRss = 0;
+    const walls: number[] = [];
+    const cpus: number[] = [];
     for (let i = 0; i < runs; i++) {
       const result = await spawnChild(mode, input, output);
+      walls.push(result.wallMs);
+      cpus.push(result.cpuMs);
       options.log(`${mode} run ${i + 1}: ${(bytes / MB / (result.wallMs / 1000)).toFixed(1)} MB/s wall, ${(bytes / MB / (result.cpuMs / 1000)).toFixed(1)} MB/s cpu, rss ${(result.peakRss / MB).toFixed(0)} MB`);
       if (best === undefined || result.wallMs < best.wallMs) best = result;
       bestCpu = Math.min(bestCpu, result.cpuMs);
@@ -270,6 +288,8 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
       fileBytes: bytes,
       wallSeconds: Number((best!.wallMs / 1000).toFixed(2)),
       cpuSeconds: Number((bestCpu / 1000).toFixed(2)),
+      medianWallSeconds: Number((median(walls) / 1000).toFixed(2)),
+      medianCpuSeconds: Number((median(cpus) / 1000).toFixed(2)),
       peakRssMB: Number((maxRss / MB).toFixed(1)),
       ratioToBaseline: Number((mbps / baseline).toFixed(2)),
       runs,
@@ -284,9 +304,17 @@ export async function run(options: BenchOptions): Promise<BenchResult[]> {
     for (const [ours, theirs, label] of [
       ['reader', 'duckdb', 'sluice reader / DuckDB reader'],
       ['pipeline', 'duckdb-pipeline', 'sluice pipeline / DuckDB pipeline'],
+      ['threads-reader-2', 'duckdb-all', 'sluice reader --threads 2 / DuckDB reader, default threads'],
+      ['threads-pipeline-2', 'duckdb-pipeline-all', 'sluice pipeline --threads 2 / DuckDB pipeline, default threads'],
     ]) {
       results.push({ case: 'csv', name: label, value: Number((wall[ours] / wall[theirs]).toFixed(2)), unit: 'x', note: 'wall MB/s, same file, same run' });
     }
+  }
+  for (const [two, one, label] of [
+    ['threads-reader-2', 'threads-reader-1', 'reader --threads 2 / --threads 1'],
+    ['threads-pipeline-2', 'threads-pipeline-1', 'pipeline --threads 2 / --threads 1'],
+  ]) {
+    results.push({ case: 'csv', name: label, value: Number((wall[two] / wall[one]).toFixed(2)), unit: 'x', note: 'wall MB/s, same file, same run' });
   }
   results.push(...(await observabilityOverhead(options, input, output, runs)));
   const memory = await spawnChild('bytes', input, output);
