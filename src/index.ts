@@ -38,6 +38,7 @@ export type {
 export { passesOn, replacesRows, READS_ALL, type ColumnSet, type ColumnUse } from './contracts/columns.ts';
 export { run, runOrThrow, type ProgressEvent, type RunOptions, type RunStateStore } from './runtime/run.ts';
 export { runTracked, isTransientError, type TrackedRunOptions, type TrackedRunResult } from './ops/tracked-run.ts';
+export { loadPipeline } from './ops/load.ts';
 export type { RunRecord, RunStatus } from './ops/history.ts';
 export type { RunSummary, StageSummary } from './runtime/summary.ts';
 export { profile, type ColumnProfile, type MemoryEstimate, type ProfileOptions, type ProfileReport } from './profile/profile.ts';

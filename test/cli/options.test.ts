@@ -62,6 +62,7 @@ test('flag values are checked before anything is loaded, naming the flag', async
   const cases: [string[], string][] = [
     [['run', 'missing.ts', '--limit', '0'], 'Expected `--limit` to be a whole number from 1 and up; got "0".'],
     [['run', 'missing.ts', '--memory', 'lots'], 'Expected `--memory` to be a size such as 256MB, 1GB or 512KB (a number of bytes above 0); got "lots".'],
+    [['run', 'missing.ts', '--threads', '0'], 'Expected `--threads` to be a whole number from 1 and up; got "0".'],
     [['run', 'missing.ts', '--run-timeout', '0'], 'Expected `--run-timeout` to be a number of milliseconds from 1 and up; got "0".'],
     [['run', 'missing.ts', '--temp-dir', join(dir, 'no-such-folder')], `Expected \`--temp-dir\` to be an existing folder; got "${join(dir, 'no-such-folder')}".`],
     [['runs', '--limit', 'many'], 'Expected `--limit` to be a whole number from 1 and up; got "many".'],

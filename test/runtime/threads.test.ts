@@ -12,6 +12,7 @@ import { threadTestHooks } from '../../src/runtime/threads/pool.ts';
 import type { RunSummary } from '../../src/runtime/summary.ts';
 import { random } from '../support/random.ts';
 import { tempDir } from '../support/fakes.ts';
+import { runCli } from '../support/cli.ts';
 
 const INDEX = pathToFileURL(join(import.meta.dirname, '../../src/index.ts')).href;
 // The pipeline files live in a temporary folder, where 'zod' does not resolve.
@@ -229,4 +230,16 @@ test('NDJSON splits into line ranges, and a glob into its files (a .gz file one 
     assert.deepEqual(two.summary.rows, one.summary.rows, name);
     rowsInvariant(two.summary);
   }
+});
+
+test('etl run --threads 2 runs the pipeline file on two workers and its summary says so', async () => {
+  const input = await trickyCsv(3_000, 40);
+  const file = await pipelineFile('cli', input);
+  // The CLI child plans parts of 4 MB and more: a file this small would be one part, so it says why.
+  const small = await runCli(['run', file, '--threads', '2']);
+  assert.equal(small.code, 0, small.stderr);
+  assert.match(small.stdout + small.stderr, /threads {4}1 of 2 asked: the input is one part/);
+  const output = await readFile(join(dir, 'cli.out.csv'), 'utf8');
+  const one = await runFile(file, 1);
+  assert.equal(output, one.output);
 });

@@ -5,7 +5,9 @@
  * incremental read) reads on the main thread, and the summary says why.
  */
 import type { Batch } from '../../batch/batch.ts';
+import { partSizing } from '../../connectors/files/file-source.ts';
 import type { Source, Stage } from '../../contracts/contracts.ts';
+import { formatBytes } from '../../core/bytes.ts';
 import type { RunWarning } from '../../core/warnings.ts';
 import { meterSource, type SourceRun, type SourceStats } from '../meter-source.ts';
 import type { Pipeline } from '../pipeline.ts';
@@ -67,7 +69,7 @@ export async function* threadedSource(input: ThreadedSourceRun): AsyncGenerator<
   try {
     const parts = await source.threadParts!({ threads: choice.threads, signal: run.base.signal, warn: run.base.warn, columns: run.columns });
     if (parts === undefined || parts.parts.length < 2) {
-      const reason = parts === undefined ? `this ${source.kind} source reads as one part (a .gz file, the csv-parse engine, incremental: true)` : 'the input is one part (under 4 MB a file)';
+      const reason = parts === undefined ? `this ${source.kind} source reads as one part (a .gz file, the csv-parse engine, incremental: true)` : `the input is one part (a file of ${formatBytes(partSizing.minBytes)} or less is not split)`;
       stats.threads = { used: 1, asked: choice.threads, reason };
       run.base.warn(threadsNotUsed(choice.threads, reason));
       await pool.close();
