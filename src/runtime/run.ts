@@ -168,7 +168,7 @@ async function runOne(pipeline: Pipeline<any>, options: RunOptions, budget: Memo
     return reader === undefined ? undefined : stageNames[reader];
   };
   const telemetry = await startRunTelemetry(name, stages, options.openTelemetry);
-  const sourceRun = { base, limit: options.limit, rejects, sizer, accounting, startedAt, onProgress: options.onProgress, columns, readerOf };
+  const sourceRun = { base, limit: options.limit, rejects, sizer, accounting, startedAt, onProgress: options.onProgress, columns, readerOf, telemetry };
   const wire = (k: number, input: AsyncIterable<Batch>) => meterStage(pipeline.stages[k], input, base, stages[k], accounting, temp, rejects, telemetry);
   const asked = options.threads ?? pipeline.threads ?? 1;
   const choice = chooseThreads(pipeline, asked, options.limit);

@@ -264,9 +264,12 @@ export async function* threadedRead(read: ThreadedRead): AsyncGenerator<Batch> {
   /** What happened in the worker up to this item, in input order: rejects, warnings, counts, progress. */
   async function handOn(events: TaskEvents, slot: Slot): Promise<void> {
     stats.rowsSourced += events.sourced;
+    run.telemetry?.batch('source', 'out', events.sourced);
     events.stages.forEach(([rowsIn, rowsOut], k) => {
       stages[k].rowsIn += rowsIn;
       stages[k].rowsOut += rowsOut;
+      run.telemetry?.batch(stages[k].name, 'in', rowsIn);
+      run.telemetry?.batch(stages[k].name, 'out', rowsOut);
     });
     for (const warning of events.warnings) {
       if (!firstWidening(warning, widened)) continue;
