@@ -23,6 +23,11 @@ Options:
                               before it is killed with SIGKILL (default: 10000).
   --run-timeout <ms>          Stop a run still going after this long and record it as failed (RUN_TIMEOUT),
                               for pipelines without their own \`runTimeoutMs\` (default: none).
+  --distributed               Each tick becomes a distributed run (as etl run --distributed), run by etl
+                              workers; every scheduler may fire a tick, and the first to queue it runs it,
+                              so several schedulers on several hosts run each tick once.
+  --connection <url>          With --distributed: the queue's database when the pipeline's
+                              distributed.connection does not say (default: DATABASE_URL).
   --metrics <[host]:port>     Serve Prometheus metrics at http://host:port/metrics while scheduling: runs
                               started and ended by status, rows, bytes read, durations (histogram), peak
                               RSS, runs going on, lock waits. ":9464" listens on 127.0.0.1 only.
@@ -38,6 +43,8 @@ export async function scheduleCommand(argv: string[], io: CommandIO): Promise<nu
     'kill-timeout': { type: 'string' },
     'run-timeout': { type: 'string' },
     metrics: { type: 'string' },
+    distributed: { type: 'boolean' },
+    connection: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -45,6 +52,7 @@ export async function scheduleCommand(argv: string[], io: CommandIO): Promise<nu
     return EXIT.ok;
   }
   if (positionals.length === 0) throw new SluiceError('INVALID_OPTION', 'etl schedule needs pipeline files or folders. See etl schedule --help.');
+  if (values.connection !== undefined && !values.distributed) throw new SluiceError('INVALID_OPTION', 'etl schedule: --connection goes with --distributed (the queue of distributed runs).');
   const memory = byteSizeFlag(values.memory ?? '1GB', '--memory')!;
   const shutdownTimeoutMs = milliseconds(values['shutdown-timeout'], '--shutdown-timeout') ?? 30_000;
   const killTimeoutMs = milliseconds(values['kill-timeout'], '--kill-timeout') ?? 10_000;
@@ -72,7 +80,10 @@ export async function scheduleCommand(argv: string[], io: CommandIO): Promise<nu
   const served = metrics === undefined ? undefined : await serveMetrics(metrics, metricsAddress!);
   if (served !== undefined) io.stdout.write(`${new Date().toISOString()} metrics at ${served.url}\n`);
   try {
-    const scheduler = new Scheduler(entries, { memory, shutdownTimeoutMs, killTimeoutMs, runTimeoutMs, signal: io.signal, log: (line) => io.stdout.write(`${line}\n`), executor: childProcessExecutor(), metrics });
+    const log = (line: string) => io.stdout.write(`${line}\n`);
+    // Loaded only with --distributed, as etl run --distributed and etl worker do: pg-boss is not part of etl's startup.
+    const executor = values.distributed ? (await import('../ops/distributed/executor.ts')).distributedExecutor(values.connection, log) : childProcessExecutor();
+    const scheduler = new Scheduler(entries, { memory, shutdownTimeoutMs, killTimeoutMs, runTimeoutMs, signal: io.signal, log, executor, metrics });
     await scheduler.run();
   } finally {
     await served?.close();

@@ -14,7 +14,7 @@ test('a misspelled distributed option is refused with the nearest name; a heartb
   assert.throws(() => pipeline({ distributed: { queueSchema: 'Bad Name' } }), { code: 'INVALID_OPTION', message: /queueSchema/ });
 });
 
-test('--detach and --connection without --distributed are refused, naming the flag', async () => {
+test('--detach and --connection without --distributed are refused (etl run, etl schedule), naming the flag', async () => {
   const dir = await tempDir();
   const file = join(dir, 'plain.ts');
   await writeFile(file, `import { csv, pipeline, toCsv } from 'sluice';\nexport default pipeline({}).from(csv('in.csv')).to(toCsv('out.csv'));\n`);
@@ -24,6 +24,9 @@ test('--detach and --connection without --distributed are refused, naming the fl
   const limited = await runCli(['run', file, '--distributed', '--limit', '10']);
   assert.equal(limited.code, 2, limited.stderr);
   assert.match(limited.stderr, /--limit does not go with --distributed/);
+  const scheduled = await runCli(['schedule', file, '--connection', 'postgres://127.0.0.1/x']);
+  assert.equal(scheduled.code, 2, scheduled.stderr);
+  assert.match(scheduled.stderr, /etl schedule: --connection goes with --distributed/);
 });
 
 test('each partition writes its rejects to a file of its own', () => {

@@ -58,6 +58,9 @@ export class DistributedRecords {
         finalize_job uuid, started_at timestamptz not null default now(), ended_at timestamptz, error jsonb)`);
       // The incremental state the run commits in its finalize (tables made before it had the column get it).
       await client.query(`alter table ${this.runs} add column if not exists state jsonb`);
+      // The cron tick a run is for (etl schedule --distributed): one run per tick, whatever the schedulers.
+      await client.query(`alter table ${this.runs} add column if not exists tick text`);
+      await client.query(`create unique index if not exists sluice_distributed_runs_tick on ${this.runs} (pipeline, tick) where tick is not null`);
       await client.query(`create index if not exists sluice_distributed_runs_pipeline on ${this.runs} (pipeline, started_at desc)`);
       await client.query(`create table if not exists ${this.partitions} (
         run_id uuid not null references ${this.runs} (run_id) on delete cascade, partition int not null, label text not null,

@@ -51,6 +51,11 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /** A line for people at each change of the run (a partition started, committed, retried). */
   onProgress?: (line: string) => void;
+  /**
+   * The cron tick the run is for (`etl schedule --distributed`): a tick another scheduler queued a run
+   * for already is not queued again (`nothing` says so).
+   */
+  tick?: string;
   /** How often the run's records are read while waiting. @default 500 */
   pollMs?: number;
 }
@@ -108,14 +113,15 @@ export async function submitRun(pipeline: Pipeline<any>, options: SubmitOptions)
     try {
       await records.ensure(client);
       await client.query('begin');
-      await client.query(`insert into ${records.runs} (run_id, pipeline, file, status, partitions, finalize_job, state) values ($1, $2, $3, 'running', $4, $5, $6)`, [
-        runId,
-        name,
-        resolve(options.file),
-        partitions.length,
-        finalizeJob,
-        planned.changed() ? JSON.stringify(planned.toCommit()) : null,
-      ]);
+      const { rowCount } = await client.query(
+        `insert into ${records.runs} (run_id, pipeline, file, status, partitions, finalize_job, state, tick) values ($1, $2, $3, 'running', $4, $5, $6, $7)
+         on conflict (pipeline, tick) where tick is not null do nothing`,
+        [runId, name, resolve(options.file), partitions.length, finalizeJob, planned.changed() ? JSON.stringify(planned.toCommit()) : null, options.tick ?? null],
+      );
+      if (rowCount === 0) {
+        await client.query('rollback');
+        return { runId: '', nothing: `tick ${options.tick} was queued already (by another scheduler)` };
+      }
       await client.query(
         `insert into ${records.partitions} (run_id, partition, label, spec, job_id, status)
          select $1, ordinality - 1, label, spec, job_id, 'queued' from unnest($2::text[], $3::jsonb[], $4::uuid[]) with ordinality as part (label, spec, job_id)`,
