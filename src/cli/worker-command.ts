@@ -7,8 +7,10 @@ import { byteSizeFlag, type CommandIO, milliseconds, parseFlags, wholeNumber } f
 export const WORKER_HELP = `Usage: etl worker <files or folders> [options]
 
 Runs the partitions of distributed runs (etl run --distributed) of the pipelines named, on this host,
-until stopped with SIGTERM or Ctrl-C. Each partition runs in a child process of its own, so one that
-crashes or runs out of memory takes only itself down; its job is retried, here or on another worker.
+until stopped with SIGTERM or Ctrl-C. Partitions run in child processes, one per --concurrency slot,
+each running partition after partition with the pipelines loaded once; one that crashes or runs out of
+memory takes only itself down: its job is retried, here or on another worker, and the slot gets a new
+process.
 Start workers on as many hosts as you like: they share the queue (pg-boss, in PostgreSQL).
 
 Options:
