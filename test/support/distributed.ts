@@ -20,13 +20,13 @@ export { startEtl, type EtlProcess } from './cli.ts';
  * it (dropped after the file, its workers killed first), workers, and looks at the target and the
  * run's records.
  */
-export function distributedHarness(db: TestSchema) {
+export function distributedHarness(db: Pick<TestSchema, 'schema' | 'url' | 'query'>, adminUrl = databaseUrl()) {
   const queueSchema = `${db.schema}_queue`;
   const workers: EtlProcess[] = [];
   after(async () => {
     for (const worker of workers) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
     // On a connection of its own: the test schema's pool may be closed already.
-    const admin = new pg.Client({ connectionString: databaseUrl() });
+    const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
     try {
       await admin.query(`drop schema if exists "${queueSchema}" cascade`);
