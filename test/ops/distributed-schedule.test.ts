@@ -37,9 +37,10 @@ export default pipeline({ name: 'ticks', schedule: '*/3 * * * * *', distributed:
       (await db.query<{ tick: string; status: string }>(`select tick, status from "${db.schema}".sluice_distributed_runs where pipeline = 'ticks' order by tick`).catch(() => ({ rows: [] }))).rows;
     try {
       assert.ok(await until(async () => (await runs()).filter((run) => run.status === 'succeeded').length >= 3, 180_000), `${schedulers.map((one) => one.output()).join('\n---\n')}`);
-      // Both fired ticks; for each tick, one of them queued the run and the other skipped it.
+      // Both fire every tick; one queues the run and the other skips it. Which one wins each race is
+      // up to timing (the same one may win them all), so: some tick was refused as queued already.
       assert.ok(
-        await until(() => schedulers.every((one) => /tick \S+ skipped: tick \S+ was queued already \(by another scheduler\)/.test(one.output())), 60_000),
+        await until(() => schedulers.some((one) => /tick \S+ skipped: tick \S+ was queued already \(by another scheduler\)/.test(one.output())), 60_000),
         schedulers.map((one) => one.output()).join('\n---\n'),
       );
     } finally {
